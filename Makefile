@@ -1,0 +1,29 @@
+# Two entry points: `make serve` (the annotation UI) and `make test`.
+# Both build .venv first when it is missing or pyproject.toml changed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+
+.PHONY: serve test venv system-deps
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -c constraints.txt -e '.[test]'
+	# modAL-python 0.4.2.1 pins skorch==0.9.0: install it alone, without deps.
+	$(PIP) install -c constraints.txt --no-deps modAL-python==0.4.2.1
+	touch $(STAMP)
+
+# Debian packages the tests use (headless chromium); installed when missing and possible.
+system-deps:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get install -y -q chromium >/dev/null; } || echo "chromium unavailable: browser tests will be skipped"
+
+serve: $(STAMP)
+	$(BIN)/nudge serve $(ARGS)
+
+test: $(STAMP) system-deps
+	GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)

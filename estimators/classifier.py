@@ -1,0 +1,283 @@
+"""The skorch classifier trained with labels and counterfactual directions."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from sklearn.base import ClassifierMixin
+from sklearn.utils import check_array
+from skorch import NeuralNet
+from skorch.utils import to_tensor
+
+from estimators.losses import OBJECTIVES
+from estimators.modules import MLP
+from estimators.targets import SLOT_HEAD, check_directions, row_width, unpack_targets
+
+
+def softmax_rows(logits: torch.Tensor) -> torch.Tensor:
+    """Turn (N, C) logits into rows of probabilities (skorch's predict_nonlinearity)."""
+    return torch.softmax(logits, dim=-1)
+
+
+class DirectionClassifier(ClassifierMixin, NeuralNet):
+    """A scikit-learn classifier whose network learns from labels and directions.
+
+    ``fit(X, y)`` takes X of shape (N, n) and either labels y of shape (N,) or a
+    packed y of shape (N, 1 + m * (2 + n)) that carries each point's
+    counterfactual directions with it (build it with
+    :func:`estimators.pack_targets`; the layout is documented in
+    ``estimators.targets``). Because directions ride inside ``y``, modAL's
+    ``ActiveLearner.teach`` stacks them with their points and skorch batches
+    and splits them with their points.
+
+    Parameters (beyond skorch's ``NeuralNet``)
+    ------------------------------------------
+    criterion : the objective, a name from ``estimators.OBJECTIVES``
+        ("ce", "direction", "gradient-supervision") or a module class called as
+        ``criterion(logits, y, X, module)``. Default "direction". Its settings
+        go through skorch's prefix, e.g. ``criterion__alpha=0.3``.
+    module : the network class, default :class:`estimators.MLP`; ``n_features``
+        and ``n_classes`` are filled in from the data when its constructor takes
+        them. Settings via ``module__hidden=(32,)`` etc.
+    classes : all class labels, when they are known before the data shows them
+        (e.g. cold start with one class labelled so far). Default: inferred.
+    random_state : seed for initialisation and shuffling; the same seed and
+        data give the same model. Default None (not repeatable).
+
+    Defaults differing from skorch: Adam, lr 0.01, 100 epochs, no internal
+    validation split (skorch's 5-fold split fails on a handful of labels; pass
+    ``train_split=skorch.dataset.ValidSplit(0.2)`` to get one), softmax
+    ``predict_proba``, silent.
+    """
+
+    def __init__(
+        self,
+        module: type[torch.nn.Module] | torch.nn.Module = MLP,
+        criterion: str | type[torch.nn.Module] = "direction",
+        optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
+        lr: float = 0.01,
+        max_epochs: int = 100,
+        batch_size: int = 128,
+        train_split=None,
+        predict_nonlinearity=softmax_rows,
+        verbose: int = 0,
+        classes=None,
+        random_state: int | None = None,
+        **kwargs,
+    ) -> None:
+        kwargs.setdefault("iterator_train__shuffle", True)
+        super().__init__(
+            module,
+            criterion,
+            optimizer=optimizer,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            train_split=train_split,
+            predict_nonlinearity=predict_nonlinearity,
+            verbose=verbose,
+            **kwargs,
+        )
+        self.classes = classes
+        self.random_state = random_state
+
+    # ----------------------------------------------------------- initialisation
+    def initialize_module(self):
+        kwargs = self.get_params_for("module")
+        if not isinstance(self.module, torch.nn.Module):
+            accepted = inspect.signature(self.module).parameters
+            if "n_features" in accepted and "n_features" not in kwargs:
+                if not hasattr(self, "n_features_in_"):
+                    raise ValueError(
+                        "the network's input size is unknown: call fit first, "
+                        "or pass module__n_features=<n>"
+                    )
+                kwargs["n_features"] = self.n_features_in_
+            if "n_classes" in accepted and "n_classes" not in kwargs and hasattr(self, "classes_"):
+                kwargs["n_classes"] = len(self.classes_)
+        self.module_ = self.initialized_instance(self.module, kwargs)
+        return self
+
+    def initialize_criterion(self):
+        criterion = self.criterion
+        if isinstance(criterion, str):
+            if criterion not in OBJECTIVES:
+                raise ValueError(
+                    f"unknown criterion {criterion!r}; choose one of {sorted(OBJECTIVES)}"
+                )
+            criterion = OBJECTIVES[criterion]
+        self.criterion_ = self.initialized_instance(criterion, self.get_params_for("criterion"))
+        return self
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X, y, **fit_params) -> DirectionClassifier:
+        """Train on X (N, n) and y (labels (N,) or packed targets); see the class doc.
+
+        With ``warm_start=True`` a fitted network continues from its weights.
+        """
+        fresh = not (self.warm_start and self.initialized_)
+        X, y = self._prepare_training_data(X, y, fresh=fresh)
+        with self._seeded():
+            if fresh:
+                self.initialize()
+            NeuralNet.partial_fit(self, X, y, _routing_method="fit", **fit_params)
+        return self
+
+    def partial_fit(self, X, y, classes=None, **fit_params) -> DirectionClassifier:
+        """Continue training for ``max_epochs`` epochs without re-initialising."""
+        X, y = self._prepare_training_data(X, y, fresh=not self.initialized_)
+        with self._seeded():
+            NeuralNet.partial_fit(self, X, y, **fit_params)
+        return self
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """Hand the objective the batch inputs and the network, for input gradients."""
+        y_true = to_tensor(y_true, device=self.device)
+        X = to_tensor(X, device=self.device)
+        return self.criterion_(y_pred, y_true, X, self.module_)
+
+    @contextmanager
+    def _seeded(self) -> Iterator[None]:
+        if self.random_state is None:
+            yield
+            return
+        cuda = str(self.device).startswith("cuda") and torch.cuda.is_available()
+        with torch.random.fork_rng(devices=[torch.cuda.current_device()] if cuda else []):
+            torch.manual_seed(self.random_state)
+            yield
+
+    def _prepare_training_data(self, X, y, *, fresh: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Validate X and y and encode labels and targets as class indices.
+
+        Returns X as float32 (N, n) and y as float32 (N, 1 + m * (2 + n)).
+        """
+        X = self._check_inputs(X, reset=fresh)
+        y = np.asarray(y)
+        if y.ndim == 1 and y.dtype.kind not in "fiub":
+            labels, mask, targets, directions = y, np.zeros((len(y), 0), bool), None, None
+        else:
+            labels, mask, targets, directions = unpack_targets(y, X.shape[1])
+        if len(labels) != len(X):
+            raise ValueError(f"X has {len(X)} rows but y has {len(labels)}")
+        self._set_classes(labels, fresh=fresh)
+        label_index = self._encode(labels, "label")
+        slots = mask.shape[1]
+        encoded = np.zeros((len(X), row_width(X.shape[1], slots)), dtype=np.float32)
+        encoded[:, 0] = label_index
+        if mask.any():
+            target_index = np.zeros(mask.shape)
+            target_index[mask] = self._encode(targets[mask], "direction target")
+            if np.any((target_index == label_index[:, None]) & mask):
+                raise ValueError("a direction leads to its point's own class; it must lead to another")
+            check_directions(directions[mask])
+            slot_view = encoded[:, 1:].reshape(len(X), slots, SLOT_HEAD + X.shape[1])
+            slot_view[:, :, 0] = mask
+            slot_view[:, :, 1] = target_index
+            slot_view[:, :, SLOT_HEAD:] = np.where(mask[:, :, None], directions, 0.0)
+        return X, encoded
+
+    def _set_classes(self, labels: np.ndarray, *, fresh: bool) -> None:
+        if self.classes is not None:
+            self.classes_ = np.unique(np.asarray(self.classes))
+        elif fresh or not hasattr(self, "classes_"):
+            classes = np.unique(labels)
+            if len(classes) < 2:
+                raise ValueError(
+                    f"the labels hold one class only ({classes.tolist()}); a classifier needs "
+                    "two, or pass classes=[...] to say which classes exist"
+                )
+            self.classes_ = classes
+
+    def _encode(self, values: np.ndarray, what: str) -> np.ndarray:
+        index = np.searchsorted(self.classes_, values)
+        index = np.clip(index, 0, len(self.classes_) - 1)
+        unknown = self.classes_[index] != values
+        if np.any(unknown):
+            raise ValueError(
+                f"{what} {values[unknown][0]!r} is not one of the classes {self.classes_.tolist()}"
+            )
+        return index
+
+    def _check_inputs(self, X, *, reset: bool = False) -> np.ndarray:
+        """X as a finite float32 (N, n) array with the fitted number of features."""
+        X = check_array(X, dtype=np.float32, ensure_all_finite=True)
+        if reset:
+            self.n_features_in_ = X.shape[1]
+        elif hasattr(self, "n_features_in_") and X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but the classifier was fitted with "
+                f"{self.n_features_in_}"
+            )
+        return X
+
+    # --------------------------------------------------------------- predicting
+    def predict_proba(self, X) -> np.ndarray:
+        """(N, C) class probabilities; rows sum to 1, columns follow ``classes_``."""
+        return super().predict_proba(self._check_inputs(X))
+
+    def predict(self, X) -> np.ndarray:
+        """(N,) predicted class labels."""
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def decision_function(self, X) -> np.ndarray:
+        """Logit f = z_1 - z_0 of shape (N,) for two classes; (N, C) logits otherwise."""
+        logits = self.forward(self._check_inputs(X)).numpy()
+        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
+
+    def margin_and_gradient(self, X, batch_size: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+        """The logit margin and its input gradient, for every row, batched.
+
+        The margin is z_top - z_runner_up >= 0 (|f(x)| for two classes); its
+        gradient with respect to x is returned as (N, n). Each row's margin
+        depends on that row only, so one backward pass of the sum gives all
+        per-row gradients of a chunk at once.
+        """
+        self.check_is_fitted()
+        X = self._check_inputs(X)
+        margins, gradients = [], []
+        self.module_.eval()
+        for start in range(0, len(X), batch_size):
+            with torch.enable_grad():
+                x = to_tensor(X[start : start + batch_size], device=self.device).requires_grad_(True)
+                top2 = self.module_(x).topk(2, dim=1).values
+                margin = top2[:, 0] - top2[:, 1]
+                (gradient,) = torch.autograd.grad(margin.sum(), x)
+            margins.append(margin.detach().cpu().numpy())
+            gradients.append(gradient.cpu().numpy())
+        return np.concatenate(margins), np.concatenate(gradients)
+
+    # ------------------------------------------------------------- persistence
+    def save_weights(self, path: str | Path) -> None:
+        """Write the network's weights, classes and input size to one safetensors file."""
+        self.check_is_fitted()
+        metadata = {
+            "classes": json.dumps(self.classes_.tolist()),
+            "n_features": str(self.n_features_in_),
+        }
+        state = {k: v.detach().cpu().contiguous() for k, v in self.module_.state_dict().items()}
+        save_file(state, str(path), metadata=metadata)
+
+    def load_weights(self, path: str | Path) -> DirectionClassifier:
+        """Load weights written by :meth:`save_weights` (tensors only; nothing is unpickled)."""
+        try:
+            with safe_open(str(path), framework="pt", device="cpu") as stored:
+                metadata = stored.metadata() or {}
+                state = {key: stored.get_tensor(key) for key in stored.keys()}
+        except SafetensorError as error:
+            raise ValueError(f"{path} is not a nudge weights file: {error}") from None
+        if "classes" not in metadata or "n_features" not in metadata:
+            raise ValueError(f"{path} is not a nudge weights file (no classes / n_features)")
+        self.classes_ = np.asarray(json.loads(metadata["classes"]))
+        self.n_features_in_ = int(metadata["n_features"])
+        self.initialize()
+        self.module_.load_state_dict(state)
+        return self
+

@@ -1,0 +1,1 @@
+"""Sessions, the annotation store, simulated annotators and the CLI."""

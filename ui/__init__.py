@@ -1,0 +1,1 @@
+"""The Gradio annotation UI: presentation only."""
