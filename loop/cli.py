@@ -1,9 +1,141 @@
-"""The ``nudge`` command."""
+"""The ``nudge`` command: simulate, export, and the subcommands other packages register
+(``serve`` comes from ui/ through the ``nudge.commands`` entry point group)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from importlib.metadata import entry_points
+
+from loop.store import StoreError
+
+
+def _comma_list(kind: Callable = str) -> Callable[[str], list]:
+    def parse(text: str) -> list:
+        try:
+            values = [kind(part.strip()) for part in text.split(",") if part.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of {kind.__name__}") from None
+        if not values:
+            raise argparse.ArgumentTypeError("give at least one value")
+        return values
+    return parse
+
+
+def _yes_no(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("yes", "on", "true", "1"):
+        return True
+    if lowered in ("no", "off", "false", "0"):
+        return False
+    raise ValueError(text)
+
+
+def _key_values(items: list[str] | None) -> dict:
+    """``key=value`` pairs; values parsed as int, float, tuple of ints, or left as text."""
+    parsed: dict = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise argparse.ArgumentTypeError(f"expected key=value, got {item!r}")
+        parsed[key.strip()] = _parse_value(value.strip())
+    return parsed
+
+
+def _parse_value(value: str):
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if value.startswith("(") and value.endswith(")"):
+        return tuple(int(v) for v in value[1:-1].split(",") if v.strip())
+    return value
+
+
+def add_dataset_arguments(parser: argparse.ArgumentParser, default: str = "moons") -> None:
+    from loop.datasets import DATASETS
+
+    parser.add_argument("--dataset", default=default,
+                        help=f"data set: {', '.join(DATASETS)}, csv:PATH or text-csv:PATH (default {default})")
+    parser.add_argument("--data-dir", help="folder holding the cad-imdb files (*_paired.tsv)")
+    parser.add_argument("--n-samples", type=int, help="size of a synthetic 2D data set")
+    parser.add_argument("--noise", type=float, help="noise of a synthetic 2D data set")
+
+
+def dataset_options(args: argparse.Namespace) -> dict:
+    options = {"data_dir": args.data_dir, "n_samples": args.n_samples, "noise": args.noise}
+    return {key: value for key, value in options.items() if value is not None}
+
+
+def add_simulate(subparsers) -> None:
+    from estimators import OBJECTIVES
+    from loop.oracles import ORACLES
+    from strategies import STRATEGIES
+
+    parser = subparsers.add_parser(
+        "simulate", help="run the loop with a simulated annotator, no UI",
+        description="Run active-learning loops where an oracle answers. Several comma-separated "
+        "--loss / --strategy / --augment values are compared on identical seeds and splits. "
+        "Writes DIR/results.json, DIR/results.csv and DIR/learning_curves.png.",
+    )
+    add_dataset_arguments(parser)
+    parser.add_argument("--loss", type=_comma_list(), default=["direction"],
+                        help=f"objective(s): {', '.join(OBJECTIVES)} (default direction)")
+    parser.add_argument("--strategy", type=_comma_list(), default=["boundary"],
+                        help=f"query strategy(ies): {', '.join(STRATEGIES)} (default boundary)")
+    parser.add_argument("--augment", type=_comma_list(_yes_no), default=[False],
+                        help="add each rewrite as a labelled example too: no, yes or no,yes (default no)")
+    parser.add_argument("--oracle", default="exact", choices=ORACLES, help="simulated annotator (default exact)")
+    parser.add_argument("--label-noise", type=float, default=0.0, help="probability of a wrong label")
+    parser.add_argument("--angle-noise", type=float, default=0.0, help="angular noise on directions, degrees")
+    parser.add_argument("--budget", type=int, default=50, help="labels per run (default 50)")
+    parser.add_argument("--batch-size", type=int, default=1, help="queries per round (default 1)")
+    parser.add_argument("--seeds", type=_comma_list(int), default=[0], help="comma-separated seeds (default 0)")
+    parser.add_argument("--set", dest="estimator", action="append", metavar="PARAM=VALUE",
+                        help="estimator parameter, e.g. --set criterion__alpha=0.3 (repeatable)")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.set_defaults(run=run_simulate)
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    from loop.simulate import SimulationConfig, simulate, write_results
+
+    config = SimulationConfig(
+        dataset=args.dataset, dataset_options=dataset_options(args), losses=args.loss,
+        strategies=args.strategy, augment=args.augment, oracle=args.oracle,
+        label_noise=args.label_noise, angle_noise=args.angle_noise, budget=args.budget,
+        batch_size=args.batch_size, seeds=args.seeds, estimator=_key_values(args.estimator),
+    )
+    results = simulate(config, progress=lambda message: print(message, flush=True))
+    for path in write_results(results, args.out):
+        print(f"wrote {path}")
+    return 0
+
+
+def add_export(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "export", help="write a session's annotation log as JSONL or CSV",
+        description="Export every annotation of a session (skips and undone ones included, flagged).",
+    )
+    parser.add_argument("--db", default="nudge.db", help="database file or URL (default nudge.db)")
+    parser.add_argument("--session", help="session id (default: the only/most recent session)")
+    parser.add_argument("--format", choices=("jsonl", "csv"), help="default: from the file suffix")
+    parser.add_argument("--out", required=True, help="output file ('-' for standard output)")
+    parser.set_defaults(run=run_export)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from loop.export import export_annotations
+    from loop.store import Store
+
+    count = export_annotations(Store(args.db, create=False), args.out, session_id=args.session, fmt=args.format)
+    if args.out != "-":
+        print(f"wrote {count} annotations to {args.out}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -12,7 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Active learning with counterfactual directions: "
         "label a point and say where its class would flip.",
     )
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in entry_points(group="nudge.commands"):
+        command.load()(subparsers)
+    add_simulate(subparsers)
+    add_export(subparsers)
     return parser
 
 
@@ -22,7 +158,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    return args.run(args)
+    try:
+        return args.run(args)
+    except (ValueError, StoreError, FileNotFoundError, argparse.ArgumentTypeError) as error:
+        print(f"nudge {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"nudge {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

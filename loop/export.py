@@ -1,0 +1,73 @@
+"""Export a session's annotation log (``nudge export``)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Iterator
+
+from loop.store import Store, StoreError
+
+FORMATS = ("jsonl", "csv")
+CSV_JSON_COLUMNS = ("directions", "targets", "sources")
+
+
+def resolve_session(store: Store, session_id: str | None) -> str:
+    """The given session, or the only one in the store; a clear error otherwise."""
+    known = store.session_ids()
+    if session_id is not None:
+        if session_id not in known:
+            raise StoreError(f"no session {session_id!r} in {store.url}; sessions: {known or 'none'}")
+        return session_id
+    if not known:
+        raise StoreError(f"{store.url} holds no sessions")
+    if len(known) > 1:
+        raise StoreError(f"{store.url} holds several sessions {known}: choose one with --session")
+    return known[0]
+
+
+def export_annotations(store: Store, out: str | Path, *, session_id: str | None = None,
+                       fmt: str | None = None) -> int:
+    """Write every annotation of a session (skips and undone ones flagged) to ``out``.
+
+    ``fmt`` is "jsonl" or "csv" (default: the suffix of ``out``; "-" means
+    standard output, JSONL unless told). Returns the number of annotations.
+    """
+    session_id = resolve_session(store, session_id)
+    fmt = fmt or ("csv" if str(out).lower().endswith(".csv") else "jsonl")
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; use one of {FORMATS}")
+    records = [{"session": session_id, **a.to_record()} for a in store.annotations(session_id)]
+    with _open_output(out) as handle:
+        if fmt == "jsonl":
+            for record in records:
+                handle.write(json.dumps(record) + "\n")
+        else:
+            _write_csv(records, handle)
+    return len(records)
+
+
+def _write_csv(records: list[dict], handle: IO[str]) -> None:
+    columns = ["session", "id", "query_id", "point_id", "label", "directions", "targets", "sources",
+               "rewrite", "annotator", "created_at", "model_version", "round", "undone"]
+    writer = csv.DictWriter(handle, fieldnames=columns)
+    writer.writeheader()
+    for record in records:
+        writer.writerow({**record, **{c: json.dumps(record[c]) for c in CSV_JSON_COLUMNS}})
+
+
+@contextmanager
+def _open_output(out: str | Path) -> Iterator[IO[str]]:
+    if str(out) == "-":
+        yield sys.stdout
+        return
+    path = Path(out).expanduser().resolve()
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; give a file name such as annotations.jsonl")
+    if not path.parent.is_dir():
+        raise ValueError(f"the folder {path.parent} does not exist")
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        yield handle

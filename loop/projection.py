@@ -1,0 +1,207 @@
+"""The local boundary projection: a 2D slice of the decision function around a query.
+
+For a query x in R^n (DESIGN.md section 4) the plane through x is spanned by
+an orthonormal pair (u1, u2):
+
+- u1: minus the input gradient of the model's logit margin, normalised: the
+  first-order way across the boundary (towards the other class);
+- u2: towards the nearest point of another class (labelled, else predicted),
+  made orthogonal to u1; failing that, the main direction of variation of the
+  neighbours; failing that, any orthogonal direction.
+
+A plane coordinate (a, b) is the point x + a u1 + b u2, and a click at (a, b)
+is the direction k = a u1 + b u2. A point p is placed at ((p - x).u1, (p - x).u2).
+For n = 2 the plane is the data plane itself (u1, u2 the axes), so the picture is
+the model's whole decision boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+ProbabilityFunction = Callable[[np.ndarray], np.ndarray]  # (M, n) -> (M, C)
+MarginGradient = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # (M, n) -> (M,), (M, n)
+
+
+@dataclass(frozen=True)
+class Plane:
+    """An affine plane x + a u1 + b u2 in R^n with orthonormal u1, u2."""
+
+    origin: np.ndarray  # (n,)
+    u1: np.ndarray  # (n,)
+    u2: np.ndarray  # (n,)
+
+    def to_plane(self, points: np.ndarray) -> np.ndarray:
+        """(K, n) points -> (K, 2) plane coordinates of their orthogonal projections."""
+        offsets = np.atleast_2d(points) - self.origin
+        return np.stack([offsets @ self.u1, offsets @ self.u2], axis=1)
+
+    def direction(self, a: float, b: float) -> np.ndarray:
+        """The direction k = a u1 + b u2 of a click at plane coordinates (a, b)."""
+        return a * self.u1 + b * self.u2
+
+    def to_space(self, coordinates: np.ndarray) -> np.ndarray:
+        """(..., 2) plane coordinates -> (..., n) points x + a u1 + b u2."""
+        coordinates = np.asarray(coordinates, dtype=float)
+        return self.origin + coordinates[..., :1] * self.u1 + coordinates[..., 1:2] * self.u2
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Everything needed to draw the local boundary projection of one query."""
+
+    plane: Plane
+    a: np.ndarray  # (G,) grid coordinates along u1
+    b: np.ndarray  # (G,) grid coordinates along u2
+    probabilities: np.ndarray | None  # (G_b, G_a, C) model probabilities on the grid, None untrained
+    point_ids: np.ndarray  # (K,) ids of the points shown
+    coordinates: np.ndarray  # (K, 2) their plane coordinates
+    classes: np.ndarray  # (K,) label if labelled, else the model's prediction, else -1
+    labelled: np.ndarray  # (K,) bool
+    is_data_plane: bool
+
+    def as_dict(self) -> dict:
+        """JSON-ready description (basis, grid extent, shown points) for API clients."""
+        return {
+            "origin": self.plane.origin.tolist(),
+            "u1": self.plane.u1.tolist(),
+            "u2": self.plane.u2.tolist(),
+            "a_range": [float(self.a[0]), float(self.a[-1])],
+            "b_range": [float(self.b[0]), float(self.b[-1])],
+            "is_data_plane": self.is_data_plane,
+            "points": [
+                {"point_id": int(i), "a": float(c[0]), "b": float(c[1]), "class": int(k), "labelled": bool(l)}
+                for i, c, k, l in zip(self.point_ids, self.coordinates, self.classes, self.labelled)
+            ],
+        }
+
+
+def _unit(vector: np.ndarray) -> np.ndarray | None:
+    norm = np.linalg.norm(vector)
+    return vector / norm if norm > 1e-12 and np.isfinite(norm) else None
+
+
+def _orthogonal_part(vector: np.ndarray, u1: np.ndarray) -> np.ndarray | None:
+    return _unit(vector - (vector @ u1) * u1)
+
+
+def choose_plane(
+    x: np.ndarray,
+    neighbours: np.ndarray,
+    other_class_points: np.ndarray,
+    margin_gradient: MarginGradient | None,
+) -> Plane:
+    """Pick (u1, u2) for a query x in R^n, n > 2 (see module docstring).
+
+    neighbours: (K, n) nearby points; other_class_points: (L, n) points of
+    another class than x's predicted one, nearest first; margin_gradient: the
+    model's margin gradient function, or None before any training.
+    """
+    n = len(x)
+    candidates_u1 = []
+    if margin_gradient is not None:
+        _, gradient = margin_gradient(x[None, :])
+        candidates_u1.append(-gradient[0])
+    candidates_u1 += [p - x for p in other_class_points[:1]]
+    candidates_u1 += list(_principal_directions(neighbours))
+    candidates_u1.append(np.eye(n)[0])
+    u1 = next(u for u in map(_unit, candidates_u1) if u is not None)
+    candidates_u2 = [p - x for p in other_class_points[:5]]
+    candidates_u2 += list(_principal_directions(neighbours))
+    candidates_u2 += list(np.eye(n))
+    u2 = next(u for u in (_orthogonal_part(c, u1) for c in candidates_u2) if u is not None)
+    return Plane(x.astype(float), u1, u2)
+
+
+def _principal_directions(points: np.ndarray) -> np.ndarray:
+    """(r, n) main directions of variation of the points (rows), largest first."""
+    if len(points) < 2:
+        return np.zeros((0, points.shape[1] if points.ndim == 2 else 0))
+    centred = points - points.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    return vt[:2]
+
+
+def project_query(
+    point_id: int,
+    X: np.ndarray,
+    pool: np.ndarray,
+    labels: Mapping[int, int],
+    *,
+    predict_proba: ProbabilityFunction | None = None,
+    margin_gradient: MarginGradient | None = None,
+    n_neighbours: int = 40,
+    max_points: int = 1500,
+    grid_size: int = 64,
+    seed: int = 0,
+    plane: Plane | None = None,
+) -> Projection:
+    """The local boundary projection of query ``point_id``.
+
+    X: (N, n) all points; pool: ids of the pool points; labels: point id ->
+    class index of the labelled points; predict_proba / margin_gradient: the
+    current model (None before any training). For n = 2 the plane is the data
+    plane and up to ``max_points`` pool points are shown; for n > 2 the
+    ``n_neighbours`` nearest pool points and labelled points are shown, in
+    ``plane`` when given (to keep a query's axes while the model changes), else
+    in a plane chosen by :func:`choose_plane`.
+    """
+    x = X[point_id].astype(float)
+    labelled_ids = np.fromiter(labels.keys(), dtype=int, count=len(labels))
+    is_data_plane = X.shape[1] == 2
+    if is_data_plane:
+        shown = _data_plane_points(pool, labelled_ids, point_id, max_points, seed)
+    else:
+        shown = _nearest_points(X, x, pool, labelled_ids, point_id, n_neighbours)
+    predicted = _predict(predict_proba, X[shown])
+    classes = np.array([labels.get(int(i), p) for i, p in zip(shown, predicted)], dtype=int)
+    if is_data_plane:
+        plane = Plane(x, np.array([1.0, 0.0]), np.array([0.0, 1.0]))
+        low, high = X.min(axis=0) - x, X.max(axis=0) - x
+        pad = 0.08 * (high - low)
+        a_range, b_range = (low[0] - pad[0], high[0] + pad[0]), (low[1] - pad[1], high[1] + pad[1])
+    else:
+        own = _predict(predict_proba, x[None, :])[0]
+        other = X[shown][(classes != own) & (classes >= 0)] if own >= 0 else X[shown][:0]
+        plane = plane or choose_plane(x, X[shown], other, margin_gradient)
+        half = max(1e-6, 1.15 * float(np.abs(plane.to_plane(X[shown])).max(initial=0.0)))
+        a_range = b_range = (-half, half)
+    a = np.linspace(*a_range, grid_size)
+    b = np.linspace(*b_range, grid_size)
+    probabilities = None
+    if predict_proba is not None:
+        grid = plane.to_space(np.stack(np.meshgrid(a, b), axis=-1).reshape(-1, 2))
+        probabilities = predict_proba(grid.astype(np.float32)).reshape(grid_size, grid_size, -1)
+    return Projection(
+        plane, a, b, probabilities, shown, plane.to_plane(X[shown]), classes,
+        np.isin(shown, labelled_ids), is_data_plane,
+    )
+
+
+def _predict(predict_proba: ProbabilityFunction | None, points: np.ndarray) -> np.ndarray:
+    if predict_proba is None or len(points) == 0:
+        return np.full(len(points), -1)
+    return predict_proba(points.astype(np.float32)).argmax(axis=1)
+
+
+def _data_plane_points(pool: np.ndarray, labelled: np.ndarray, query: int, limit: int, seed: int) -> np.ndarray:
+    """All labelled points plus up to ``limit`` pool points (a fixed random subset)."""
+    unlabelled = np.setdiff1d(pool, np.append(labelled, query))
+    if len(unlabelled) > limit:
+        unlabelled = np.sort(np.random.default_rng(seed).choice(unlabelled, limit, replace=False))
+    return np.concatenate([labelled, unlabelled]).astype(int)
+
+
+def _nearest_points(X: np.ndarray, x: np.ndarray, pool: np.ndarray, labelled: np.ndarray,
+                    query: int, k: int) -> np.ndarray:
+    """The k nearest pool points and the k nearest labelled points (excluding the query)."""
+    def nearest(ids: np.ndarray) -> np.ndarray:
+        ids = ids[ids != query]
+        distances = np.linalg.norm(X[ids] - x, axis=1)
+        return ids[np.argsort(distances, kind="stable")[:k]]
+
+    unlabelled = np.setdiff1d(pool, labelled)
+    return np.unique(np.concatenate([nearest(labelled), nearest(unlabelled)])).astype(int)

@@ -1,0 +1,125 @@
+"""Scripted loops end to end: accuracy within a budget, nudge simulate's files, kill -9 safety."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from loop import Session, SessionConfig, Store, load_dataset, make_oracle
+from loop.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_simulated_session_on_moons_reaches_85_percent_within_40_labels(seed):
+    dataset = load_dataset("moons", seed=seed)
+    session = Session.create(Store("sqlite://"), SessionConfig(seed=seed), dataset=dataset)
+    oracle = make_oracle("exact", dataset, seed=seed)
+    for _ in range(40):
+        query = session.next_query("oracle")
+        answer = oracle.answer(query.point_id)
+        session.submit(query.query_id, answer.label, answer.directions, annotator="oracle",
+                       sources=[answer.source] * len(answer.directions))
+    assert session.model.n_labeled == 40
+    assert session.model.accuracy >= 0.85
+
+
+def test_readme_python_example_runs():
+    readme = (REPO / "README.md").read_text()
+    start = readme.index("```python\nfrom loop import")
+    code = readme[start + len("```python\n"): readme.index("```", start + 10)]
+    namespace: dict = {}
+    exec(compile(code.replace("range(30)", "range(4)"), "README example", "exec"), namespace)
+    assert namespace["session"].status()["n_answers"] == 4
+
+
+def test_simulate_cli_writes_results_csv_and_plot(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["simulate", "--dataset", "moons", "--n-samples", "300", "--loss", "ce,direction",
+                 "--strategy", "random,boundary", "--budget", "6", "--batch-size", "3",
+                 "--seeds", "0,1", "--set", "max_epochs=10", "--out", str(out)])
+    assert code == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["config"]["budget"] == 6 and results["config"]["seeds"] == [0, 1]
+    assert len(results["runs"]) == 2 * 2 * 2
+    for run in results["runs"]:
+        assert set(run) >= {"seed", "dataset", "loss", "strategy", "rounds"}
+        assert [r["n_labeled"] for r in run["rounds"]] == [3, 6]
+        for round_ in run["rounds"]:
+            assert set(round_) >= {"n_labeled", "n_directions", "accuracy", "train_seconds", "query_seconds"}
+            assert 0 <= round_["accuracy"] <= 1 and round_["train_seconds"] >= 0
+        expected_directions = 0 if run["loss"] == "__never__" else None
+        assert expected_directions is None or run["rounds"][-1]["n_directions"] == expected_directions
+    # the same seed means the same cold-start queries, whatever the loss
+    firsts = {(r["seed"], r["strategy"]): r["rounds"][0]["n_directions"] for r in results["runs"]}
+    assert len(firsts) == 4
+    with (out / "results.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 8 * 2 and {"configuration", "seed", "accuracy"} <= set(rows[0])
+    assert (out / "learning_curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_simulate_cli_reports_bad_input_clearly(tmp_path, capsys):
+    assert main(["simulate", "--dataset", "nope", "--out", str(tmp_path)]) == 1
+    assert "nope" in capsys.readouterr().err
+    assert main(["simulate", "--strategy", "psychic", "--out", str(tmp_path)]) == 1
+    assert "psychic" in capsys.readouterr().err
+    assert main(["simulate", "--budget", "0", "--out", str(tmp_path)]) == 1
+    assert "budget" in capsys.readouterr().err
+
+
+SCRIPTED_ANNOTATOR = textwrap.dedent("""
+    import sys
+    from loop import Session, SessionConfig, Store, load_dataset, make_oracle
+    db, resume = sys.argv[1], sys.argv[2] == "resume"
+    dataset = load_dataset("moons", n_samples=300)
+    store = Store(db)
+    config = SessionConfig(estimator={"max_epochs": 10, "module__hidden": (8,)})
+    session = Session.open(store, "s", dataset=dataset) if resume else Session.create(
+        store, config, session_id="s", dataset=dataset)
+    oracle = make_oracle("exact", dataset)
+    while True:
+        query = session.next_query("bot")
+        answer = oracle.answer(query.point_id)
+        stored = session.submit(query.query_id, answer.label, answer.directions, annotator="bot")
+        print(stored.id, flush=True)  # acknowledged
+""")
+
+
+def test_kill_9_mid_session_loses_no_acknowledged_annotation(tmp_path):
+    script = tmp_path / "annotate.py"
+    script.write_text(SCRIPTED_ANNOTATOR)
+    db = tmp_path / "log.db"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen([sys.executable, str(script), str(db), "new"], stdout=subprocess.PIPE,
+                               text=True, env=env)
+    acknowledged = []
+    deadline = time.monotonic() + 120
+    while len(acknowledged) < 8 and time.monotonic() < deadline:
+        acknowledged.append(int(process.stdout.readline()))
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert len(acknowledged) >= 8
+
+    dataset = load_dataset("moons", n_samples=300)
+    session = Session.open(Store(db), "s", dataset=dataset)
+    stored = [a.id for a in session.store.annotations("s")]
+    assert set(acknowledged) <= set(stored)
+    assert len(stored) == len(set(stored))
+    assert len(set(a.point_id for a in session.store.annotations("s"))) == len(stored)  # no point twice
+    assert session.model.n_labeled == len(stored)
+    query = session.next_query("bot")
+    assert query.point_id not in session.labelled_points()
+    answer = make_oracle("exact", dataset).answer(query.point_id)
+    session.submit(query.query_id, answer.label, answer.directions, annotator="bot")
+    assert session.status()["n_answers"] == len(stored) + 1

@@ -1,0 +1,125 @@
+"""The annotation store: exact round trips, one answer per query, refusal of foreign files."""
+
+import sqlite3
+
+import numpy as np
+import pytest
+
+from loop.store import Store, StoreError
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = Store(tmp_path / "log.db")
+    store.create_session("s1", {"dataset": "moons"})
+    yield store
+    store.close()
+
+
+def add_query(store, query_id="q1", point_id=7, annotator="ann"):
+    return store.add_query("s1", query_id, point_id, annotator, 60.0, 0, 0.25)
+
+
+def test_annotation_round_trip_is_exact(store):
+    add_query(store)
+    direction = np.array([0.1, -1 / 3, np.pi, 1e-300])
+    written = store.add_annotation(
+        "s1", query_id="q1", point_id=7, label=1, directions=[direction], targets=[0],
+        sources=["arrow"], annotator="ann", model_version=3, round=2,
+    )
+    (read,) = store.annotations("s1")
+    assert read.id == written.id and read.label == 1 and read.point_id == 7
+    np.testing.assert_array_equal(read.directions[0], direction)  # bit-exact
+    assert read.targets == [0] and read.sources == ["arrow"] and read.annotator == "ann"
+    assert (read.model_version, read.round, read.undone) == (3, 2, False)
+    assert store.query("s1", "q1").status == "answered"
+
+
+def test_a_query_is_answered_once(store):
+    add_query(store)
+    store.add_annotation("s1", query_id="q1", point_id=7, label=0, directions=[], targets=[],
+                         sources=[], annotator="ann", model_version=0, round=1)
+    with pytest.raises(StoreError, match="already answered"):
+        store.add_annotation("s1", query_id="q1", point_id=7, label=1, directions=[], targets=[],
+                             sources=[], annotator="ann", model_version=0, round=1)
+    assert [a.label for a in store.annotations("s1")] == [0]
+
+
+def test_unknown_query_and_unknown_source_write_nothing(store):
+    with pytest.raises(StoreError, match="unknown"):
+        store.add_annotation("s1", query_id="nope", point_id=1, label=0, directions=[], targets=[],
+                             sources=[], annotator="ann", model_version=0, round=1)
+    add_query(store)
+    with pytest.raises(StoreError, match="source"):
+        store.add_annotation("s1", query_id="q1", point_id=7, label=0, directions=[np.ones(2)],
+                             targets=[1], sources=["telepathy"], annotator="ann", model_version=0, round=1)
+    assert store.annotations("s1") == []
+    assert store.query("s1", "q1").status == "open"
+
+
+def test_skip_undo_and_last_active(store):
+    add_query(store, "q1", 1)
+    add_query(store, "q2", 2)
+    first = store.add_annotation("s1", query_id="q1", point_id=1, label=0, directions=[], targets=[],
+                                 sources=[], annotator="ann", model_version=0, round=1)
+    skip = store.add_annotation("s1", query_id="q2", point_id=2, label=None, directions=[], targets=[],
+                                sources=[], annotator="ann", model_version=0, round=1)
+    assert skip.is_skip and store.query("s1", "q2").status == "skipped"
+    assert store.last_active_annotation("s1", "ann").id == skip.id
+    store.mark_undone("s1", skip.id)
+    assert store.last_active_annotation("s1", "ann").id == first.id
+    assert [a.id for a in store.annotations("s1", include_undone=False)] == [first.id]
+    assert len(store.annotations("s1")) == 2  # undone answers stay in the log
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path):
+    Store(tmp_path / "wal.db").close()
+    with sqlite3.connect(tmp_path / "wal.db") as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_reopening_keeps_everything(tmp_path):
+    store = Store(tmp_path / "log.db")
+    store.create_session("s1", {"a": 1})
+    store.add_query("s1", "q1", 3, "ann", 60.0, 0, None)
+    store.add_annotation("s1", query_id="q1", point_id=3, label=1, directions=[np.ones(2)], targets=[0],
+                         sources=["api"], annotator="ann", model_version=0, round=1)
+    store.close()
+    again = Store(tmp_path / "log.db", create=False)
+    assert again.session_config("s1") == {"a": 1}
+    assert [a.point_id for a in again.annotations("s1")] == [3]
+
+
+def test_duplicate_session_name_is_refused(store):
+    with pytest.raises(StoreError, match="already exists"):
+        store.create_session("s1", {})
+
+
+def test_foreign_and_unreadable_files_are_refused(tmp_path):
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not a database at all" * 100)
+    with pytest.raises(StoreError, match="cannot use"):
+        Store(garbage)
+    foreign = tmp_path / "foreign.db"
+    with sqlite3.connect(foreign) as connection:
+        connection.execute("CREATE TABLE annotations (who TEXT, what TEXT)")
+    with pytest.raises(StoreError, match="not nudge's"):
+        Store(foreign)
+    with pytest.raises(StoreError, match="not a file"):
+        Store(tmp_path)
+    with pytest.raises(StoreError, match="no database"):
+        Store(tmp_path / "missing.db", create=False)
+    with pytest.raises(StoreError, match="does not exist"):
+        Store(tmp_path / "no" / "such" / "folder.db")
+
+
+def test_in_memory_store_is_shared_across_threads():
+    import threading
+
+    store = Store("sqlite://")
+    store.create_session("s", {})
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(store.session_ids()))
+    thread.start()
+    thread.join()
+    assert seen == [["s"]]
