@@ -1,0 +1,102 @@
+"""``nudge serve``: start (or resume) a session and serve the annotation UI.
+
+The subcommand is registered with ``loop.cli`` through the ``nudge.commands``
+entry point group, so the loop package never imports the UI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+
+from loop.cli import add_dataset_arguments, dataset_options
+from loop.service import AnnotationService
+from loop.session import Session, SessionConfig
+from loop.store import Store
+
+
+def parse_auth(pairs: list[str] | None) -> list[tuple[str, str]] | None:
+    """``user:password`` strings -> Gradio's auth list (None when no pairs)."""
+    if not pairs:
+        return None
+    credentials = []
+    for pair in pairs:
+        user, sep, password = pair.partition(":")
+        if not sep or not user.strip() or not password:
+            raise ValueError(f"--auth takes user:password, got {pair!r}")
+        credentials.append((user.strip(), password))
+    return credentials
+
+
+def default_session_name(dataset: str) -> str:
+    """A readable session id for a data set spec, e.g. 'moons' or 'csv-points'."""
+    kind, _, path = dataset.partition(":")
+    stem = re.sub(r"\.[A-Za-z0-9]+$", "", path.rstrip("/").split("/")[-1]) if path else ""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", f"{kind}-{stem}" if stem else kind).strip("-") or "session"
+
+
+def add_serve(subparsers) -> None:
+    from estimators import OBJECTIVES
+    from strategies import STRATEGIES
+
+    parser = subparsers.add_parser(
+        "serve", help="serve the annotation UI (the main job)",
+        description="Start or resume an annotation session and serve its web UI and API. "
+        "With no arguments: the moons data set, stored in ./nudge.db.",
+    )
+    add_dataset_arguments(parser)
+    parser.add_argument("--db", default="nudge.db", help="database file or URL (default nudge.db)")
+    parser.add_argument("--session", help="session id (default: derived from the data set); resumed if it exists")
+    parser.add_argument("--loss", default="direction", choices=sorted(OBJECTIVES), help="objective (default direction)")
+    parser.add_argument("--strategy", default="boundary", choices=sorted(STRATEGIES),
+                        help="query strategy (default boundary)")
+    parser.add_argument("--retrain-every", type=int, default=1, help="retrain after every k answers (default 1)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default: Gradio's, 7860 or the next free one)")
+    parser.add_argument("--share", action="store_true", help="ask Gradio for a public share link")
+    parser.add_argument("--auth", action="append", metavar="USER:PASSWORD",
+                        help="require a login (repeat for several annotators)")
+    parser.set_defaults(run=run_serve)
+
+
+def open_session(args: argparse.Namespace) -> Session:
+    """Resume the named session, or create it from the command-line settings."""
+    store = Store(args.db)
+    name = args.session or default_session_name(args.dataset)
+    if store.session_config(name) is not None:
+        session = Session.open(store, name, background=True)
+        print(f"resuming session {name!r} ({session.status()['n_answers']} answers so far) from {store.url}")
+        return session
+    config = SessionConfig(
+        dataset=args.dataset, dataset_options=dataset_options(args), loss=args.loss,
+        strategy=args.strategy, retrain_every=args.retrain_every,
+    )
+    session = Session.create(store, config, session_id=name, background=True)
+    print(f"new session {name!r} on {args.dataset}, stored in {store.url}")
+    return session
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from ui.app import build_app, launch_app
+
+    auth = parse_auth(args.auth)
+    if args.share and auth is None:
+        print("warning: --share without --auth makes the UI public to anyone with the link; "
+              "add --auth user:password", file=sys.stderr)
+    session = open_session(args)
+    demo = build_app(AnnotationService(session))
+    try:
+        launch_app(
+            demo, server_name=args.host, server_port=args.port, share=args.share, auth=auth,
+            auth_message="nudge: log in to annotate" if auth else None,
+            prevent_thread_lock=True, quiet=True,
+        )
+        if args.share and not demo.share_url:
+            print(f"no share link could be made (this machine seems offline): "
+                  f"serving locally only, at {demo.local_url}", file=sys.stderr)
+        print(f"annotate at {demo.share_url or demo.local_url}  (Ctrl+C to stop)", flush=True)
+        demo.block_thread()
+    finally:
+        session.close()
+    return 0
