@@ -120,19 +120,23 @@ class AnnotationService:
 
     def _from_plane(self, query_id: str, point_id: int, plane_point: Sequence[float]) -> np.ndarray:
         try:
-            a, b = (float(v) for v in plane_point)
+            coordinates = np.asarray(plane_point, dtype=float)
         except (TypeError, ValueError):
-            raise SessionError("a plane point is two numbers (a, b)") from None
-        if not (np.isfinite(a) and np.isfinite(b)):
+            coordinates = None
+        if coordinates is None or coordinates.shape != (2,):
+            raise SessionError(f"a plane point is two numbers (a, b), got {plane_point!r}")
+        if not np.all(np.isfinite(coordinates)):
             raise SessionError("a plane point must be finite numbers")
-        return self.plane(query_id, point_id).direction(a, b)
+        return self.plane(query_id, point_id).direction(*coordinates)
 
     def _towards(self, point_id: int, towards: int) -> np.ndarray:
         dataset = self.session.dataset
         try:
             target = int(towards)
         except (TypeError, ValueError):
-            raise SessionError(f"towards must be a point id, got {towards!r}") from None
+            target = None
+        if target is None or isinstance(towards, bool):
+            raise SessionError(f"towards must be a point id, got {towards!r}")
         if target != towards or target not in set(dataset.pool.tolist()):
             raise SessionError(f"point {towards!r} is not a pool point")
         if target == point_id:

@@ -14,6 +14,7 @@ blocked by training.
 from __future__ import annotations
 
 import copy
+import logging
 import threading
 import time
 import uuid
@@ -28,6 +29,8 @@ from estimators.targets import check_directions
 from loop.datasets import Dataset, load_dataset
 from loop.store import DIRECTION_SOURCES, Annotation, QueryRecord, Store
 from strategies import get_strategy, make_learner, select_queries
+
+logger = logging.getLogger(__name__)
 
 MAX_REWRITE_CHARS = 20_000
 
@@ -287,7 +290,8 @@ class Session:
             grown = not full and ids[: len(previous.annotation_ids)] == previous.annotation_ids
             if grown:
                 new = [a for a in answers if a.id not in set(previous.annotation_ids)]
-                learner.teach(*self.training_set(new))
+                if new:  # nothing new (a second request for the same log): keep the weights
+                    learner.teach(*self.training_set(new))
             else:
                 learner.fit(*self.training_set(answers))
         seconds = time.perf_counter() - started
@@ -346,7 +350,10 @@ class Session:
                 if self._stopping:
                     return
                 self._retrain_requested = False
-            self.retrain()
+            try:
+                self.retrain()
+            except Exception:  # the trainer must outlive one bad round; the log is intact
+                logger.exception("retrain of session %s failed; the previous model stays", self.session_id)
 
     def wait_until_trained(self, timeout: float = 60.0) -> bool:
         """Block until no retrain is pending or running (for scripts and tests)."""

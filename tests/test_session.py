@@ -160,3 +160,13 @@ def test_pool_exhaustion_returns_nothing():
     handed = session.next_queries("a", 100)
     assert len(handed) == len(tiny.pool)
     assert session.next_queries("b", 1) == []
+
+
+def test_a_retrain_with_nothing_new_keeps_the_weights(moons):
+    session = new_session(moons, full_refit_every=0)
+    for _ in range(3):
+        answer(session)
+    before = session.model
+    after = session.retrain()
+    assert after.version == before.version + 1 and after.annotation_ids == before.annotation_ids
+    assert np.allclose(after.learner.predict_proba(moons.X), before.learner.predict_proba(moons.X))

@@ -197,12 +197,19 @@ class AnnotationApp:
         return image, None, state
 
     def towards_for_label(self, label: str | None, towards: int | None, state: TabState):
-        """Once a label is chosen, offer examples of the classes other than the label."""
+        """Once a label is chosen, offer examples of the classes other than the label.
+
+        An example already chosen stays if it is still offered; otherwise it is
+        dropped, and its mark with it.
+        """
         if state.query_id is None or label not in self.class_names:
-            return gr.skip()
-        projection = self.service.projection(self.service.session.query(state.query_id))
-        choices = self._towards_choices(projection, self.class_names.index(label))
-        return gr.update(choices=choices, value=towards if towards in {c for _, c in choices} else None)
+            return gr.skip(), gr.skip(), state
+        query = self.service.session.query(state.query_id)
+        choices = self._towards_choices(self.service.projection(query), self.class_names.index(label))
+        if towards is None or towards in {point for _, point in choices}:
+            return gr.update(choices=choices), gr.skip(), state
+        image, _, state = self._picture(state, query)
+        return gr.update(choices=choices, value=None), image, state
 
     def show_towards(self, towards: int | None, state: TabState):
         """Mark the chosen example (with the arrow, if any) on the picture."""
@@ -346,7 +353,7 @@ class AnnotationApp:
             image.select(self.click, [towards, state], [image, state], **private("click"))
             clear.click(self.clear_direction, [state], [image, towards, state], **private("clear"))
             towards.input(self.show_towards, [towards, state], [image, state], **private("towards"))
-            label.input(self.towards_for_label, [label, towards, state], [towards], **private("label"))
+            label.input(self.towards_for_label, [label, towards, state], [towards, image, state], **private("label"))
             answer_outputs = view + [label]
             submit.click(self.submit, [label, towards, rewrite, state], answer_outputs, **private("submit"))
             skip.click(self.skip, [state], answer_outputs, **private("skip"))

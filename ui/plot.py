@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import matplotlib
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.colors import ListedColormap  # noqa: E402
-
-from loop.projection import Projection  # noqa: E402
+from loop.projection import Projection
 
 CLASS_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 FIGURE_PIXELS = (640, 560)  # width, height
@@ -87,7 +87,9 @@ def render_projection(
     given, and the annotator's arrow to ``arrow`` when given.
     """
     width, height = FIGURE_PIXELS
-    figure = plt.figure(figsize=(width / DPI, height / DPI), dpi=DPI)
+    # a bare Figure, not pyplot: pyplot's global state is not safe when several tabs draw at once
+    figure = Figure(figsize=(width / DPI, height / DPI), dpi=DPI)
+    canvas = FigureCanvasAgg(figure)
     axes = figure.add_axes(AXES_BOX)
     extent = (projection.a[0], projection.a[-1], projection.b[0], projection.b[-1])
     _draw_field(axes, projection, extent, len(class_names))
@@ -110,21 +112,19 @@ def render_projection(
     else:
         axes.set_xlabel("a: across the boundary (u1)")
         axes.set_ylabel("b: towards other examples (u2)")
-    handles = [plt.Line2D([], [], marker="o", ls="", color=CLASS_COLOURS[i % len(CLASS_COLOURS)], label=name)
+    handles = [Line2D([], [], marker="o", ls="", color=CLASS_COLOURS[i % len(CLASS_COLOURS)], label=name)
                for i, name in enumerate(class_names)]
-    handles.append(plt.Line2D([], [], marker="*", ls="", markersize=12, color="gold", markeredgecolor="black",
-                              label="query"))
+    handles.append(Line2D([], [], marker="*", ls="", markersize=12, color="gold", markeredgecolor="black",
+                          label="query"))
     if projection.probabilities is not None:
-        handles.append(plt.Line2D([], [], color="black", lw=2, label="model boundary"))
+        handles.append(Line2D([], [], color="black", lw=2, label="model boundary"))
     if truth is not None:
-        handles.append(plt.Line2D([], [], color="0.25", ls="--", lw=1.2, label="true boundary"))
+        handles.append(Line2D([], [], color="0.25", ls="--", lw=1.2, label="true boundary"))
     # above the axes, so the legend never hides a point
     axes.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=len(handles),
                 fontsize=8, frameon=False, handletextpad=0.3, columnspacing=1.2, borderaxespad=0.2)
-    figure.canvas.draw()
-    image = np.asarray(figure.canvas.buffer_rgba())[:, :, :3].copy()
-    plt.close(figure)
-    return image
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[:, :, :3].copy()
 
 
 def _draw_field(axes, projection: Projection, extent, n_classes: int) -> None:
@@ -135,7 +135,7 @@ def _draw_field(axes, projection: Projection, extent, n_classes: int) -> None:
         return
     probabilities = projection.probabilities
     if n_classes == 2:
-        cmap = ListedColormap(plt.get_cmap("RdBu_r")(np.linspace(0.1, 0.9, 256)))
+        cmap = ListedColormap(colormaps["RdBu_r"](np.linspace(0.1, 0.9, 256)))
         # blue for class 0, red-orange for class 1; saturation shows confidence
         axes.imshow(probabilities[:, :, 1], origin="lower", extent=extent, aspect="auto",
                     cmap=cmap, vmin=0, vmax=1, alpha=0.55, interpolation="bilinear")

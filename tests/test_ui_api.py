@@ -1,0 +1,336 @@
+"""The named API of the annotation UI, driven by gradio_client against a local launch (``running_app``)."""
+
+import json
+import re
+import threading
+
+import httpx
+import numpy as np
+import pytest
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+
+from loop.datasets import Dataset
+from loop.export import export_annotations
+from loop.oracles import make_oracle
+from loop.service import AnnotationService
+from loop.session import Session, SessionConfig
+from loop.store import Store
+from ui.app import AnnotationApp, TabState
+
+SESSION = "ui-test"
+# gradio's queue calls pandas options that pandas 3 deprecates; nothing of ours
+pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
+
+
+def client(app) -> Client:
+    return Client(app.url, verbose=False)
+
+
+def submit(api: Client, query_id: str, label, *, direction=None, plane=None, towards=None, rewrite=None,
+           annotator: str = "ann") -> dict:
+    return api.predict(query_id, label, direction, plane, towards, rewrite, annotator, api_name="/submit")
+
+
+def raw_submit(app, body: str) -> tuple[str, dict]:
+    """POST a hand-written JSON body to /submit (gradio_client cannot send NaN); (event, data)."""
+    base = app.url.rstrip("/") + "/gradio_api/call/submit"
+    started = httpx.post(base, content=body, headers={"content-type": "application/json"}, timeout=30)
+    started.raise_for_status()
+    with httpx.stream("GET", f"{base}/{started.json()['event_id']}", timeout=30) as stream:
+        text = "".join(stream.iter_text())
+    event = text.split("event: ", 1)[1].split("\n", 1)[0].strip()
+    return event, json.loads(text.split("data: ", 1)[1].strip())
+
+
+def stored(app) -> list:
+    return app.session.store.annotations(SESSION)
+
+
+# --------------------------------------------------------------------------- the endpoints
+
+
+def test_next_describes_the_query_with_its_projection(running_app):
+    api = client(running_app)
+    assert set(api.view_api(print_info=False, return_format="dict")["named_endpoints"]) == {
+        "/next", "/submit", "/skip", "/undo", "/status"}
+    query = api.predict("ann", api_name="/next")
+    dataset = running_app.session.dataset
+    assert query["annotator"] == "ann" and query["classes"] == ["0", "1"]
+    assert query["point_id"] in set(dataset.pool.tolist())
+    np.testing.assert_allclose(query["x"], dataset.X[query["point_id"]], rtol=1e-6)
+    assert query["prediction"] is None and query["probabilities"] is None  # no model yet
+    projection = query["projection"]
+    assert projection["is_data_plane"] and projection["u1"] == [1.0, 0.0] and projection["u2"] == [0.0, 1.0]
+    np.testing.assert_allclose(projection["origin"], query["x"])
+    points = {p["point_id"]: p for p in projection["points"]}
+    assert query["point_id"] not in points and len(points) == len(dataset.pool) - 1
+    some = next(iter(points.values()))  # plane coordinates are offsets from the query
+    np.testing.assert_allclose([some["a"], some["b"]], dataset.X[some["point_id"]] - dataset.X[query["point_id"]],
+                               atol=1e-6)
+    assert api.predict("ann", api_name="/next")["query_id"] == query["query_id"]  # the open query again
+
+
+def test_status_reports_the_session(running_app):
+    status = client(running_app).predict(api_name="/status")
+    assert status["session"] == SESSION and status["dataset"] == "moons"
+    assert status["strategy"] == "boundary" and status["loss"] == "direction"
+    assert (status["model_version"], status["n_answers"], status["n_labeled"], status["accuracy"]) == (0, 0, 0, None)
+    assert status["pool_size"] == 240 and status["retraining"] is False
+
+
+def test_a_scripted_annotator_completes_30_rounds_with_every_kind_of_direction(running_app, tmp_path):
+    """Rounds cycle through a full vector, plane coordinates, "towards this point" and a label only;
+    the export then holds exactly the acknowledged answers, and the model has learnt from them."""
+    api = client(running_app)
+    dataset = running_app.session.dataset
+    oracle = make_oracle("exact", dataset)
+    acknowledged = []
+    query = api.predict("ann", api_name="/next")
+    for round_ in range(30):
+        point = query["point_id"]
+        answer = oracle.answer(point)
+        truth = answer.directions[0] if answer.directions else None
+        form = ("vector", "plane", "towards", "label")[round_ % 4]
+        if form in ("vector", "plane") and truth is None:
+            form = "towards"  # noise put this point across the true boundary: no arrow from here
+        if form == "vector":
+            expected, source, options = truth, "api", {"direction": truth.tolist()}
+        elif form == "plane":  # on the data plane (u1, u2) are the axes, so (a, b) is the vector itself
+            expected, source, options = truth, "arrow", {"plane": truth.tolist()}
+        elif form == "towards":  # the nearest shown point whose true class is the other one
+            others = [p for p in query["projection"]["points"] if dataset.y[p["point_id"]] != answer.label]
+            target = min(others, key=lambda p: np.hypot(p["a"], p["b"]))["point_id"]
+            expected, source, options = dataset.X[target] - dataset.X[point], "towards-example", {"towards": target}
+        else:
+            expected, source, options = None, None, {}
+        following = submit(api, query["query_id"], str(answer.label), **options)
+        acknowledged.append((query["query_id"], point, answer.label, expected, source))
+        assert following["query_id"] != query["query_id"] and following["point_id"] != point
+        query = following
+
+    assert running_app.session.wait_until_trained(timeout=60)
+    status = api.predict(api_name="/status")
+    n_directions = sum(source is not None for *_, source in acknowledged)
+    assert (status["n_answers"], status["n_labeled"], status["n_directions"]) == (30, 30, n_directions)
+    assert n_directions >= 20 and status["model_version"] >= 1 and status["accuracy"] is not None
+    assert {source for *_, source in acknowledged} == {"api", "arrow", "towards-example", None}
+    assert len({point for _, point, *_ in acknowledged}) == 30  # no point asked twice
+
+    count = export_annotations(running_app.session.store, tmp_path / "log.jsonl", session_id=SESSION)
+    records = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert count == len(records) == 30
+    for record, (query_id, point, label, expected, source) in zip(records, acknowledged):
+        assert (record["query_id"], record["point_id"], record["label"]) == (query_id, point, label)
+        assert record["annotator"] == "ann" and record["undone"] is False
+        if source is None:
+            assert record["directions"] == [] and record["sources"] == []
+        else:
+            assert record["sources"] == [source] and record["targets"] == [1 - label]
+            np.testing.assert_allclose(record["directions"][0], expected, rtol=1e-6, atol=1e-9)
+
+
+def test_two_concurrent_clients_never_get_the_same_query(running_app):
+    rounds = 8
+    barrier = threading.Barrier(2, timeout=60)
+    handed: dict[str, list[int]] = {"ann-a": [], "ann-b": []}
+    failures = []
+
+    def annotate(name: str) -> None:
+        try:
+            api = client(running_app)
+            for _ in range(rounds):
+                barrier.wait()  # both ask at the same moment
+                query = api.predict(name, api_name="/next")
+                handed[name].append(query["point_id"])
+                barrier.wait()  # both hold their query before either answers
+                label = int(running_app.session.dataset.y[query["point_id"]])
+                submit(api, query["query_id"], str(label), annotator=name)
+        except Exception as error:  # reported below, with the thread's name
+            failures.append((name, error))
+            barrier.abort()
+
+    threads = [threading.Thread(target=annotate, args=(name,)) for name in handed]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures, failures
+    a, b = handed["ann-a"], handed["ann-b"]
+    assert len(a) == len(b) == rounds
+    assert len(set(a) | set(b)) == 2 * rounds  # never the same point, to either of them or twice
+    assert sorted(x.point_id for x in stored(running_app)) == sorted(a + b)
+
+
+def test_the_page_offers_examples_of_the_other_class_to_move_towards(running_app):
+    """The UI's "towards this example" choices: shown points of another class than the
+    prediction, nearest first; choosing one stores k = x_example - x_query."""
+    session = running_app.session
+    pool, y = session.dataset.pool, session.dataset.y
+    for point in [*pool[y[pool] == 0][:3], *pool[y[pool] == 1][:3]]:  # three labels of each class
+        session.relabel(point, int(y[point]), annotator="seed")
+    assert session.wait_until_trained(timeout=60) and session.model.is_fitted
+    app = AnnotationApp(running_app.service)
+    _, _, prediction, towards, _, state, _ = app.start("ann", TabState(), None)
+    assert "sure)" in prediction
+    query = session.query(state.query_id)
+    projection = running_app.service.projection(query)
+    shown = {int(i): (int(k), float(np.hypot(*c))) for i, k, c in
+             zip(projection.point_ids, projection.classes, projection.coordinates)}
+    choices = [point for _, point in towards["choices"]]
+    assert 0 < len(choices) <= 12 and towards["value"] is None
+    assert all(shown[point][0] not in (query.prediction, -1) for point in choices)
+    distances = [shown[point][1] for point in choices]
+    assert distances == sorted(distances)
+    nearer_others = [i for i, (k, d) in shown.items() if k not in (query.prediction, -1) and d < distances[-1]]
+    assert set(nearer_others) <= set(choices)  # no nearer example of the other class left out
+
+    # labelled against the model's prediction: the examples offered are of the prediction's class
+    names = session.dataset.class_names
+    against, image, _ = app.towards_for_label(names[1 - query.prediction], choices[0], state)
+    assert against["value"] is None and against["choices"] and image.shape == (560, 640, 3)  # mark gone
+    assert all(shown[point][0] == query.prediction for _, point in against["choices"])
+    kept, image, _ = app.towards_for_label(names[query.prediction], choices[0], state)
+    assert kept == {"__type__": "update", "choices": towards["choices"]}  # the choice stays
+
+    image, marked = app.show_towards(choices[0], state)
+    assert image.shape == (560, 640, 3) and marked.query_id == state.query_id
+    app.submit(names[query.prediction], choices[0], "", marked)
+    answer = session.store.annotations(SESSION)[-1]
+    assert (answer.point_id, answer.sources) == (query.point_id, ["towards-example"])
+    np.testing.assert_allclose(answer.directions[0], session.dataset.X[choices[0]] - session.dataset.X[query.point_id])
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+def test_bad_answers_are_refused_and_nothing_is_stored(running_app):
+    api = client(running_app)
+    dataset = running_app.session.dataset
+    query = api.predict("ann", api_name="/next")
+    qid, point = query["query_id"], query["point_id"]
+    test_point = int(dataset.test[0])
+    refusals = [
+        (("nope", "1"), {}, "unknown query id"),
+        ((qid, "7"), {}, "not one of the classes"),
+        ((qid, "cat"), {}, "not one of the classes"),
+        ((qid, "1"), {"direction": [1.0, 2.0, 3.0]}, "needs 2 numbers"),
+        ((qid, "1"), {"direction": [0.0, 0.0]}, "zero length"),
+        ((qid, "1"), {"direction": "up"}, "not a list of numbers"),
+        ((qid, "1"), {"plane": [1.0]}, "two numbers"),
+        ((qid, "1"), {"plane": "12"}, "two numbers"),
+        ((qid, "1"), {"towards": test_point}, "not a pool point"),
+        ((qid, "1"), {"towards": True}, "must be a point id"),
+        ((qid, "1"), {"towards": point}, "zero length"),
+        ((qid, "1"), {"rewrite": "a new text"}, "text data sets"),
+        ((qid, "1"), {"annotator": "someone-else"}, "belongs to 'ann'"),
+        ((qid, "1"), {"annotator": ""}, "enter your name"),
+    ]
+    for args, options, message in refusals:
+        with pytest.raises(AppError, match=message):
+            submit(api, *args, **{"annotator": "ann", **options})
+    # NaN and infinity are not JSON for gradio_client: send them by hand
+    for form, message in (('[NaN, 0.0], null', "NaN or infinite"), ('null, [Infinity, 0.0]', "must be finite")):
+        event, data = raw_submit(running_app, f'{{"data": ["{qid}", "1", {form}, null, null, "ann"]}}')
+        assert event == "error" and message in data["error"]
+    assert stored(running_app) == []
+    assert api.predict(api_name="/status")["n_answers"] == 0
+
+    # the query is still open, and can be answered once
+    submit(api, qid, "1", direction=[0.0, 1.0])
+    with pytest.raises(AppError, match="already answered"):
+        submit(api, qid, "0")
+    (only,) = stored(running_app)
+    assert (only.query_id, only.label, only.sources) == (qid, 1, ["api"])
+
+
+def test_undo_and_skip(running_app, tmp_path):
+    api = client(running_app)
+    with pytest.raises(AppError, match="enter your name"):
+        api.predict("", api_name="/undo")
+    assert api.predict("ann", api_name="/undo") == {}  # nothing to undo yet
+    first = api.predict("ann", api_name="/next")
+    second = submit(api, first["query_id"], "0", plane=[0.5, -0.25])
+    reopened = api.predict("ann", api_name="/undo")
+    assert reopened["point_id"] == first["point_id"] and reopened["query_id"] not in (
+        first["query_id"], second["query_id"])
+    with pytest.raises(AppError, match="already"):  # undo released the query shown after the answer
+        submit(api, second["query_id"], "0")
+    third = submit(api, reopened["query_id"], "1")  # answered again, differently
+    after_skip = api.predict(third["query_id"], "ann", api_name="/skip")
+    assert after_skip["point_id"] != third["point_id"]
+
+    status = api.predict(api_name="/status")
+    assert (status["n_answers"], status["n_undone"], status["n_skips"]) == (1, 1, 1)
+    export_annotations(running_app.session.store, tmp_path / "log.csv", session_id=SESSION)
+    answers = stored(running_app)
+    assert [(a.point_id, a.label, a.undone) for a in answers] == [
+        (first["point_id"], 0, True), (first["point_id"], 1, False), (third["point_id"], None, False)]
+    assert answers[0].sources == ["arrow"]
+    np.testing.assert_allclose(answers[0].directions[0], [0.5, -0.25])
+    assert len((tmp_path / "log.csv").read_text().splitlines()) == 1 + 3
+
+
+# --------------------------------------------------------------------------- text data
+
+
+class WordCountEncoder:
+    """A stand-in sentence encoder: counts of a few words, and the length (R^7)."""
+
+    WORDS = ("good", "great", "fun", "bad", "awful", "boring")
+
+    def encode(self, texts):
+        return np.array([[t.lower().split().count(w) for w in self.WORDS] + [len(t) / 50] for t in texts],
+                        dtype=np.float32)
+
+
+@pytest.fixture
+def text_session(tmp_path):
+    good, bad = ("good", "great", "fun"), ("bad", "awful", "boring")
+    texts = [f"review {i}: the film was {words[i % 3]} and {words[(i + 1) % 3]}" + " really" * (i % 4)
+             for i in range(40) for words in [(good if i % 2 else bad)]]
+    encoder = WordCountEncoder()
+    dataset = Dataset("reviews", encoder.encode(texts), np.arange(40) % 2, ["Negative", "Positive"],
+                      np.arange(30), np.arange(30, 40), texts=texts)
+    store = Store(tmp_path / "text.db")
+    config = SessionConfig(dataset="reviews", estimator={"max_epochs": 20, "module__hidden": (16,)})
+    session = Session.create(store, config, session_id=SESSION, dataset=dataset, encoder=encoder)
+    yield session
+    session.close()
+    store.close()
+
+
+def test_text_queries_show_the_review_and_take_a_rewrite(text_session, launch_ui):
+    session, encoder = text_session, WordCountEncoder()
+    for _ in range(2):  # a first model, so the prediction and its confidence are shown
+        query = session.next_query("ann")
+        session.submit(query.query_id, int(session.dataset.y[query.point_id]), annotator="ann")
+    app = AnnotationApp(AnnotationService(session))
+    _, text, prediction, _, rewrite, state, _ = app.start("ann", TabState(), None)
+    review = session.dataset.texts[state.point_id]
+    assert text == review and rewrite == review  # the review, and a copy to rewrite
+    assert re.fullmatch(rf"Point \*\*{state.point_id}\*\* · model says \*\*(Negative|Positive)\*\* \(\d+% sure\)",
+                        prediction)
+    label = session.dataset.class_names[session.dataset.y[state.point_id]]
+    *_, state, _ = app.submit(label, None, rewrite, state)  # the copy left as it was: no direction
+    untouched = session.store.annotations(SESSION)[-1]
+    assert (untouched.directions, untouched.rewrite) == ([], None)
+    rewritten = session.dataset.texts[state.point_id] + " and great fun"
+    app.submit("Negative", None, rewritten, state)
+    edited = session.store.annotations(SESSION)[-1]
+    assert (edited.point_id, edited.sources, edited.rewrite) == (state.point_id, ["rewrite"], rewritten)
+    np.testing.assert_allclose(edited.directions[0], encoder.encode([rewritten])[0] - session.dataset.X[state.point_id],
+                               atol=1e-6)
+
+    with launch_ui(session) as running:
+        api = Client(running.url, verbose=False)
+        query = api.predict("ann", api_name="/next")
+        assert query["text"] == session.dataset.texts[query["point_id"]]
+        assert query["prediction"] in ("Negative", "Positive") and sum(query["probabilities"]) == pytest.approx(1)
+        assert len(query["projection"]["u1"]) == 7 and not query["projection"]["is_data_plane"]
+        rewritten = query["text"] + " but awful and boring"
+        submit(api, query["query_id"], "Positive", rewrite=rewritten)
+    answer = session.store.annotations(SESSION)[-1]
+    assert (answer.point_id, answer.sources, answer.rewrite) == (query["point_id"], ["rewrite"], rewritten)
+    expected = encoder.encode([rewritten])[0] - encoder.encode([query["text"]])[0]
+    np.testing.assert_allclose(answer.directions[0], expected, atol=1e-6)
