@@ -1,0 +1,140 @@
+"""What the benchmarks share: thread settings, machine facts, data sets, pre-filled sessions, timing.
+
+Imported by the scripts in this folder (``python bench/<name>.py`` puts the
+folder on ``sys.path``); not part of the product.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import skorch
+import torch
+from threadpoolctl import threadpool_limits
+
+from loop.datasets import Dataset, load_dataset
+from loop.oracles import make_oracle
+from loop.session import Session, SessionConfig
+from loop.store import Store
+
+ANNOTATOR = "bench"
+MOONS_POOL = 10_000  # the issue's 2D pool; moons holds out test_fraction 0.2 on top
+MOONS_SAMPLES = MOONS_POOL * 5 // 4
+
+
+# --------------------------------------------------------------------------- machine
+
+
+def set_threads(threads: int) -> None:
+    """Run torch, numpy and scikit-learn on ``threads`` threads."""
+    torch.set_num_threads(threads)
+    threadpool_limits(threads)
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages: how busy the other cores were."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def print_machine(threads: int) -> None:
+    """The facts a reader needs to compare runs: cores, threads, versions, load."""
+    print(
+        f"machine: {os.cpu_count()} cores ({platform.machine()}), torch {torch.__version__} on "
+        f"{torch.get_num_threads()} thread(s) (asked {threads}), skorch {skorch.__version__}, "
+        f"python {platform.python_version()}"
+    )
+    print(f"load average at start (1/5/15 min): {load_average()}", flush=True)
+
+
+def training_settings(estimator) -> str:
+    """What sets a skorch net's training cost: epochs, batch size, optimiser, network."""
+    module = estimator.get_params_for("module")
+    return (
+        f"max_epochs {estimator.max_epochs}, batch_size {estimator.batch_size}, "
+        f"{estimator.optimizer.__name__} lr {estimator.lr}, {estimator.module.__name__} {module or '(defaults)'}"
+    )
+
+
+def print_end() -> None:
+    print(f"load average at end (1/5/15 min): {load_average()}")
+
+
+# --------------------------------------------------------------------------- data
+
+
+def moons_pool() -> Dataset:
+    """Moons with a pool of exactly MOONS_POOL points (and a quarter as many held out)."""
+    dataset = load_dataset("moons", n_samples=MOONS_SAMPLES)
+    assert len(dataset.pool) == MOONS_POOL, len(dataset.pool)
+    return dataset
+
+
+def cad_pool() -> Dataset:
+    """The CAD IMDb set (pool: its train split), embedded once and cached."""
+    return load_dataset("cad-imdb")
+
+
+DATASET_LOADERS: dict[str, Callable[[], Dataset]] = {"moons": moons_pool, "cad-imdb": cad_pool}
+
+
+def balanced_sample(dataset: Dataset, n: int, seed: int = 0) -> np.ndarray:
+    """n pool indices drawn at random, half from each class (both classes always present)."""
+    rng = np.random.default_rng(seed)
+    pool = dataset.pool
+    per_class = [rng.permutation(pool[dataset.y[pool] == c]) for c in range(dataset.n_classes)]
+    counts = [n // dataset.n_classes + (c < n % dataset.n_classes) for c in range(dataset.n_classes)]
+    picked = np.concatenate([members[:count] for members, count in zip(per_class, counts)])
+    return rng.permutation(picked)
+
+
+def filled_session(
+    dataset: Dataset, n_labels: int, *, config: SessionConfig | None = None, db: str = "sqlite://",
+) -> Session:
+    """An untrained session (default settings unless ``config``) holding the exact oracle's answers
+    at ``n_labels`` random pool points (:func:`balanced_sample`), in that order."""
+    config = config or SessionConfig(dataset=dataset.name)
+    quiet = dataclasses.replace(config, retrain_every=n_labels + 1)  # no retrain while filling
+    session = Session.create(Store(db), quiet, dataset=dataset)
+    oracle = make_oracle("exact", dataset)
+    for point in balanced_sample(dataset, n_labels):
+        answer = oracle.answer(int(point))
+        session.relabel(int(point), answer.label, answer.directions, annotator=ANNOTATOR,
+                        sources=[answer.source] * len(answer.directions))
+    return session
+
+
+def prefilled_session(
+    dataset: Dataset, n_labels: int, *, config: SessionConfig | None = None,
+    db: str = "sqlite://", background: bool = False,
+) -> Session:
+    """:func:`filled_session` reopened with ``config`` (retrain after every answer by default),
+    trained once from scratch on its answers."""
+    config = config or SessionConfig(dataset=dataset.name)
+    filler = filled_session(dataset, n_labels, config=config, db=db)
+    return Session(filler.store, filler.session_id, config, dataset, background=background)
+
+
+# --------------------------------------------------------------------------- timing
+
+
+def timed(run: Callable[[], object]) -> tuple[object, float]:
+    """(what ``run`` returned, seconds it took)."""
+    start = time.perf_counter()
+    result = run()
+    return result, time.perf_counter() - start
+
+
+def median_seconds(run: Callable[[], object], repeats: int) -> float:
+    """Median wall time of ``repeats`` calls of ``run``."""
+    return statistics.median(timed(run)[1] for _ in range(repeats))
+
+
+def median_p95(seconds: Sequence[float]) -> tuple[float, float]:
+    """Median and 95th percentile (linear interpolation) of the timings."""
+    return statistics.median(seconds), float(np.percentile(seconds, 95))
