@@ -1,0 +1,158 @@
+"""Peak memory of ``nudge serve``: a real server process driven through its API.
+
+Run: ``.venv/bin/python bench/bench_memory.py`` (under a minute; 20 rounds)
+or ``--quick`` (5 rounds). For each data set (default the CAD IMDb set) it
+starts ``nudge serve --dataset NAME`` in a subprocess (Gradio picks a free
+local port) with a fresh SQLite file and one torch thread
+(``OMP_NUM_THREADS=1``), waits until it serves, answers ``--rounds``
+queries through ``gradio_client`` (``/next``, then ``/submit`` with a label
+and an arrow on the projection), waits for the background trainer, then, for
+text, answers once more with a rewrite (which loads the sentence encoder),
+and stops the server.
+
+Memory is read from ``/proc/PID/status``: VmRSS (resident now) at each
+stage, and VmHWM, the kernel's record of the process's peak resident set
+over its whole life. Printed per stage: seconds since the start, RSS and
+peak so far (MiB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from common import print_end, print_machine, set_threads, timed
+from gradio_client import Client
+
+READY_LINE = "annotate at "
+START_TIMEOUT = 600.0  # seconds; the first run of cad-imdb may embed its texts
+TRAIN_TIMEOUT = 300.0
+ANNOTATOR = "bench-memory"
+REWRITE_TAIL = " All in all, a film to remember for the right reasons."
+
+
+def memory_mib(pid: int) -> tuple[float, float]:
+    """(VmRSS, VmHWM) of a live process in MiB, from /proc/PID/status."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = int(value.split()[0]) / 1024  # kB -> MiB
+    return fields["VmRSS"], fields["VmHWM"]
+
+
+class Server:
+    """``nudge serve`` in a subprocess; its output is collected by a thread so it never blocks."""
+
+    def __init__(self, dataset: str, db: Path) -> None:
+        nudge = Path(sys.executable).with_name("nudge")
+        command = [str(nudge), "serve", "--dataset", dataset, "--db", str(db), "--host", "127.0.0.1"]
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+               "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        text=True, env=env)
+        self.lines: list[str] = []
+        self._ready = threading.Event()
+        threading.Thread(target=self._read_output, daemon=True).start()
+
+    def _read_output(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip())
+            if READY_LINE in line:
+                self._ready.set()
+        self._ready.set()  # the process ended: wake the waiter
+
+    def wait_ready(self) -> str:
+        """The served URL, once the server says it listens; raises if it dies or takes too long."""
+        if not self._ready.wait(START_TIMEOUT) or self.process.poll() is not None:
+            output = "\n".join(self.lines[-20:])
+            raise RuntimeError(f"nudge serve did not come up (exit code {self.process.poll()}):\n{output}")
+        ready = next(line for line in self.lines if READY_LINE in line)
+        return ready.split(READY_LINE)[1].split()[0]
+
+    def memory(self) -> tuple[float, float]:
+        return memory_mib(self.process.pid)
+
+    def stop(self) -> None:
+        """Terminate the server (and kill it if it does not stop within 20 s)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def wait_trained(api: Client) -> None:
+    """Poll /status until the background trainer is idle."""
+    deadline = time.monotonic() + TRAIN_TIMEOUT
+    while api.predict(api_name="/status")["retraining"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def answer(api: Client, query: dict, round_number: int, rewrite: bool = False) -> tuple[dict, float]:
+    """Submit a label and an arrow (or a rewrite) for ``query``: (the next query, seconds)."""
+    label = query["classes"][round_number % len(query["classes"])]
+    text = query["text"] + REWRITE_TAIL if rewrite else None
+    plane = None if rewrite else [0.5, 0.5]
+    return timed(lambda: api.predict(query["query_id"], label, None, plane, None, text, ANNOTATOR,
+                                     api_name="/submit"))
+
+
+def measure(dataset: str, rounds: int) -> None:
+    """Start, drive and stop one server, printing its memory at each stage."""
+    with tempfile.TemporaryDirectory() as folder:
+        server = Server(dataset, Path(folder) / "memory.db")
+        try:
+            url = server.wait_ready()
+            stages = [("serving", time.perf_counter() - server.started, server.memory())]
+            api = Client(url, verbose=False)
+            query = api.predict(ANNOTATOR, api_name="/next")
+            text = query.get("text") is not None
+            submits = []
+            for round_number in range(rounds):
+                query, seconds = answer(api, query, round_number)
+                submits.append(seconds)
+            wait_trained(api)
+            stages.append((f"{rounds} answers, trained", time.perf_counter() - server.started, server.memory()))
+            if text:
+                answer(api, query, rounds, rewrite=True)
+                wait_trained(api)
+                stages.append(("+1 with a rewrite", time.perf_counter() - server.started, server.memory()))
+            status = api.predict(api_name="/status")
+        finally:
+            server.stop()
+    print(f"\n{dataset}: pool {status['pool_size']} points, {status['n_labeled']} labelled, model version "
+          f"{status['model_version']}; /submit (answer -> next query described) median "
+          f"{statistics.median(submits):.3f} s")
+    print(f"{'stage':<24} {'seconds':>7} {'RSS MiB':>8} {'peak MiB':>9}")
+    for stage, seconds, (rss, peak) in stages:
+        print(f"{stage:<24} {seconds:>7.1f} {rss:>8.0f} {peak:>9.0f}")
+    print(f"peak RSS of nudge serve on {dataset}: {stages[-1][2][1]:.0f} MiB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="5 rounds")
+    parser.add_argument("--datasets", default="cad-imdb", help="comma-separated data set specs (default cad-imdb)")
+    parser.add_argument("--rounds", type=int, help="answers through the API (default 20)")
+    args = parser.parse_args()
+    set_threads(1)
+    print_machine(1)
+    rounds = args.rounds or (5 if args.quick else 20)
+    for dataset in args.datasets.split(","):
+        measure(dataset, rounds)
+    print_end()
+
+
+if __name__ == "__main__":
+    main()
