@@ -133,7 +133,7 @@ class AnnotationService:
         dataset = self.session.dataset
         try:
             target = int(towards)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             target = None
         if target is None or isinstance(towards, bool):
             raise SessionError(f"towards must be a point id, got {towards!r}")

@@ -17,6 +17,7 @@ import copy
 import logging
 import threading
 import time
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -397,10 +398,15 @@ class Session:
 
     def query(self, query_id: str) -> Query:
         """A query handed out earlier, described with the current model."""
-        record = self.store.query(self.session_id, str(query_id))
+        return self._describe(self._query_record(query_id), self._snapshot)
+
+    def _query_record(self, query_id: str) -> QueryRecord:
+        text = str(query_id)
+        # longer than any stored id, or with a NUL (which PostgreSQL refuses in text): unknown too
+        record = None if len(text) > 64 or "\x00" in text else self.store.query(self.session_id, text)
         if record is None:
-            raise SessionError(f"unknown query id {query_id!r}")
-        return self._describe(record, self._snapshot)
+            raise SessionError(f"unknown query id {query_id!r:.80}")
+        return record
 
     def next_query(self, annotator: str) -> Query | None:
         """One point for ``annotator``, or None when the pool is used up."""
@@ -532,12 +538,12 @@ class Session:
         annotator = annotator.strip()
         if len(annotator) > 200:
             raise SessionError("annotator names are at most 200 characters")
+        if any(unicodedata.category(c) == "Cc" for c in annotator):
+            raise SessionError("annotator names cannot hold control characters")
         return annotator
 
     def _open_query(self, query_id: str, annotator: str) -> QueryRecord:
-        record = self.store.query(self.session_id, str(query_id))
-        if record is None:
-            raise SessionError(f"unknown query id {query_id!r}")
+        record = self._query_record(query_id)
         if record.status not in ("open",):
             raise SessionError(f"query {query_id} was already {record.status}")
         if record.annotator != annotator:
@@ -550,7 +556,7 @@ class Session:
             return names.index(label)
         try:
             index = int(label)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise SessionError(f"label {label!r} is not one of the classes {names}") from None
         if index != label or not 0 <= index < len(names):
             raise SessionError(f"label {label!r} is not one of the classes 0..{len(names) - 1} {names}")
@@ -570,6 +576,12 @@ class Session:
             check_directions(vector, where=f"direction {i}")
         except ValueError as error:
             raise SessionError(str(error)) from None
+        with np.errstate(over="ignore"):  # the network trains in float32: the length must not overflow nor vanish
+            length = float(np.linalg.norm(vector.astype(np.float32)))
+        if not (np.isfinite(length) and length > 0):
+            raise SessionError(
+                f"direction {i} is too {'long' if length > 0 else 'short'} to train on in float32; scale it"
+            )
         return vector
 
     def _targets(self, point_id: int, label: int, vectors: list[np.ndarray],
@@ -601,6 +613,8 @@ class Session:
             raise SessionError("the rewrite is empty")
         if len(rewrite) > MAX_REWRITE_CHARS:
             raise SessionError(f"the rewrite is longer than {MAX_REWRITE_CHARS} characters")
+        if "\x00" in rewrite:
+            raise SessionError("the rewrite holds a NUL character; send plain text")
         if rewrite.strip() == self.dataset.texts[point_id].strip():
             raise SessionError("the rewrite is the same as the text; change it so the label flips")
         embedded = self._text_encoder().encode([rewrite])[0]
