@@ -41,6 +41,7 @@ def export_annotations(store: Store, out: str | Path, *, session_id: str | None 
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; use one of {FORMATS}")
     records = [{"session": session_id, **a.to_record()} for a in store.annotations(session_id)]
+    _check_not_the_database(store, out)
     with _open_output(out) as handle:
         if fmt == "jsonl":
             for record in records:
@@ -57,6 +58,17 @@ def _write_csv(records: list[dict], handle: IO[str]) -> None:
     writer.writeheader()
     for record in records:
         writer.writerow({**record, **{c: json.dumps(record[c]) for c in CSV_JSON_COLUMNS}})
+
+
+def _check_not_the_database(store: Store, out: str | Path) -> None:
+    """Refuse to write the export over the SQLite file it comes from (or its WAL files)."""
+    if store.path is None or str(out) == "-":
+        return
+    database = store.path.resolve()
+    target = Path(out).expanduser().resolve()
+    database_files = {database.name + suffix for suffix in ("", "-wal", "-shm", "-journal")}
+    if target.parent == database.parent and target.name in database_files:
+        raise ValueError(f"{out} is the database being exported (or one of its files); write the export elsewhere")
 
 
 @contextmanager

@@ -44,8 +44,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 SCHEMA_VERSION = 1
@@ -166,11 +166,19 @@ class QueryRecord:
     status: str
 
 
-def database_url(db: str | Path, *, create: bool = True) -> str:
-    """A path becomes a SQLite URL; a URL (``scheme://...``) is used as given."""
+def database_url(db: str | Path, *, create: bool = True) -> URL:
+    """A path becomes a SQLite URL; a URL (``scheme://...``) is used as given,
+    except that a bare ``postgresql://`` gets the psycopg (3) driver."""
     text = str(db)
     if "://" in text:
-        return text
+        try:
+            url = make_url(text)
+        except ArgumentError:  # not echoed: it may hold a password
+            raise StoreError("the database URL cannot be parsed; use e.g. "
+                             "postgresql://user:password@host:5432/database") from None
+        if url.drivername in ("postgresql", "postgres"):
+            url = url.set(drivername="postgresql+psycopg")
+        return url
     path = Path(text).expanduser().resolve()
     if path.exists() and not path.is_file():
         raise StoreError(f"{path} is not a file; give a database file path or a URL")
@@ -178,7 +186,7 @@ def database_url(db: str | Path, *, create: bool = True) -> str:
         raise StoreError(f"there is no database at {path}")
     if not path.parent.is_dir():
         raise StoreError(f"the folder {path.parent} does not exist")
-    return f"sqlite:///{path}"
+    return URL.create("sqlite", database=str(path))
 
 
 def _configure_sqlite(dbapi_connection, _record) -> None:
@@ -194,19 +202,23 @@ class Store:
 
     def __init__(self, db: str | Path = "nudge.db", *, create: bool = True) -> None:
         """Open (or, with ``create``, make) the database at a path or URL."""
-        self.url = database_url(db, create=create)
-        self.engine = self._connect(self.url)
+        url = database_url(db, create=create)
+        self.url = url.render_as_string(hide_password=True)  # for messages: never shows a password
+        self.engine = self._connect(url, self.url)
 
     @staticmethod
-    def _connect(url: str) -> Engine:
-        is_sqlite = url.startswith("sqlite")
-        in_memory = is_sqlite and (url == "sqlite://" or url.endswith(":memory:"))
-        engine = create_engine(
-            url,
-            connect_args={"check_same_thread": False, "timeout": 30} if is_sqlite else {},
-            # one shared connection, or every thread would see its own empty database
-            poolclass=StaticPool if in_memory else None,
-        )
+    def _connect(url: URL, shown: str) -> Engine:
+        is_sqlite = url.get_backend_name() == "sqlite"
+        in_memory = is_sqlite and url.database in (None, "", ":memory:")
+        try:
+            engine = create_engine(
+                url,
+                connect_args={"check_same_thread": False, "timeout": 30} if is_sqlite else {},
+                # one shared connection, or every thread would see its own empty database
+                poolclass=StaticPool if in_memory else None,
+            )
+        except (ArgumentError, ImportError) as error:  # an unknown scheme, or its driver is not installed
+            raise StoreError(f"cannot use {shown} as a nudge database: {error}") from None
         if is_sqlite:
             event.listen(engine, "connect", _configure_sqlite)
         try:
@@ -215,15 +227,27 @@ class Store:
                     connection.exec_driver_sql("PRAGMA journal_mode = WAL")
                     result = connection.exec_driver_sql("PRAGMA integrity_check").scalar()
                     if result != "ok":
-                        raise StoreError(f"the database failed its integrity check: {result}")
+                        problems = [line for line in result.splitlines() if line.strip()]
+                        raise StoreError(
+                            f"the database failed its integrity check ({len(problems)} problem lines, e.g. "
+                            f"{'; '.join(problems[:2])}); restore it from a backup"
+                        )
             metadata.create_all(engine)
             Store._check_schema(engine)
         except (DatabaseError, OperationalError, sqlite3.DatabaseError) as error:
             raise StoreError(
-                f"cannot use {url} as a nudge database: {error.__class__.__name__}: "
+                f"cannot use {shown} as a nudge database: {error.__class__.__name__}: "
                 f"{getattr(error, 'orig', error)}"
             ) from None
         return engine
+
+    @property
+    def path(self) -> Path | None:
+        """The SQLite database file (None for an in-memory or a server database)."""
+        url = self.engine.url
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return None
+        return Path(url.database)
 
     @staticmethod
     def _check_schema(engine: Engine) -> None:

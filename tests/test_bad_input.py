@@ -1,0 +1,198 @@
+"""Bad input not covered elsewhere: values the network cannot train on, text the database cannot
+hold, a click beside the plot, empty and huge rewrites over the API, and bad data or database files
+given to ``nudge serve`` / ``nudge export`` (a one-line error and exit code 1, never a traceback)."""
+
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pytest
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+from test_ui_api import SESSION, submit, text_session  # noqa: F401  (text_session is a fixture)
+
+from loop.cli import main
+from loop.datasets import load_dataset
+from loop.service import AnnotationService
+from loop.session import MAX_REWRITE_CHARS, Session, SessionConfig, SessionError
+from loop.store import Store
+from ui.app import AnnotationApp, TabState
+
+SMALL_NET = {"max_epochs": 10, "module__hidden": (8,)}
+NUDGE = [sys.executable, "-m", "loop.cli"]
+pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
+
+
+@pytest.fixture(scope="module")
+def moons():
+    return load_dataset("moons", n_samples=200, seed=0)
+
+
+@pytest.fixture
+def session(moons):
+    session = Session.create(Store("sqlite://"), SessionConfig(estimator=SMALL_NET), dataset=moons, session_id="s")
+    yield session
+    session.close()
+
+
+# --------------------------------------------------------------------------- answers
+
+
+@pytest.mark.parametrize("direction, message", [
+    ([1e300, 1.0], "too long to train on in float32"),  # finite in float64, infinite in float32
+    ([1e20, 1e20], "too long to train on in float32"),  # its length overflows float32
+    ([1e-300, 0.0], "too short to train on in float32"),  # zero in float32
+])
+def test_directions_the_network_cannot_train_on_are_refused(session, direction, message):
+    """Accepting one would poison the log: every later retrain would fail on it."""
+    query = session.next_query("ann")
+    with pytest.raises(SessionError, match=message):
+        session.submit(query.query_id, 0, [direction], annotator="ann")
+    assert session.store.annotations("s") == []
+    session.submit(query.query_id, 0, [[1e-30, 1e15]], annotator="ann")  # extreme, but fine in float32
+    assert np.all(np.isfinite(session.model.learner.predict_proba(session.dataset.X)))
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"label": float("inf")}, "not one of the classes"),
+    ({"towards": float("inf")}, "must be a point id"),
+    ({"towards": float("nan")}, "must be a point id"),
+    ({"annotator": "ann\x00"}, "control characters"),
+    ({"annotator": "ann\nroot"}, "control characters"),
+    ({"plane_point": [1e-300, 0.0]}, "too short"),
+])
+def test_values_that_used_to_escape_as_crashes_are_refused(session, options, message):
+    query = session.next_query("ann")
+    arguments = {"label": 1, "annotator": "ann", **options}
+    with pytest.raises(SessionError, match=message):
+        AnnotationService(session).submit(query.query_id, arguments.pop("label"), **arguments)
+    assert session.store.annotations("s") == []
+
+
+@pytest.mark.parametrize("query_id", ["q\x00", "f" * 65, None, 12])
+def test_impossible_query_ids_are_unknown(session, query_id):
+    """Checked before the database sees them (PostgreSQL refuses NUL characters outright)."""
+    with pytest.raises(SessionError, match="unknown query id"):
+        session.submit(query_id, 0, annotator="ann")
+
+
+def test_a_click_beside_the_plot_draws_and_stores_nothing(session):
+    app = AnnotationApp(AnnotationService(session))
+    *_, state, _ = app.start("ann", TabState(), None)
+    g = state.geometry
+    for pixel in ([g.left - 5, g.top + 5], [g.right + 1, g.bottom], None):
+        with pytest.warns(UserWarning, match="outside the plot"):
+            _, after = app.click(None, state, gr.SelectData(None, {"index": pixel, "value": None}))
+        assert after.arrow is None
+    assert session.store.annotations("s") == []
+    app.submit("1", None, "", after)  # the answer carries the label only
+    (stored,) = session.store.annotations("s")
+    assert (stored.label, stored.directions, stored.sources) == (1, [], [])
+    with pytest.raises(gr.Error, match="no query"):
+        app.click(None, TabState(annotator="ann"), gr.SelectData(None, {"index": [g.left + 9, g.top + 9],
+                                                                         "value": None}))
+
+
+def test_empty_huge_and_nul_rewrites_are_refused_over_the_api(text_session, launch_ui):  # noqa: F811
+    with launch_ui(text_session) as running:
+        api = Client(running.url, verbose=False)
+        query = api.predict("ann", api_name="/next")
+        for rewrite, message in (("", "the rewrite is empty"), ("  \n ", "the rewrite is empty"),
+                                 ("great " * (MAX_REWRITE_CHARS // 5), f"longer than {MAX_REWRITE_CHARS}"),
+                                 (query["text"], "the same as the text"), ("great\x00fun", "NUL")):
+            with pytest.raises(AppError, match=message):
+                submit(api, query["query_id"], "Positive", rewrite=rewrite)
+        assert text_session.store.annotations(SESSION) == []
+        submit(api, query["query_id"], "Positive", rewrite=query["text"] + " and great fun")
+    (stored,) = text_session.store.annotations(SESSION)
+    assert stored.sources == ["rewrite"] and stored.rewrite.endswith("and great fun")
+
+
+# --------------------------------------------------------------------------- files given to the commands
+
+
+def nudge_db(path: Path) -> Path:
+    store = Store(path)
+    store.create_session("s", {"dataset": "moons"})
+    for i in range(150):
+        store.add_query("s", f"q{i}", i, "ann", 60.0, 0, None)
+        store.add_annotation("s", query_id=f"q{i}", point_id=i, label=1, directions=[np.ones(2)], targets=[0],
+                             sources=["api"], annotator="ann", model_version=0, round=1)
+    store.close()
+    return path
+
+
+def bad_databases(folder: Path) -> dict[str, tuple[str, str]]:
+    """name -> (--db value, expected message) for files and URLs no command may use."""
+    garbage = folder / "garbage.db"
+    garbage.write_bytes(b"not a database at all " * 300)
+    foreign = folder / "foreign.db"
+    with sqlite3.connect(foreign) as connection:
+        connection.execute("CREATE TABLE queries (id TEXT, owner TEXT)")
+    damaged = nudge_db(folder / "damaged.db")
+    data = bytearray(damaged.read_bytes())
+    for page in range(2, 8):  # b-tree pages of the queries and annotations
+        data[4096 * page + 100: 4096 * page + 300] = b"\xff" * 200
+    damaged.write_bytes(bytes(data))
+    truncated = nudge_db(folder / "truncated.db")
+    truncated.write_bytes(truncated.read_bytes()[: 4096 * 3 + 1000])
+    (folder / "folder.db").mkdir()
+    return {
+        "garbage": (str(garbage), "file is not a database"),
+        "foreign": (str(foreign), "not nudge's"),
+        "damaged": (str(damaged), "failed its integrity check .*restore it from a backup"),
+        "truncated": (str(truncated), "cannot use|integrity check"),
+        "folder": (str(folder / "folder.db"), "is not a file"),
+        "unknown scheme": ("nosuchdb://host/db", "cannot use nosuchdb://host/db"),
+        "no server": ("postgresql://bob:hunter2@127.0.0.1:1/db", r"postgresql\+psycopg://bob:\*\*\*@127.0.0.1:1/db"),
+    }
+
+
+@pytest.mark.parametrize("command", ["export", "serve"])
+def test_bad_database_files_and_urls_are_a_one_line_error(tmp_path, capsys, command):
+    out = tmp_path / "out.jsonl"
+    for name, (db, message) in bad_databases(tmp_path).items():
+        arguments = ["export", "--db", db, "--out", str(out)] if command == "export" else ["serve", "--db", db]
+        assert main(arguments) == 1, name
+        error = capsys.readouterr().err
+        assert error.startswith(f"nudge {command}: error: ") and len(error.splitlines()) <= 2, (name, error)
+        assert re.search(message, error), (name, error)
+        assert "hunter2" not in error  # a password in a URL is never shown
+    assert not out.exists()
+
+
+def test_the_command_itself_prints_no_traceback(tmp_path):
+    """The same through the installed entry point, in a process of its own."""
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"\x00\x01 no sqlite here" * 100)
+    done = subprocess.run(NUDGE + ["export", "--db", str(garbage), "--out", "-"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.startswith("nudge export: error: cannot use") and done.stdout == ""
+
+
+def test_export_refuses_to_overwrite_its_own_database(tmp_path, capsys):
+    db = nudge_db(tmp_path / "log.db")
+    before = db.read_bytes()
+    for out in (db, tmp_path / "." / "log.db", tmp_path / "log.db-wal"):
+        assert main(["export", "--db", str(db), "--out", str(out)]) == 1
+        assert "is the database being exported" in capsys.readouterr().err
+    assert db.read_bytes() == before and Store(db).count_annotations("s") == 150
+
+
+@pytest.mark.parametrize("content, message", [
+    ("x,y,label\n1,2\n3,4,b\n", "2 cells where 3 were expected"),  # a missing column
+    ("x,y,label\n1,two,a\n3,4,b\n", "'two' is not a number"),  # a wrong type
+    ("x,y,label\n1,2,a\n3,4,a\n5,6,a\n", "only one class"),
+])
+def test_serve_refuses_a_bad_data_file_and_creates_no_session(tmp_path, capsys, content, message):
+    data = tmp_path / "points.csv"
+    data.write_text(content)
+    assert main(["serve", "--dataset", f"csv:{data}", "--db", str(tmp_path / "s.db")]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("nudge serve: error: ") and message in error
+    assert Store(tmp_path / "s.db").session_ids() == []
