@@ -32,7 +32,7 @@ def _yes_no(text: str) -> bool:
     raise ValueError(text)
 
 
-def _key_values(items: list[str] | None) -> dict:
+def key_values(items: list[str] | None) -> dict:
     """``key=value`` pairs; values parsed as int, float, tuple of ints, or left as text."""
     parsed: dict = {}
     for item in items or []:
@@ -108,7 +108,7 @@ def run_simulate(args: argparse.Namespace) -> int:
         dataset=args.dataset, dataset_options=dataset_options(args), losses=args.loss,
         strategies=args.strategy, augment=args.augment, oracle=args.oracle,
         label_noise=args.label_noise, angle_noise=args.angle_noise, budget=args.budget,
-        batch_size=args.batch_size, seeds=args.seeds, estimator=_key_values(args.estimator),
+        batch_size=args.batch_size, seeds=args.seeds, estimator=key_values(args.estimator),
     )
     results = simulate(config, progress=lambda message: print(message, flush=True))
     for path in write_results(results, args.out):

@@ -181,6 +181,7 @@ class Session:
         """Start a new session (the data set is loaded from the config unless given)."""
         config = config or SessionConfig()
         dataset = dataset or load_dataset(config.dataset, encoder=encoder, **config.dataset_options)
+        check_estimator(config, dataset)  # before anything is stored
         session_id = session_id or uuid.uuid4().hex[:12]
         store.create_session(session_id, asdict(config))
         return cls(store, session_id, config, dataset, background=background, encoder=encoder)
@@ -201,6 +202,7 @@ class Session:
             raise SessionError(f"no session named {session_id!r} in {store.url}")
         config = SessionConfig.from_dict(stored)
         dataset = dataset or load_dataset(config.dataset, encoder=encoder, **config.dataset_options)
+        check_estimator(config, dataset)
         return cls(store, session_id, config, dataset, background=background, encoder=encoder)
 
     def close(self) -> None:
@@ -212,13 +214,8 @@ class Session:
             self._thread.join(timeout=60)
 
     # ------------------------------------------------------------------- model
-    def _new_estimator(self) -> DirectionClassifier:
-        params = {"criterion": self.config.loss, "random_state": self.config.seed,
-                  "classes": list(range(self.dataset.n_classes)), "warm_start": True}
-        return DirectionClassifier(**{**params, **self.config.estimator})
-
     def _new_learner(self):
-        return make_learner(self._new_estimator(), self.config.strategy)
+        return make_learner(new_estimator(self.config, self.dataset), self.config.strategy)
 
     @property
     def model(self) -> ModelSnapshot:
@@ -650,6 +647,21 @@ class Session:
             "accuracy": snapshot.accuracy,
             "pool_size": int(self._pool_mask.sum()),
         }
+
+
+def new_estimator(config: SessionConfig, dataset: Dataset) -> DirectionClassifier:
+    """A fresh network for a session: its loss, seed and classes, and the config's estimator settings."""
+    params = {"criterion": config.loss, "random_state": config.seed,
+              "classes": list(range(dataset.n_classes)), "warm_start": True}
+    return DirectionClassifier(**{**params, **config.estimator})
+
+
+def check_estimator(config: SessionConfig, dataset: Dataset) -> None:
+    """Build the network once, so a bad estimator setting fails now and not in every retrain."""
+    try:
+        new_estimator(config, dataset).set_params(module__n_features=dataset.n_features).initialize()
+    except (TypeError, ValueError) as error:
+        raise SessionError(f"bad estimator settings {config.estimator}: {error}") from None
 
 
 def _finite_or_none(value) -> float | None:

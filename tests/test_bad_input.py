@@ -196,3 +196,14 @@ def test_serve_refuses_a_bad_data_file_and_creates_no_session(tmp_path, capsys, 
     error = capsys.readouterr().err
     assert error.startswith("nudge serve: error: ") and message in error
     assert Store(tmp_path / "s.db").session_ids() == []
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("foo=1", "unexpected argument"), ("module__foo=1", "unexpected keyword"), ("lr=-1", "Invalid learning rate"),
+])
+def test_serve_refuses_bad_estimator_settings_before_storing_a_session(tmp_path, capsys, setting, message):
+    """Stored, such a session would fail every retrain, forever."""
+    assert main(["serve", "--set", setting, "--db", str(tmp_path / "s.db")]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("nudge serve: error: bad estimator settings") and message in error
+    assert Store(tmp_path / "s.db").session_ids() == []

@@ -10,7 +10,7 @@ import argparse
 import re
 import sys
 
-from loop.cli import add_dataset_arguments, dataset_options
+from loop.cli import add_dataset_arguments, dataset_options, key_values
 from loop.service import AnnotationService
 from loop.session import Session, SessionConfig
 from loop.store import Store
@@ -52,6 +52,8 @@ def add_serve(subparsers) -> None:
     parser.add_argument("--strategy", default="boundary", choices=sorted(STRATEGIES),
                         help="query strategy (default boundary)")
     parser.add_argument("--retrain-every", type=int, default=1, help="retrain after every k answers (default 1)")
+    parser.add_argument("--set", dest="estimator", action="append", metavar="PARAM=VALUE",
+                        help="estimator parameter of a new session, e.g. --set max_epochs=50 (repeatable)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (default: Gradio's, 7860 or the next free one)")
     parser.add_argument("--share", action="store_true", help="ask Gradio for a public share link")
@@ -70,7 +72,7 @@ def open_session(args: argparse.Namespace) -> Session:
         return session
     config = SessionConfig(
         dataset=args.dataset, dataset_options=dataset_options(args), loss=args.loss,
-        strategy=args.strategy, retrain_every=args.retrain_every,
+        strategy=args.strategy, retrain_every=args.retrain_every, estimator=key_values(args.estimator),
     )
     session = Session.create(store, config, session_id=name, background=True)
     print(f"new session {name!r} on {args.dataset}, stored in {store.url}")
