@@ -1,7 +1,12 @@
 import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -65,3 +70,48 @@ def running_app(tmp_path):
     finally:
         session.close()
         store.close()
+
+
+@dataclass
+class ServerProcess:
+    """A ``nudge serve`` process of its own (see :func:`nudge_serve`)."""
+
+    process: subprocess.Popen
+    url: str
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """kill -9: no clean-up of any kind runs in the server."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+
+@contextmanager
+def nudge_serve(db, *arguments: str, log: Path | None = None, timeout: float = 120.0):
+    """Run ``nudge serve --db DB ARGUMENTS`` on a free loopback port until it serves; kill -9 it on exit.
+
+    One torch thread in the server, so tests that start several stay within two cores.
+    """
+    port = free_port()
+    log = log or Path(str(db)).with_name(f"serve-{port}.log")
+    script = Path(sys.executable).with_name("nudge")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "loop.cli"]
+    command += ["serve", "--db", str(db), "--host", "127.0.0.1", "--port", str(port), *arguments]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+           "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    with log.open("w") as handle:
+        process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env)
+    server = ServerProcess(process, f"http://127.0.0.1:{port}/", log)
+    try:
+        deadline = time.monotonic() + timeout
+        while "annotate at" not in server.output():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"nudge serve did not start: {server.output()[-3000:]}")
+            time.sleep(0.1)
+        yield server
+    finally:
+        server.kill()

@@ -1,0 +1,172 @@
+"""kill -9 of a real ``nudge serve`` process while idle, while retraining and while writing.
+
+After each kill the database is opened directly (its integrity is checked on open): every
+acknowledged answer is there exactly once, nothing else but answers whose request was still in
+flight, and a restarted server on the same database and session carries on where it stopped.
+"""
+
+import threading
+import time
+
+import pytest
+from conftest import nudge_serve
+from gradio_client import Client
+
+from loop.store import Store
+
+SESSION = "crash"
+SERVE = ("--dataset", "moons", "--session", SESSION)
+pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
+
+
+def answer(api: Client, query: dict, annotator: str) -> dict:
+    """Answer a query (a label and a direction); returns the next query."""
+    label = query["point_id"] % 2
+    return api.predict(query["query_id"], str(label), [0.0, 1.0 - 2 * label], None, None, None, annotator,
+                       api_name="/submit")
+
+
+def annotate(api: Client, annotator: str, count: int) -> tuple[list[tuple[str, int]], dict]:
+    """``count`` acknowledged answers as (query id, point id), and the query handed out after them."""
+    acknowledged = []
+    query = api.predict(annotator, api_name="/next")
+    for _ in range(count):
+        following = answer(api, query, annotator)
+        acknowledged.append((query["query_id"], query["point_id"]))
+        query = following
+    return acknowledged, query
+
+
+def wait_for(api: Client, condition, timeout: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = api.predict(api_name="/status")
+        if condition(status):
+            return status
+        time.sleep(0.05)
+    raise AssertionError(f"the server never reached the expected state; last status {status}")
+
+
+def check_log(db, acknowledged, in_flight=()) -> list:
+    """Every acknowledged answer exactly once, nothing but in-flight ones besides; the stored answers."""
+    store = Store(db, create=False)  # runs the integrity check
+    try:
+        stored = store.annotations(SESSION)
+        query_ids = [a.query_id for a in stored]
+        assert len(query_ids) == len(set(query_ids)), "an answer was stored twice"
+        assert len({a.point_id for a in stored}) == len(stored), "a point was answered twice"
+        by_query = {a.query_id: a for a in stored}
+        for query_id, point_id in acknowledged:
+            assert query_id in by_query, f"acknowledged answer to {query_id} lost"
+            kept = by_query[query_id]
+            assert (kept.point_id, kept.label, len(kept.directions)) == (point_id, point_id % 2, 1)
+        unexpected = set(query_ids) - {q for q, _ in acknowledged} - set(in_flight)
+        assert not unexpected, f"answers nobody sent: {unexpected}"
+        return stored
+    finally:
+        store.close()
+
+
+def resume(db, n_answers: int, annotator: str, open_query: dict | None, *extra: str) -> list[tuple[str, int]]:
+    """Restart on the same database and session: the counts continue, the open query comes back,
+    and a new answer is taken. Returns that answer as (query id, point id)."""
+    with nudge_serve(db, *SERVE, *extra) as server:
+        api = Client(server.url, verbose=False)
+        status = api.predict(api_name="/status")
+        assert status["session"] == SESSION and status["n_answers"] == n_answers
+        assert status["n_labeled"] == n_answers  # the model was rebuilt from the whole log
+        query = api.predict(annotator, api_name="/next")
+        if open_query is not None:
+            assert query["query_id"] == open_query["query_id"]  # its lease survived the crash
+        answer(api, query, annotator)
+        assert api.predict(api_name="/status")["n_answers"] == n_answers + 1
+    return [(query["query_id"], query["point_id"])]
+
+
+def test_kill_9_while_idle(tmp_path):
+    db = tmp_path / "x.db"
+    with nudge_serve(db, *SERVE) as server:
+        api = Client(server.url, verbose=False)
+        acknowledged, open_query = annotate(api, "ann", 6)
+        wait_for(api, lambda status: not status["retraining"] and status["n_labeled"] == 6)
+        server.kill()
+    check_log(db, acknowledged)
+    acknowledged += resume(db, 6, "ann", open_query)
+    assert len(check_log(db, acknowledged)) == 7
+
+
+def test_kill_9_during_a_retrain(tmp_path):
+    """Retrains made slow (800 epochs, a second or more) so the kill lands inside one; the
+    interrupted retrain leaves no trace, and the restart learns from every answer."""
+    db = tmp_path / "x.db"
+    slow = ("--set", "max_epochs=800", "--set", "module__hidden=(16,)")
+    with nudge_serve(db, *SERVE, *slow) as server:
+        api = Client(server.url, verbose=False)
+        acknowledged, _ = annotate(api, "ann", 2)
+        before = wait_for(api, lambda status: not status["retraining"])
+        more, open_query = annotate(api, "ann", 1)
+        acknowledged += more
+        wait_for(api, lambda status: status["retraining"])
+        time.sleep(0.3)  # inside the training loop
+        server.kill()
+    store = Store(db, create=False)
+    versions = [row["model_version"] for row in store.evaluation_history(SESSION)]
+    store.close()
+    assert versions[-1] == before["model_version"], "the retrain finished before the kill; nothing was tested"
+    check_log(db, acknowledged)
+    acknowledged += resume(db, 3, "ann", open_query, *slow)
+    assert len(check_log(db, acknowledged)) == 4
+
+
+def test_kill_9_during_a_burst_of_writes(tmp_path):
+    """Six annotators submit as fast as they can; the kill lands while several requests are in flight."""
+    db = tmp_path / "x.db"
+    names = [f"ann-{i}" for i in range(6)]
+    lock = threading.Lock()
+    acknowledged: list[tuple[str, int]] = []
+    in_flight: dict[str, str] = {}  # annotator -> query id of the answer on its way
+    failures_before_kill = []
+    killed = threading.Event()
+
+    def work(api: Client, name: str) -> None:
+        query = api.predict(name, api_name="/next")
+        while not killed.is_set():
+            with lock:
+                in_flight[name] = query["query_id"]
+            try:
+                following = answer(api, query, name)
+            except Exception as error:  # the server is gone, or a real failure (checked below)
+                if not killed.is_set():
+                    failures_before_kill.append((name, repr(error)))
+                return
+            with lock:
+                acknowledged.append((query["query_id"], query["point_id"]))
+                del in_flight[name]
+            query = following
+
+    with nudge_serve(db, *SERVE) as server:
+        clients = {name: Client(server.url, verbose=False) for name in names}
+        threads = [threading.Thread(target=work, args=(clients[name], name)) for name in names]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 20
+        while len(acknowledged) < 40 and time.monotonic() < deadline and not failures_before_kill:
+            time.sleep(0.05)
+        with lock:  # no answer is recorded as acknowledged or sent while the server dies
+            killed.set()
+            server.kill()
+            pending = dict(in_flight)
+        for thread in threads:
+            thread.join(timeout=60)
+    assert not failures_before_kill, failures_before_kill
+    assert len(acknowledged) >= 20 and pending, "no write was in flight when the server died"
+    stored = check_log(db, acknowledged, in_flight=pending.values())
+    print(f"\n{len(acknowledged)} acknowledged, {len(pending)} in flight at the kill, "
+          f"{len(stored) - len(acknowledged)} of those stored")
+
+    store = Store(db, create=False)
+    open_queries = {q.annotator: q.id for q in store.open_queries(SESSION)}
+    store.close()
+    name = names[0]
+    resumed = resume(db, len(stored), name, {"query_id": open_queries[name]} if name in open_queries else None)
+    check_log(db, acknowledged + resumed, in_flight=pending.values())
