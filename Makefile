@@ -17,10 +17,14 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install -c constraints.txt --no-deps modAL-python==0.4.2.1
 	touch $(STAMP)
 
-# Debian packages the tests use (headless chromium); installed when missing and possible.
+# Debian packages the tests use (headless chromium, a PostgreSQL server); installed when missing and possible.
 system-deps:
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
 	  && apt-get install -y -q chromium >/dev/null; } || echo "chromium unavailable: browser tests will be skipped"
+	@command -v pg_ctl >/dev/null || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 \
+	  || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null; } \
+	  || echo "postgresql unavailable: PostgreSQL tests will be skipped"
 
 serve: $(STAMP)
 	$(BIN)/nudge serve $(ARGS)

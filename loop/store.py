@@ -216,6 +216,8 @@ class Store:
                 connect_args={"check_same_thread": False, "timeout": 30} if is_sqlite else {},
                 # one shared connection, or every thread would see its own empty database
                 poolclass=StaticPool if in_memory else None,
+                # a server may restart under a long-running session: test pooled connections before use
+                pool_pre_ping=not is_sqlite,
             )
         except (ArgumentError, ImportError) as error:  # an unknown scheme, or its driver is not installed
             raise StoreError(f"cannot use {shown} as a nudge database: {error}") from None

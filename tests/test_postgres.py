@@ -1,0 +1,218 @@
+"""The PostgreSQL option, against a real server (Debian's package) started for these tests.
+
+Skipped, with the reason, where no server can start (no binaries, no unprivileged user to run
+it as root, or it fails to come up).
+"""
+
+import glob
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import SMALL_NET, free_port, nudge_serve
+from gradio_client import Client
+
+from loop.datasets import load_dataset
+from loop.session import Session, SessionConfig, SessionError
+from loop.store import Store, StoreError
+
+pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
+
+
+class PostgresServer:
+    """A throwaway cluster in a temporary folder, on a free loopback port, trusting local logins."""
+
+    def __init__(self) -> None:
+        tools = [shutil.which("pg_ctl"), *sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), reverse=True)]
+        pg_ctl = next((tool for tool in tools if tool), None)
+        if pg_ctl is None:
+            pytest.skip("no PostgreSQL server here (pg_ctl not found): apt-get install postgresql")
+        self.bin = Path(pg_ctl).resolve().parent
+        self.as_owner: list[str] = []
+        owner = None
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root: run it as the postgres user
+            try:
+                owner = pwd.getpwnam("postgres")
+            except KeyError:
+                pytest.skip("running as root and there is no 'postgres' user to run PostgreSQL as")
+            if shutil.which("runuser") is None:
+                pytest.skip("running as root and runuser is missing: cannot start PostgreSQL")
+            self.as_owner = ["runuser", "-u", "postgres", "--"]
+        self.folder = Path(tempfile.mkdtemp(prefix="nudge-pg-"))
+        if owner is not None:
+            os.chown(self.folder, owner.pw_uid, owner.pw_gid)
+        self.data = self.folder / "data"
+        self.port = free_port()
+        self.url = f"postgresql://nudge@127.0.0.1:{self.port}/postgres"  # no driver named: psycopg is used
+        self._run("initdb", "-D", str(self.data), "-U", "nudge", "--auth=trust", "-E", "UTF8", "--no-sync")
+        self.start()
+
+    def _run(self, tool: str, *arguments: str) -> None:
+        done = subprocess.run([*self.as_owner, str(self.bin / tool), *arguments], capture_output=True, text=True,
+                              timeout=120, cwd=self.folder)
+        if done.returncode != 0:
+            log = self.folder / "server.log"
+            details = done.stderr + (log.read_text() if log.exists() else "")
+            self.remove()
+            pytest.skip(f"PostgreSQL could not {tool.removeprefix('pg_')}: {details.strip()[-800:]}")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.folder / "server.log"),
+                  "-w", "-t", "60", "start")
+
+    def crash(self) -> None:
+        """Stop at once, as a power cut would: no checkpoint; the next start replays the WAL."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def execute(self, *statements: str, database: str = "postgres") -> None:
+        import psycopg
+
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=nudge dbname={database}",
+                             autocommit=True) as connection:
+            for statement in statements:
+                connection.execute(statement)
+
+    def remove(self) -> None:
+        subprocess.run([*self.as_owner, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
+                       capture_output=True, timeout=60)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    server = PostgresServer()
+    yield server
+    server.remove()
+
+
+@pytest.fixture
+def database(postgres, request):
+    """The URL of a new, empty database on the server (one per test)."""
+    name = "t_" + request.node.name.lower().replace("-", "_")[:50]
+    postgres.execute(f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}")
+    return postgres.url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(scope="module")
+def moons():
+    return load_dataset("moons", n_samples=200, seed=0)
+
+
+def answer(session, annotator="ann"):
+    query = session.next_query(annotator)
+    label = int(session.dataset.y[query.point_id])
+    return session.submit(query.query_id, label, [[0.0, 1.0 - 2 * label]], annotator=annotator)
+
+
+def test_store_round_trip_is_exact(database):
+    store = Store(database)
+    assert store.url.startswith("postgresql+psycopg://") and store.path is None
+    store.create_session("s", {"dataset": "moons", "nested": {"a": [1, 2]}})
+    store.add_query("s", "q1", 7, "ann", 60.0, 0, 0.25)
+    direction = np.array([0.1, -1 / 3, np.pi, 1e-300, 5e-324])
+    written = store.add_annotation("s", query_id="q1", point_id=7, label=1, directions=[direction], targets=[0],
+                                   sources=["arrow"], annotator="ann", model_version=3, round=2, rewrite="é ✓")
+    with pytest.raises(StoreError, match="already answered"):
+        store.add_annotation("s", query_id="q1", point_id=7, label=0, directions=[], targets=[], sources=[],
+                             annotator="ann", model_version=3, round=2)
+    store.close()
+    again = Store(database, create=False)
+    (read,) = again.annotations("s")
+    assert read.id == written.id and read.rewrite == "é ✓" and (read.label, read.targets) == (1, [0])
+    np.testing.assert_array_equal(read.directions[0], direction)  # bit-exact, subnormals included
+    assert again.session_config("s") == {"dataset": "moons", "nested": {"a": [1, 2]}}
+    assert again.query("s", "q1").status == "answered"
+    again.close()
+
+
+def test_one_answer_per_query_under_concurrent_writers(database):
+    store = Store(database)
+    store.create_session("s", {})
+    store.add_query("s", "q1", 3, "ann", 60.0, 0, None)
+    barrier = threading.Barrier(8)
+    outcomes = []
+
+    def write(label: int) -> None:
+        barrier.wait()
+        try:
+            store.add_annotation("s", query_id="q1", point_id=3, label=label % 2, directions=[], targets=[],
+                                 sources=[], annotator="ann", model_version=0, round=1)
+            outcomes.append("stored")
+        except StoreError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["refused"] * 7 + ["stored"]
+    assert store.count_annotations("s") == 1
+    store.close()
+
+
+def test_session_survives_a_restart_and_a_server_crash(postgres, database, moons):
+    config = SessionConfig(estimator=SMALL_NET)
+    session = Session.create(Store(database), config, dataset=moons, session_id="pg")
+    answered = [answer(session) for _ in range(5)]
+    open_query = session.next_query("ann")
+    session.close()
+
+    postgres.crash()
+    postgres.start()
+    # an open store reconnects: the pool's dead connections are replaced, not handed out
+    assert session.store.count_annotations("pg") == 5
+    session.store.close()
+
+    again = Session.open(Store(database), "pg", dataset=moons)
+    stored = again.store.annotations("pg")
+    assert [(a.id, a.query_id, a.label) for a in stored] == [(a.id, a.query_id, a.label) for a in answered]
+    for before, after in zip(answered, stored):
+        np.testing.assert_array_equal(before.directions[0], after.directions[0])
+    assert again.model.n_labeled == 5 and again.model.accuracy is not None
+    assert again.next_query("ann").query_id == open_query.query_id
+    answer(again)
+    assert again.status()["n_answers"] == 6
+    with pytest.raises(SessionError, match="unknown query id"):  # a NUL would be a database error here
+        again.submit("q\x00", 0, annotator="ann")
+    with pytest.raises(SessionError, match="control characters"):
+        again.next_query("ann\x00")
+    again.close()
+    again.store.close()
+
+
+def test_integrity_checks_refuse_foreign_and_unreachable_databases(postgres, database):
+    postgres.execute("CREATE TABLE annotations (who TEXT, what TEXT)", database=database.rsplit("/", 1)[1])
+    with pytest.raises(StoreError, match="not nudge's"):
+        Store(database)
+    with pytest.raises(StoreError, match="cannot use .*OperationalError.*does not exist"):
+        Store(postgres.url.rsplit("/", 1)[0] + "/no_such_database")
+    unreachable = f"postgresql://nudge:hunter2@127.0.0.1:{free_port()}/postgres"
+    with pytest.raises(StoreError, match=r"nudge:\*\*\*@") as refused:
+        Store(unreachable)
+    assert "hunter2" not in str(refused.value)
+
+
+def test_nudge_serve_on_postgres_keeps_answers_through_kill_9(database, tmp_path):
+    acknowledged = []
+    with nudge_serve(database, "--session", "served", log=tmp_path / "serve.log") as server:
+        api = Client(server.url, verbose=False)
+        query = api.predict("ann", api_name="/next")
+        for _ in range(3):
+            following = api.predict(query["query_id"], "1", [0.0, -1.0], None, None, None, "ann", api_name="/submit")
+            acknowledged.append(query["query_id"])
+            query = following
+        server.kill()
+    store = Store(database)
+    assert [a.query_id for a in store.annotations("served")] == acknowledged
+    store.close()
+    with nudge_serve(database, "--session", "served", log=tmp_path / "again.log") as server:
+        status = Client(server.url, verbose=False).predict(api_name="/status")
+        assert status["n_answers"] == 3 and status["n_labeled"] == 3
