@@ -79,6 +79,27 @@ def test_hinge_variants_match_closed_form(hinge, formula):
     assert loss.item() == pytest.approx(np.mean(formula(v, 3.0)), rel=1e-10)
 
 
+@pytest.mark.parametrize("margin", [0.0, 0.3, 1.0])
+def test_cosine_derivative_with_margin_matches_closed_form(margin):
+    """d = cos(-s w, k) (the gap's gradient is -s w); v = margin - d, relu hinge."""
+    w, s, k = np.array(W), 2 * np.array(LABELS) - 1, np.array(DIRECTIONS)
+    cos = (-s[:, None] * w * k).sum(1) / (np.linalg.norm(w) * np.linalg.norm(k, axis=1))
+    loss = direction_loss(
+        linear_module(W, B), X, packed(LABELS, DIRECTIONS), hinge="relu", derivative="cosine", margin=margin,
+    )
+    assert loss.item() == pytest.approx(np.mean(np.maximum(margin - cos, 0)), rel=1e-10)
+
+
+def test_a_satisfied_cosine_hinge_costs_nothing_and_pushes_nothing():
+    """A direction that crosses into the other class with cos above the margin: zero loss, zero gradient."""
+    module = linear_module(W, B)
+    k = -np.array(W)  # class 1 at x: moving along -w lowers f, cos = 1
+    loss = direction_loss(module, X[:1], packed([1], [k]), hinge="relu", derivative="cosine", margin=0.5)
+    loss.backward()
+    assert loss.item() == 0.0
+    assert not module.layers[0].weight.grad.any()
+
+
 def test_direction_loss_parameter_gradient_matches_closed_form():
     """dL/dw for L = softplus(t v)/t, v = s p(1-p) w.k (one point, unit k)."""
     t, x, k = 10.0, np.array([0.5, 0.2]), np.array([0.6, 0.8])
@@ -242,8 +263,8 @@ def test_combined_objective_weights_ce_and_direction_term():
     y = packed(LABELS, DIRECTIONS)
     logits = module(X)
     ce = F.cross_entropy(logits, torch.tensor(LABELS))
-    l_dir = direction_loss(module, X, y)
-    total = DirectionObjective(alpha=0.3)(logits, y, X, module)
+    l_dir = direction_loss(module, X, y, hinge="relu", derivative="cosine", margin=1.0)
+    total = DirectionObjective(alpha=0.3)(logits, y, X, module)  # the shipped defaults otherwise
     assert total.item() == pytest.approx(0.7 * ce.item() + 0.3 * l_dir.item(), rel=1e-12)
 
 
