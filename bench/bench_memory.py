@@ -35,7 +35,9 @@ READY_LINE = "annotate at "
 START_TIMEOUT = 600.0  # seconds; the first run of cad-imdb may embed its texts
 TRAIN_TIMEOUT = 300.0
 ANNOTATOR = "bench-memory"
-REWRITE_TAIL = " All in all, a film to remember for the right reasons."
+# Prepended: the encoder reads the first 256 tokens only, so an edit at the end of a long review
+# would not move its embedding (the server refuses a zero direction).
+REWRITE_HEAD = "Forget what follows: this film left me cold. "
 
 
 def memory_mib(pid: int) -> tuple[float, float]:
@@ -102,7 +104,7 @@ def wait_trained(api: Client) -> None:
 def answer(api: Client, query: dict, round_number: int, rewrite: bool = False) -> tuple[dict, float]:
     """Submit a label and an arrow (or a rewrite) for ``query``: (the next query, seconds)."""
     label = query["classes"][round_number % len(query["classes"])]
-    text = query["text"] + REWRITE_TAIL if rewrite else None
+    text = REWRITE_HEAD + query["text"] if rewrite else None
     plane = None if rewrite else [0.5, 0.5]
     return timed(lambda: api.predict(query["query_id"], label, None, plane, None, text, ANNOTATOR,
                                      api_name="/submit"))
