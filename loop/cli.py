@@ -60,7 +60,7 @@ def add_dataset_arguments(parser: argparse.ArgumentParser, default: str = "moons
     from loop.datasets import DATASETS
 
     parser.add_argument("--dataset", default=default,
-                        help=f"data set: {', '.join(DATASETS)}, csv:PATH or text-csv:PATH (default {default})")
+                        help=f"data set: {', '.join(DATASETS)} (default {default})")
     parser.add_argument("--data-dir", help="folder holding the cad-imdb files (*_paired.tsv)")
     parser.add_argument("--n-samples", type=int, help="size of a synthetic 2D data set")
     parser.add_argument("--noise", type=float, help="noise of a synthetic 2D data set")

@@ -46,10 +46,14 @@ class SessionConfig:
 
     dataset / dataset_options : passed to :func:`loop.datasets.load_dataset`.
     loss : the estimator's objective ("ce", "direction", "gradient-supervision").
-    estimator : further DirectionClassifier parameters, e.g. {"criterion__alpha": 0.3}.
+    estimator : further DirectionClassifier parameters, e.g. {"criterion__alpha": 0.3};
+        they override the defaults (for text data sets, :data:`TEXT_ESTIMATOR`).
     strategy : a name from ``strategies.STRATEGIES``.
     retrain_every : retrain (warm-started) after every k answers.
     full_refit_every : re-initialise and refit from scratch every m retrains (0: never).
+    warm_epochs : epochs of a warm-started retrain (a refit from scratch runs the
+        estimator's ``max_epochs``, default 100). Continuing from trained weights
+        needs far fewer, and the retrain is what the next answer waits for.
     lease_seconds : how long a handed-out point stays reserved for its annotator.
     max_directions : directions one answer may carry.
     augment_rewrites : a rewrite also adds its text as a labelled example of the other class.
@@ -63,6 +67,7 @@ class SessionConfig:
     seed: int = 0
     retrain_every: int = 1
     full_refit_every: int = 20
+    warm_epochs: int = 20
     lease_seconds: float = 600.0
     max_directions: int = 4
     augment_rewrites: bool = True
@@ -73,6 +78,8 @@ class SessionConfig:
             raise SessionError("retrain_every must be at least 1")
         if self.full_refit_every < 0:
             raise SessionError("full_refit_every must be 0 (never) or positive")
+        if self.warm_epochs < 1:
+            raise SessionError("warm_epochs must be at least 1")
         if self.lease_seconds <= 0:
             raise SessionError("lease_seconds must be positive")
         if self.max_directions < 1:
@@ -281,7 +288,11 @@ class Session:
         self._retrains += 1
         period = self.config.full_refit_every
         full = full or not previous.is_fitted or (period > 0 and self._retrains % period == 0)
-        learner = self._new_learner() if full else copy.deepcopy(previous.learner)
+        if full:
+            learner = self._new_learner()
+        else:
+            learner = copy.deepcopy(previous.learner)
+            learner.estimator.set_params(max_epochs=self.config.warm_epochs)
         ids = tuple(a.id for a in answers)
         started = time.perf_counter()
         if answers:
@@ -649,10 +660,19 @@ class Session:
         }
 
 
+# Sentence embeddings get a linear model: on the CAD dev split it beat MLPs at every
+# budget once revisions are added as examples (an MLP overfits the near-identical
+# pairs); see bench/tune_direction_loss.py. 2-D sets need the default MLP's bends.
+TEXT_ESTIMATOR = {"module__hidden": ()}
+
+
 def new_estimator(config: SessionConfig, dataset: Dataset) -> DirectionClassifier:
-    """A fresh network for a session: its loss, seed and classes, and the config's estimator settings."""
+    """A fresh network for a session: its loss, seed and classes, the data kind's defaults
+    (:data:`TEXT_ESTIMATOR` for text) and the config's estimator settings, which win."""
     params = {"criterion": config.loss, "random_state": config.seed,
               "classes": list(range(dataset.n_classes)), "warm_start": True}
+    if dataset.texts is not None:
+        params.update(TEXT_ESTIMATOR)
     return DirectionClassifier(**{**params, **config.estimator})
 
 
