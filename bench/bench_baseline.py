@@ -8,8 +8,8 @@ oracle answering:
 
 - ``plain``: a modAL ``ActiveLearner`` (uncertainty sampling, modAL's own)
   over a skorch ``NeuralNetClassifier`` with cross-entropy, the same network
-  and the same optimiser, learning rate, epochs and batch size as
-  ``DirectionClassifier``'s defaults; each
+  and the same optimiser, learning rate, epochs and batch size as the
+  session's estimator (``loop.session.new_estimator``); each
   round ``teach`` refits it from scratch on every label, and the labelled
   point is deleted from the pool array (modAL's tutorials). Labels only.
 - ``nudge``: a ``Session`` with its defaults (direction loss, boundary
@@ -44,6 +44,7 @@ from common import (
     print_end,
     print_machine,
     set_threads,
+    submit_answer,
     timed,
     training_settings,
 )
@@ -54,7 +55,7 @@ from skorch import NeuralNetClassifier
 from estimators import DirectionClassifier
 from loop.datasets import Dataset
 from loop.oracles import make_oracle
-from loop.session import SessionConfig
+from loop.session import SessionConfig, new_estimator
 
 PHASE = 10  # rounds in the "first" and "last" columns
 
@@ -65,25 +66,24 @@ class LoopResult:
     accuracy: float
 
 
-def plain_net(n_features: int) -> NeuralNetClassifier:
-    """A skorch classifier a user would write today, with DirectionClassifier's network and training
-    settings (module, optimiser, learning rate, epochs, batch size) but cross-entropy on labels."""
-    defaults = DirectionClassifier()
+def plain_net(template: DirectionClassifier, n_features: int) -> NeuralNetClassifier:
+    """A skorch classifier a user would write today, with the network and training settings
+    (module, optimiser, learning rate, epochs, batch size) of ``template`` but cross-entropy on labels."""
     settings = {f"{prefix}__{key}": value for prefix in ("module", "optimizer")
-                for key, value in defaults.get_params_for(prefix).items()}
+                for key, value in template.get_params_for(prefix).items()}
     return NeuralNetClassifier(
-        defaults.module, module__n_features=n_features, criterion=torch.nn.CrossEntropyLoss,
-        optimizer=defaults.optimizer, lr=defaults.lr, max_epochs=defaults.max_epochs,
-        batch_size=defaults.batch_size, train_split=None, iterator_train__shuffle=True, verbose=0,
+        template.module, module__n_features=n_features, criterion=torch.nn.CrossEntropyLoss,
+        optimizer=template.optimizer, lr=template.lr, max_epochs=template.max_epochs,
+        batch_size=template.batch_size, train_split=None, iterator_train__shuffle=True, verbose=0,
         **settings,
     )
 
 
-def run_plain(dataset: Dataset, start: np.ndarray, rounds: int) -> LoopResult:
+def run_plain(dataset: Dataset, template: DirectionClassifier, start: np.ndarray, rounds: int) -> LoopResult:
     """modAL over skorch: uncertainty sampling, refit from scratch on all labels each round."""
     torch.manual_seed(0)
     X, y = dataset.X.astype(np.float32), dataset.y.astype(np.int64)
-    learner = ActiveLearner(plain_net(dataset.n_features), uncertainty_sampling,
+    learner = ActiveLearner(plain_net(template, dataset.n_features), uncertainty_sampling,
                             X_training=X[start], y_training=y[start])
     pool = np.setdiff1d(dataset.pool, start)
     X_pool, y_pool = X[pool], y[pool]
@@ -115,8 +115,7 @@ def run_nudge(dataset: Dataset, start: np.ndarray, rounds: int, loss: str) -> Lo
         answer = oracle.answer(query.point_id)
 
         def step(query=query, answer=answer):
-            session.submit(query.query_id, answer.label, answer.directions, annotator=ANNOTATOR,
-                           sources=[answer.source] * len(answer.directions))
+            submit_answer(session, query.query_id, answer)
             return session.next_query(ANNOTATOR)
 
         query, elapsed = timed(step)
@@ -154,9 +153,10 @@ def main() -> None:
     for name in args.datasets.split(","):
         dataset = DATASET_LOADERS[name]()
         start = balanced_sample(dataset, args.start)
-        print(f"{name}: {training_settings(DirectionClassifier())}")
+        template = new_estimator(SessionConfig(dataset=name), dataset)  # the session's network
+        print(f"{name}: {training_settings(template)}")
         print_results(name, {
-            "plain": run_plain(dataset, start, rounds),
+            "plain": run_plain(dataset, template, start, rounds),
             "nudge": run_nudge(dataset, start, rounds, SessionConfig().loss),
             "nudge-ce": run_nudge(dataset, start, rounds, "ce"),
         })

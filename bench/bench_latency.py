@@ -42,7 +42,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ANNOTATOR, DATASET_LOADERS, median_p95, prefilled_session, print_end, print_machine, set_threads
+from common import (
+    ANNOTATOR,
+    DATASET_LOADERS,
+    median_p95,
+    prefilled_session,
+    print_end,
+    print_machine,
+    set_threads,
+    submit_answer,
+)
 
 from loop.oracles import make_oracle
 from loop.service import AnnotationService
@@ -88,8 +97,7 @@ def time_rounds(session: Session, mode: str, rounds: int, profiler: cProfile.Pro
         if profiler:
             profiler.enable()
         start = time.perf_counter()
-        session.submit(query.query_id, answer.label, answer.directions, annotator=ANNOTATOR,
-                       sources=[answer.source] * len(answer.directions))
+        submit_answer(session, query.query_id, answer)
         submitted = time.perf_counter()
         query = session.next_query(ANNOTATOR)
         ready = time.perf_counter()

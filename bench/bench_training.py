@@ -1,79 +1,83 @@
 """Training time of one round against the labelled-set size, for each loss.
 
-Run: ``.venv/bin/python bench/bench_training.py`` (about 5 minutes on one
+Run: ``.venv/bin/python bench/bench_training.py`` (about 3 minutes on one
 thread) or ``--quick``. For moons (2-D) and the CAD embeddings (384-d), a
-session with the default settings but ``loss`` holds the exact oracle's
-answers at N random pool points (half per class); the script times what its
-retrain costs, with the session's own estimator and training set (on CAD
-each answer's rewrite is also a labelled example of the other class, so N
-answers train on 2N rows):
+session with the default settings but ``loss`` (synchronous, in-memory
+store) is pre-filled with the exact oracle's answers at N random pool points
+(half per class); the script times the session's own retrains
+(``Session.last_train_seconds``: the fit only, not the test-set score), with
+its own estimator and training set (on CAD each answer's rewrite is also a
+labelled example of the other class, so N answers train on 2N rows):
 
-- ``warm``: a net fitted on the first N - 1 answers is fitted on all N (what
-  ``ActiveLearner.teach`` does after each answer: all rows, max_epochs epochs,
-  continuing from the weights);
-- ``full``: a fresh net fitted on the N answers (every ``full_refit_every``-th retrain).
+- ``full``: a fresh net fitted on the N answers (the first training of the
+  session, then ``retrain(full=True)``; every ``full_refit_every``-th retrain);
+- ``warm``: the retrain after each of the next answers (N + 1, N + 2, ...):
+  modAL's ``teach``, all rows, continuing from the published weights.
 
-Printed: median seconds over ``--repeats`` fits, milliseconds per optimiser
-step (max_epochs * ceil(rows / batch_size) steps), and the ratio of each
-direction loss to ``ce`` at the same N, measured in this run: the direction
-loss and gradient supervision differentiate the input gradient once more
-(double backprop), which ``ce`` does not.
+Printed: median seconds over ``--repeats`` retrains of each kind,
+milliseconds per optimiser step (epochs * ceil(rows / batch_size) steps),
+and the ratio of each direction loss to ``ce`` at the same N, measured in
+this run: the direction loss and gradient supervision differentiate the
+input gradient once more (double backprop), which ``ce`` does not.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import math
+import statistics
 from typing import NamedTuple
 
 from common import (
+    ANNOTATOR,
     DATASET_LOADERS,
-    filled_session,
-    median_seconds,
+    prefilled_session,
     print_end,
     print_machine,
     set_threads,
+    submit_answer,
     training_settings,
 )
-from sklearn.base import clone
 
 from loop.datasets import Dataset
+from loop.oracles import make_oracle
 from loop.session import SessionConfig
 
 LOSSES = ("ce", "direction", "gradient-supervision")
 SHORT = {"ce": "ce", "direction": "dir", "gradient-supervision": "gs"}
+KINDS = ("warm", "full")
 SIZES = (20, 50, 100, 200, 500)
 QUICK_SIZES = (20, 200)
 
 
 class Cell(NamedTuple):
-    rows: int  # training rows (answers plus rewrite examples)
-    steps: int  # optimiser steps per fit
-    seconds: dict[str, float]  # median seconds of a fit, by kind ("warm", "full")
+    rows: int  # training rows at N answers (answers plus rewrite examples)
+    seconds: dict[str, float]  # median seconds of a retrain, by kind
+    epochs: dict[str, int]  # epochs of a retrain, by kind
+    batch_size: int
     settings: str  # the estimator's training settings
 
 
-def time_fits(dataset: Dataset, n_answers: int, loss: str, repeats: int, estimator: dict) -> Cell:
-    """Time the fits of a default session with ``loss`` (and ``estimator`` settings) holding
-    n_answers answers."""
-    config = SessionConfig(dataset=dataset.name, loss=loss, estimator=estimator)
-    session = filled_session(dataset, n_answers, config=config)
-    answers = session.store.annotations(session.session_id)
-    X, y = session.training_set(answers)
-    template = session.model.estimator  # unfitted, with the session's settings
-    warm_start = clone(template).fit(*session.training_set(answers[:-1]))
+def time_retrains(dataset: Dataset, n_answers: int, loss: str, repeats: int) -> Cell:
+    """Time ``repeats`` full and ``repeats`` warm retrains of a default session with ``loss``."""
+    session = prefilled_session(dataset, n_answers, config=SessionConfig(dataset=dataset.name, loss=loss))
+    rows = len(session.training_set(session.store.annotations(session.session_id))[0])
+    settings = training_settings(session.model.estimator)
+    seconds = {kind: [] for kind in KINDS}
+    seconds["full"].append(session.last_train_seconds)  # the session's first training
+    for _ in range(repeats - 1):
+        session.retrain(full=True)
+        seconds["full"].append(session.last_train_seconds)
+    epochs = {"full": session.model.estimator.max_epochs}
+    oracle = make_oracle("exact", dataset)
+    for _ in range(repeats):
+        query = session.next_query(ANNOTATOR)
+        submit_answer(session, query.query_id, oracle.answer(query.point_id))  # retrains, warm
+        seconds["warm"].append(session.last_train_seconds)
+    epochs["warm"] = session.model.estimator.max_epochs
     session.store.close()
-
-    def warm():
-        copy.deepcopy(warm_start).fit(X, y)
-
-    def full():
-        clone(template).fit(X, y)
-
-    steps = template.max_epochs * math.ceil(len(X) / template.batch_size)
-    seconds = {"warm": median_seconds(warm, repeats), "full": median_seconds(full, repeats)}
-    return Cell(len(X), steps, seconds, training_settings(template))
+    return Cell(rows, {kind: statistics.median(values) for kind, values in seconds.items()}, epochs,
+                session.model.estimator.batch_size, settings)
 
 
 def main() -> None:
@@ -81,27 +85,26 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help=f"sizes {QUICK_SIZES}, one repeat")
     parser.add_argument("--datasets", default="moons,cad-imdb", help="comma-separated (moons, cad-imdb)")
     parser.add_argument("--sizes", help=f"comma-separated labelled-set sizes (default {SIZES})")
-    parser.add_argument("--repeats", type=int, help="timed fits per cell (median; default 3)")
-    parser.add_argument("--max-epochs", type=int, help="what-if: the session's estimator with this max_epochs")
+    parser.add_argument("--repeats", type=int, help="timed retrains of each kind per cell (median; default 3)")
     parser.add_argument("--threads", type=int, default=1, help="torch / BLAS threads (default 1)")
     args = parser.parse_args()
     set_threads(args.threads)
     print_machine(args.threads)
     repeats = args.repeats or (1 if args.quick else 3)
     sizes = [int(n) for n in args.sizes.split(",")] if args.sizes else (QUICK_SIZES if args.quick else SIZES)
-    estimator = {} if args.max_epochs is None else {"max_epochs": args.max_epochs}
-    print(f"median of {repeats} fit(s) per cell; the session's estimator, with {estimator or 'its defaults'}")
+    print(f"median of {repeats} retrain(s) of each kind per cell; the default session's estimator")
     print(f"{'data':<9} {'N':>4} {'rows':>5} {'fit':<5} "
           + " ".join(f"{SHORT[loss] + ' s':>8} {'ms/step':>7}" for loss in LOSSES) + f"  {'dir/ce':>6} {'gs/ce':>6}")
     for name in args.datasets.split(","):
         dataset = DATASET_LOADERS[name]()
         for n_answers in sizes:
-            cells = {loss: time_fits(dataset, n_answers, loss, repeats, estimator) for loss in LOSSES}
-            rows, steps, _, settings = cells["ce"]
+            cells = {loss: time_retrains(dataset, n_answers, loss, repeats) for loss in LOSSES}
+            rows, _, epochs, batch_size, settings = cells["ce"]
             if n_answers == sizes[0]:
-                print(f"{name}: {settings}")
-            for kind in ("warm", "full"):
+                print(f"{name}: {settings}; epochs per retrain: warm {epochs['warm']}, full {epochs['full']}")
+            for kind in KINDS:
                 seconds = {loss: cells[loss].seconds[kind] for loss in LOSSES}
+                steps = epochs[kind] * math.ceil(rows / batch_size)
                 columns = " ".join(f"{seconds[loss]:>8.3f} {1000 * seconds[loss] / steps:>7.2f}" for loss in LOSSES)
                 ratios = " ".join(f"{seconds[loss] / seconds['ce']:>6.2f}" for loss in LOSSES[1:])
                 print(f"{name:<9} {n_answers:>4} {rows:>5} {kind:<5} {columns}  {ratios}", flush=True)

@@ -10,8 +10,10 @@ import dataclasses
 import os
 import platform
 import statistics
+import subprocess
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 import skorch
@@ -19,7 +21,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from loop.datasets import Dataset, load_dataset
-from loop.oracles import make_oracle
+from loop.oracles import Answer, make_oracle
 from loop.session import Session, SessionConfig
 from loop.store import Store
 
@@ -42,8 +44,16 @@ def load_average() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
+def code_version() -> str:
+    """The repository's commit, with "-dirty" when the work tree has uncommitted changes."""
+    described = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
+                               cwd=Path(__file__).parent)
+    return described.stdout.strip() or "unknown (not a git checkout)"
+
+
 def print_machine(threads: int) -> None:
-    """The facts a reader needs to compare runs: cores, threads, versions, load."""
+    """The facts a reader needs to compare runs: code, cores, threads, versions, load."""
+    print(f"code: {code_version()}")
     print(
         f"machine: {os.cpu_count()} cores ({platform.machine()}), torch {torch.__version__} on "
         f"{torch.get_num_threads()} thread(s) (asked {threads}), skorch {skorch.__version__}, "
@@ -107,6 +117,12 @@ def filled_session(
         session.relabel(int(point), answer.label, answer.directions, annotator=ANNOTATOR,
                         sources=[answer.source] * len(answer.directions))
     return session
+
+
+def submit_answer(session: Session, query_id: str, answer: Answer) -> None:
+    """Submit a simulated annotator's answer to a query (labels and directions, with their source)."""
+    session.submit(query_id, answer.label, answer.directions, annotator=ANNOTATOR,
+                   sources=[answer.source] * len(answer.directions))
 
 
 def prefilled_session(
