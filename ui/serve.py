@@ -2,6 +2,14 @@
 
 The subcommand is registered with ``loop.cli`` through the ``nudge.commands``
 entry point group, so the loop package never imports the UI.
+
+Serving safely: ``--auth user:password`` (repeatable) puts a login in front of
+the page and of every API route, and the login then names the annotator;
+``--share`` without ``--auth`` warns. Nothing path-like is taken over the web:
+data files come from the command line (or from the stored settings of the
+session resumed, i.e. from whoever chose that database), are parsed as text and
+never executed or unpickled, and Gradio serves no file the app did not make.
+A database URL's password is never printed.
 """
 
 from __future__ import annotations
