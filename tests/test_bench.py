@@ -1,0 +1,64 @@
+"""The benchmark scripts' shared helpers, and that every script still imports against the product.
+
+The scripts themselves measure (``python bench/<name>.py --quick``); these
+tests only keep them from rotting silently when the loop's API changes.
+"""
+
+import importlib
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import SMALL_NET
+
+from loop.datasets import load_dataset
+from loop.session import SessionConfig
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+SCRIPTS = ["bench_baseline", "bench_latency", "bench_memory", "bench_strategies", "bench_training"]
+
+
+@pytest.fixture(scope="module")
+def common():
+    sys.path.insert(0, str(BENCH))
+    try:
+        yield importlib.import_module("common")
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+@pytest.fixture(scope="module")
+def moons():
+    return load_dataset("moons", n_samples=200)
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_every_script_imports_and_has_a_main(common, script):
+    module = importlib.import_module(script)
+    assert callable(module.main)
+    assert module.__doc__.splitlines()[0].strip()  # the --help description
+
+
+def test_balanced_sample_draws_distinct_pool_points_half_per_class(common, moons):
+    picked = common.balanced_sample(moons, 11, seed=3)
+    assert len(set(picked.tolist())) == 11 and set(picked.tolist()) <= set(moons.pool.tolist())
+    assert sorted(np.bincount(moons.y[picked]).tolist()) == [5, 6]
+    assert np.array_equal(picked, common.balanced_sample(moons, 11, seed=3))  # seeded
+
+
+def test_prefilled_session_holds_the_sample_and_is_trained_once(common, moons):
+    config = SessionConfig(dataset="moons", estimator=SMALL_NET)
+    session = common.prefilled_session(moons, 12, config=config)
+    expected = common.balanced_sample(moons, 12)
+    assert session.labelled_points() == {int(p): int(moons.y[p]) for p in expected}  # exact oracle: true labels
+    assert session.model.version == 1 and session.model.n_labeled == 12
+    assert session.model.n_directions > 0  # the exact oracle gives directions on moons
+    assert session.config.retrain_every == 1  # the filler's "no retrain" setting does not leak
+
+
+def test_median_p95_and_timed(common):
+    median, p95 = common.median_p95([1.0, 2.0, 3.0, 4.0, 100.0])
+    assert median == 3.0 and 4.0 < p95 < 100.0
+    value, seconds = common.timed(lambda: 7)
+    assert value == 7 and seconds >= 0
