@@ -28,7 +28,6 @@ with the labelled set), the total, the ratios of median and total to
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import statistics
 
@@ -39,11 +38,11 @@ from common import (
     ANNOTATOR,
     DATASET_LOADERS,
     balanced_sample,
+    bench_parser,
     median_p95,
     prefilled_session,
     print_end,
-    print_machine,
-    set_threads,
+    start_run,
     submit_answer,
     timed,
     training_settings,
@@ -136,15 +135,10 @@ def print_results(name: str, results: dict[str, LoopResult]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="20 rounds")
-    parser.add_argument("--datasets", default="moons,cad-imdb", help="comma-separated (moons, cad-imdb)")
+    parser = bench_parser(__doc__, quick="20 rounds")
     parser.add_argument("--start", type=int, default=10, help="labelled points before the first round")
     parser.add_argument("--rounds", type=int, help="rounds per loop (default 150)")
-    parser.add_argument("--threads", type=int, default=1, help="torch / BLAS threads (default 1)")
-    args = parser.parse_args()
-    set_threads(args.threads)
-    print_machine(args.threads)
+    args = start_run(parser)
     rounds = args.rounds or (20 if args.quick else 150)
     print(f"{rounds} rounds from {args.start} labels; seconds per round (answer -> next query ready); "
           f"first / last: median of the first / last {PHASE} rounds; x plain: ratio to plain's median / total")

@@ -32,7 +32,6 @@ the timed rounds of each row (the calling thread only).
 
 from __future__ import annotations
 
-import argparse
 import cProfile
 import dataclasses
 import io
@@ -45,11 +44,11 @@ from pathlib import Path
 from common import (
     ANNOTATOR,
     DATASET_LOADERS,
+    bench_parser,
     median_p95,
     prefilled_session,
     print_end,
-    print_machine,
-    set_threads,
+    start_run,
     submit_answer,
 )
 
@@ -151,17 +150,12 @@ def print_targets(results: dict[tuple[str, int, str], RoundTimes]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help=f"labels {QUICK_LABELS}, 6 rounds")
-    parser.add_argument("--datasets", default="moons,cad-imdb", help="comma-separated (moons, cad-imdb)")
+    parser = bench_parser(__doc__, quick=f"labels {QUICK_LABELS}, 6 rounds")
     parser.add_argument("--modes", default=",".join(MODES), help=f"comma-separated from {MODES}")
     parser.add_argument("--labels", help=f"comma-separated labelled-set sizes (default {LABELS})")
     parser.add_argument("--rounds", type=int, help="timed rounds per row (default 20)")
-    parser.add_argument("--threads", type=int, default=1, help="torch / BLAS threads (default 1)")
     parser.add_argument("--profile", action="store_true", help="cProfile the timed rounds of each row")
-    args = parser.parse_args()
-    set_threads(args.threads)
-    print_machine(args.threads)
+    args = start_run(parser)
     rounds = args.rounds or (6 if args.quick else 20)
     modes = args.modes.split(",")
     defaults = SessionConfig()

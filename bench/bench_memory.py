@@ -4,7 +4,7 @@ Run: ``.venv/bin/python bench/bench_memory.py`` (under a minute; 20 rounds)
 or ``--quick`` (5 rounds). For each data set (default the CAD IMDb set) it
 starts ``nudge serve --dataset NAME`` in a subprocess (Gradio picks a free
 local port) with a fresh SQLite file and one torch thread
-(``OMP_NUM_THREADS=1``), waits until it serves, answers ``--rounds``
+(``OMP_NUM_THREADS``, default 1), waits until it serves, answers ``--rounds``
 queries through ``gradio_client`` (``/next``, then ``/submit`` with a label
 and an arrow on the projection), waits for the background trainer, then, for
 text, answers once more with a rewrite (which loads the sentence encoder),
@@ -18,7 +18,6 @@ peak so far (MiB).
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import subprocess
@@ -28,7 +27,7 @@ import threading
 import time
 from pathlib import Path
 
-from common import print_end, print_machine, set_threads, timed
+from common import bench_parser, print_end, start_run, timed
 from gradio_client import Client
 
 READY_LINE = "annotate at "
@@ -53,10 +52,10 @@ def memory_mib(pid: int) -> tuple[float, float]:
 class Server:
     """``nudge serve`` in a subprocess; its output is collected by a thread so it never blocks."""
 
-    def __init__(self, dataset: str, db: Path) -> None:
+    def __init__(self, dataset: str, db: Path, threads: int) -> None:
         nudge = Path(sys.executable).with_name("nudge")
         command = [str(nudge), "serve", "--dataset", dataset, "--db", str(db), "--host", "127.0.0.1"]
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
                "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
         self.started = time.perf_counter()
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -110,10 +109,10 @@ def answer(api: Client, query: dict, round_number: int, rewrite: bool = False) -
                                      api_name="/submit"))
 
 
-def measure(dataset: str, rounds: int) -> None:
+def measure(dataset: str, rounds: int, threads: int) -> None:
     """Start, drive and stop one server, printing its memory at each stage."""
     with tempfile.TemporaryDirectory() as folder:
-        server = Server(dataset, Path(folder) / "memory.db")
+        server = Server(dataset, Path(folder) / "memory.db", threads)
         try:
             url = server.wait_ready()
             stages = [("serving", time.perf_counter() - server.started, server.memory())]
@@ -143,16 +142,12 @@ def measure(dataset: str, rounds: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="5 rounds")
-    parser.add_argument("--datasets", default="cad-imdb", help="comma-separated data set specs (default cad-imdb)")
+    parser = bench_parser(__doc__, quick="5 rounds", datasets="cad-imdb")
     parser.add_argument("--rounds", type=int, help="answers through the API (default 20)")
-    args = parser.parse_args()
-    set_threads(1)
-    print_machine(1)
+    args = start_run(parser)
     rounds = args.rounds or (5 if args.quick else 20)
     for dataset in args.datasets.split(","):
-        measure(dataset, rounds)
+        measure(dataset, rounds, args.threads)
     print_end()
 
 

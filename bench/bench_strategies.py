@@ -20,12 +20,11 @@ the target: scoring within 3x of the bare forward pass at the largest pool.
 
 from __future__ import annotations
 
-import argparse
 from functools import partial
 
 import numpy as np
 import torch
-from common import print_end, print_machine, set_threads, timed
+from common import bench_parser, print_end, start_run, timed
 from sklearn.base import clone
 
 from estimators import DirectionClassifier, pack_targets
@@ -103,15 +102,12 @@ def print_growth(n_features: int, by_size: dict[int, dict[str, float]]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__, quick=None, datasets=None)
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--quick", action="store_true", help="the two smallest pools of each dimension")
     length.add_argument("--full", action="store_true", help="pools up to 10^6 2-D points, 5 * 10^4 embeddings")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per row (the fastest counts; default 5)")
-    parser.add_argument("--threads", type=int, default=1, help="torch / BLAS threads (default 1)")
-    args = parser.parse_args()
-    set_threads(args.threads)
-    print_machine(args.threads)
+    args = start_run(parser)
     run_length = "quick" if args.quick else "full" if args.full else "default"
     rng = np.random.default_rng(0)
     print(f"{N_QUERIES} queries per call, fastest of {args.repeats} run(s), net trained on {N_LABELLED} points")

@@ -23,7 +23,6 @@ input gradient once more (double backprop), which ``ce`` does not.
 
 from __future__ import annotations
 
-import argparse
 import math
 import statistics
 from typing import NamedTuple
@@ -31,10 +30,10 @@ from typing import NamedTuple
 from common import (
     ANNOTATOR,
     DATASET_LOADERS,
+    bench_parser,
     prefilled_session,
     print_end,
-    print_machine,
-    set_threads,
+    start_run,
     submit_answer,
     training_settings,
 )
@@ -81,15 +80,10 @@ def time_retrains(dataset: Dataset, n_answers: int, loss: str, repeats: int) -> 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help=f"sizes {QUICK_SIZES}, one repeat")
-    parser.add_argument("--datasets", default="moons,cad-imdb", help="comma-separated (moons, cad-imdb)")
+    parser = bench_parser(__doc__, quick=f"sizes {QUICK_SIZES}, one repeat")
     parser.add_argument("--sizes", help=f"comma-separated labelled-set sizes (default {SIZES})")
     parser.add_argument("--repeats", type=int, help="timed retrains of each kind per cell (median; default 3)")
-    parser.add_argument("--threads", type=int, default=1, help="torch / BLAS threads (default 1)")
-    args = parser.parse_args()
-    set_threads(args.threads)
-    print_machine(args.threads)
+    args = start_run(parser)
     repeats = args.repeats or (1 if args.quick else 3)
     sizes = [int(n) for n in args.sizes.split(",")] if args.sizes else (QUICK_SIZES if args.quick else SIZES)
     print(f"median of {repeats} retrain(s) of each kind per cell; the default session's estimator")

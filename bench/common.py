@@ -6,6 +6,7 @@ folder on ``sys.path``); not part of the product.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import os
 import platform
@@ -69,6 +70,27 @@ def training_settings(estimator) -> str:
         f"max_epochs {estimator.max_epochs}, batch_size {estimator.batch_size}, "
         f"{estimator.optimizer.__name__} lr {estimator.lr}, {estimator.module.__name__} {module or '(defaults)'}"
     )
+
+
+def bench_parser(doc: str, quick: str | None, datasets: str | None = "moons,cad-imdb") -> argparse.ArgumentParser:
+    """A script's command line: its docstring's first line, ``--quick`` (``quick`` says what it does;
+    None: the script adds its own), ``--datasets`` (default ``datasets``; None: no such option) and
+    ``--threads``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    if quick:
+        parser.add_argument("--quick", action="store_true", help=quick)
+    if datasets:
+        parser.add_argument("--datasets", default=datasets, help=f"comma-separated data sets (default {datasets})")
+    parser.add_argument("--threads", type=int, default=1, help="torch / BLAS threads (default 1)")
+    return parser
+
+
+def start_run(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """Parse the command line, set the threads and print the machine facts."""
+    args = parser.parse_args()
+    set_threads(args.threads)
+    print_machine(args.threads)
+    return args
 
 
 def print_end() -> None:
