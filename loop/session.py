@@ -627,6 +627,11 @@ class Session:
             raise SessionError("the rewrite is the same as the text; change it so the label flips")
         embedded = self._text_encoder().encode([rewrite])[0]
         direction = embedded - self.dataset.X[point_id]
+        if not np.any(direction):
+            raise SessionError(
+                "the rewrite embeds exactly as the text: the sentence model reads only the first "
+                "~200 words, so change something there"
+            )
         try:
             check_directions(direction, where="the rewrite's direction")
         except ValueError as error:

@@ -14,7 +14,7 @@ from loop.datasets import Dataset
 from loop.export import export_annotations
 from loop.oracles import make_oracle
 from loop.service import AnnotationService
-from loop.session import Session, SessionConfig
+from loop.session import Session, SessionConfig, SessionError
 from loop.store import Store
 from ui.app import AnnotationApp, TabState
 
@@ -334,3 +334,13 @@ def test_text_queries_show_the_review_and_take_a_rewrite(text_session, launch_ui
     assert (answer.point_id, answer.sources, answer.rewrite) == (query["point_id"], ["rewrite"], rewritten)
     expected = encoder.encode([rewritten])[0] - encoder.encode([query["text"]])[0]
     np.testing.assert_allclose(answer.directions[0], expected, atol=1e-6)
+
+
+def test_a_rewrite_the_encoder_cannot_tell_apart_is_refused_with_the_reason(text_session):
+    session = text_session
+    query = session.next_query("ann")
+    text = session.dataset.texts[query.point_id]
+    same_embedding = text.replace("review", "rEview", 1)  # the word counts and length stay the same
+    with pytest.raises(SessionError, match="first ~200 words"):
+        session.submit(query.query_id, 0, annotator="ann", rewrite=same_embedding)
+    assert session.store.annotations(SESSION) == []
