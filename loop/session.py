@@ -231,7 +231,8 @@ class Session:
 
     def labelled_points(self) -> dict[int, int]:
         """Point id -> class index of every point whose current answer is a label."""
-        return {a.point_id: a.label for a in self._effective_annotations()}
+        latest = {point_id: label for point_id, label, _ in self.store.answered_points(self.session_id)}
+        return {point_id: label for point_id, label in latest.items() if label is not None}
 
     def _effective_annotations(self) -> list[Annotation]:
         """Per point, its latest answer that is neither undone nor a skip; by annotation id."""
@@ -424,9 +425,9 @@ class Session:
     def _available(self, open_queries: list[QueryRecord], annotator: str, now: float) -> np.ndarray:
         """(N,) mask of pool points that may be handed to ``annotator`` now."""
         available = self._pool_mask.copy()
-        for answer in self.store.annotations(self.session_id, include_undone=False):
-            if not answer.is_skip or answer.annotator == annotator:
-                available[answer.point_id] = False
+        for point_id, label, by in self.store.answered_points(self.session_id):
+            if label is not None or by == annotator:
+                available[point_id] = False
         for query in open_queries:
             if query.lease_until > now:
                 available[query.point_id] = False

@@ -394,6 +394,20 @@ class Store:
             rows = connection.execute(statement.order_by(annotations.c.id))
             return [_annotation_from_values(row.id, row._mapping) for row in rows]
 
+    def answered_points(self, session_id: str) -> list[tuple[int, int | None, str]]:
+        """(point_id, label or None for a skip, annotator) of every answer not undone, oldest first.
+
+        The light form of :meth:`annotations` for the per-query bookkeeping: it
+        does not decode the stored direction vectors.
+        """
+        statement = (
+            select(annotations.c.point_id, annotations.c.label, annotations.c.annotator)
+            .where(annotations.c.session_id == session_id, annotations.c.undone.is_(False))
+            .order_by(annotations.c.id)
+        )
+        with self.engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(statement)]
+
     def mark_undone(self, session_id: str, annotation_id: int) -> None:
         with self.engine.begin() as connection:
             connection.execute(
