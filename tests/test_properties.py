@@ -40,10 +40,7 @@ rewrites = st.one_of(
     st.text(max_size=40), st.just(""), st.just("  \n"), st.just("x" * (MAX_REWRITE_CHARS + 1)),
     st.just("great fun\x00"), st.just("great great fun"),
 )
-
-
-def garbage_query_ids():
-    return st.one_of(st.text(max_size=70), st.integers(), st.none(), st.just("q\x00"), st.just("x" * 500))
+query_ids = st.one_of(st.text(max_size=70), st.integers(), st.none(), st.just("q\x00"), st.just("x" * 500))
 
 
 class SubmitMachine(RuleBasedStateMachine):
@@ -84,15 +81,15 @@ class SubmitMachine(RuleBasedStateMachine):
             query.query_id, label, annotator=annotator, direction=direction, plane_point=plane,
             towards=towards, rewrite=rewrite), query)
         if answer is not None:
-            given = [form for form in (direction, plane, towards) if form is not None]
-            assert len(answer.directions) == len(given) and answer.annotator == "ann"
+            forms = [form for form in (direction, plane, towards) if form is not None]
+            assert len(answer.directions) == len(forms) and answer.annotator == "ann"
             if direction is not None:
                 np.testing.assert_array_equal(answer.directions[0], np.asarray(direction, dtype=float))
             if towards is not None:
                 expected = MOONS.X[int(towards)].astype(float) - MOONS.X[query.point_id]
                 np.testing.assert_array_equal(answer.directions[-1], expected)
 
-    @rule(query_id=garbage_query_ids(), label=labels)
+    @rule(query_id=query_ids, label=labels)
     def submit_to_an_unknown_query(self, query_id, label):
         assert self.attempt(lambda: self.session.submit(query_id, label, annotator="ann"), None) is None
 
@@ -132,7 +129,7 @@ class SubmitMachine(RuleBasedStateMachine):
 
 
 SubmitMachine.TestCase.settings = settings(
-    max_examples=150, stateful_step_count=12, deadline=None,
+    max_examples=100, stateful_step_count=12, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 test_random_submits_keep_the_log_consistent = SubmitMachine.TestCase
