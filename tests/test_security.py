@@ -24,10 +24,12 @@ pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
 
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory):
-    """``nudge serve --auth alice:... --auth bob:...`` in a process of its own; yields (server, db)."""
-    db = tmp_path_factory.mktemp("auth") / "auth.db"
-    logins = [argument for user, password in USERS.items() for argument in ("--auth", f"{user}:{password}")]
-    with nudge_serve(db, "--dataset", "moons", "--session", SESSION, *logins) as server:
+    """``nudge serve --auth alice:... --auth-file <bob's login>`` in a process of its own; yields (server, db)."""
+    folder = tmp_path_factory.mktemp("auth")
+    db, logins = folder / "auth.db", folder / "logins.txt"
+    logins.write_text(f"# annotators\n\nbob:{USERS['bob']}\n")
+    with nudge_serve(db, "--dataset", "moons", "--session", SESSION, "--auth", f"alice:{USERS['alice']}",
+                     "--auth-file", str(logins)) as server:
         yield server, db
 
 
@@ -115,6 +117,19 @@ def test_share_without_auth_warns(tmp_path, capsys, arguments, warned):
 def test_malformed_logins_are_refused(tmp_path, capsys, auth):
     assert main(["serve", "--auth", auth, "--db", str(tmp_path / "x.db")]) == 1
     assert "--auth takes user:password" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "cannot read --auth-file"), ("# nobody\n\n", "holds no user:password line"),
+    ("alice:wonderland\nbob\n", "login 2 is not user:password"), ("alice:\n", "--auth takes user:password"),
+])
+def test_bad_auth_files_are_refused(tmp_path, capsys, content, message):
+    logins = tmp_path / "logins.txt"
+    if content is not None:
+        logins.write_text(content)
+    assert main(["serve", "--auth-file", str(logins), "--db", str(tmp_path / "x.db")]) == 1
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "x.db").exists()  # refused before anything was stored
 
 
 class Exploit:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from pathlib import Path
 
 from loop.cli import add_dataset_arguments, dataset_options, key_values
 from loop.service import AnnotationService
@@ -29,12 +30,34 @@ def parse_auth(pairs: list[str] | None) -> list[tuple[str, str]] | None:
     if not pairs:
         return None
     credentials = []
-    for pair in pairs:
+    for number, pair in enumerate(pairs, 1):
         user, sep, password = pair.partition(":")
-        if not sep or not user.strip() or not password:
-            raise ValueError(f"--auth takes user:password, got {pair!r}")
+        if not sep or not user.strip() or not password:  # the value is not echoed: it may hold a password
+            raise ValueError(f"--auth takes user:password with both parts; login {number} is not")
         credentials.append((user.strip(), password))
     return credentials
+
+
+def read_auth_file(path: str | None) -> list[str]:
+    """The ``user:password`` lines of an --auth-file (blank lines and # comments skipped).
+
+    A file keeps passwords off the command line, where ``ps`` shows them to
+    every local user.
+    """
+    if path is None:
+        return []
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"cannot read --auth-file {path}: {error}") from None
+    lines = [line.strip() for line in text.splitlines()]
+    pairs = [line for line in lines if line and not line.startswith("#")]
+    if not pairs:
+        raise ValueError(f"--auth-file {path} holds no user:password line")
+    for number, pair in enumerate(pairs, 1):
+        if ":" not in pair:
+            raise ValueError(f"--auth-file {path}: login {number} is not user:password")
+    return pairs
 
 
 def default_session_name(dataset: str) -> str:
@@ -67,6 +90,8 @@ def add_serve(subparsers) -> None:
     parser.add_argument("--share", action="store_true", help="ask Gradio for a public share link")
     parser.add_argument("--auth", action="append", metavar="USER:PASSWORD",
                         help="require a login (repeat for several annotators)")
+    parser.add_argument("--auth-file", metavar="PATH",
+                        help="require a login: one user:password per line (keeps passwords out of ps)")
     parser.set_defaults(run=run_serve)
 
 
@@ -90,10 +115,10 @@ def open_session(args: argparse.Namespace) -> Session:
 def run_serve(args: argparse.Namespace) -> int:
     from ui.app import build_app, launch_app
 
-    auth = parse_auth(args.auth)
+    auth = parse_auth([*(args.auth or []), *read_auth_file(args.auth_file)])
     if args.share and auth is None:
         print("warning: --share without --auth makes the UI public to anyone with the link; "
-              "add --auth user:password", file=sys.stderr)
+              "add --auth user:password or --auth-file", file=sys.stderr)
     session = open_session(args)
     demo = build_app(AnnotationService(session))
     try:
