@@ -66,6 +66,14 @@ def add_dataset_arguments(parser: argparse.ArgumentParser, default: str = "moons
     parser.add_argument("--noise", type=float, help="noise of a synthetic 2D data set")
 
 
+def add_retrain_arguments(parser: argparse.ArgumentParser) -> None:
+    """The retraining policy of a session (see ``loop.session.SessionConfig``)."""
+    parser.add_argument("--full-refit-every", type=int, default=20,
+                        help="re-initialise and refit from scratch every m retrains, 0 for never (default 20)")
+    parser.add_argument("--warm-epochs", type=int, default=20,
+                        help="epochs of a warm-started retrain (default 20)")
+
+
 def dataset_options(args: argparse.Namespace) -> dict:
     options = {"data_dir": args.data_dir, "n_samples": args.n_samples, "noise": args.noise}
     return {key: value for key, value in options.items() if value is not None}
@@ -95,6 +103,7 @@ def add_simulate(subparsers) -> None:
     parser.add_argument("--budget", type=int, default=50, help="labels per run (default 50)")
     parser.add_argument("--batch-size", type=int, default=1, help="queries per round (default 1)")
     parser.add_argument("--seeds", type=_comma_list(int), default=[0], help="comma-separated seeds (default 0)")
+    add_retrain_arguments(parser)
     parser.add_argument("--set", dest="estimator", action="append", metavar="PARAM=VALUE",
                         help="estimator parameter, e.g. --set criterion__alpha=0.3 (repeatable)")
     parser.add_argument("--out", required=True, help="output folder")
@@ -109,6 +118,7 @@ def run_simulate(args: argparse.Namespace) -> int:
         strategies=args.strategy, augment=args.augment, oracle=args.oracle,
         label_noise=args.label_noise, angle_noise=args.angle_noise, budget=args.budget,
         batch_size=args.batch_size, seeds=args.seeds, estimator=key_values(args.estimator),
+        full_refit_every=args.full_refit_every, warm_epochs=args.warm_epochs,
     )
     results = simulate(config, progress=lambda message: print(message, flush=True))
     for path in write_results(results, args.out):

@@ -42,6 +42,7 @@ class SimulationConfig:
     seeds: Sequence[int] = (0,)
     estimator: dict = field(default_factory=dict)
     full_refit_every: int = 20
+    warm_epochs: int = 20
 
     def __post_init__(self) -> None:
         if self.budget < 1:
@@ -68,6 +69,7 @@ def run_once(
     session_config = SessionConfig(
         dataset=dataset.name, loss=loss, strategy=strategy, seed=seed,
         retrain_every=config.batch_size, full_refit_every=config.full_refit_every,
+        warm_epochs=config.warm_epochs,
         estimator=dict(config.estimator), augment_rewrites=augment,
     )
     session = Session.create(Store("sqlite://"), session_config, dataset=dataset)

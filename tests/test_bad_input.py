@@ -207,3 +207,14 @@ def test_serve_refuses_bad_estimator_settings_before_storing_a_session(tmp_path,
     error = capsys.readouterr().err
     assert error.startswith("nudge serve: error: bad estimator settings") and message in error
     assert Store(tmp_path / "s.db").session_ids() == []
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--warm-epochs", "0"], "warm_epochs must be at least 1"),
+    (["--full-refit-every", "-1"], "full_refit_every must be 0 (never) or positive"),
+    (["--retrain-every", "0"], "retrain_every must be at least 1"),
+])
+def test_serve_refuses_a_bad_retraining_policy_before_touching_the_database(tmp_path, capsys, option, message):
+    assert main(["serve", *option, "--db", str(tmp_path / "s.db")]) == 1
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "s.db").exists()

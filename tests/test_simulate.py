@@ -76,6 +76,16 @@ def test_simulate_cli_reports_bad_input_clearly(tmp_path, capsys):
     assert "psychic" in capsys.readouterr().err
     assert main(["simulate", "--budget", "0", "--out", str(tmp_path)]) == 1
     assert "budget" in capsys.readouterr().err
+    assert main(["simulate", "--n-samples", "100", "--warm-epochs", "0", "--out", str(tmp_path)]) == 1
+    assert "warm_epochs must be at least 1" in capsys.readouterr().err
+
+
+def test_simulate_cli_takes_the_retraining_policy(tmp_path):
+    out = tmp_path / "policy"
+    assert main(["simulate", "--n-samples", "200", "--budget", "4", "--batch-size", "2", "--set", "max_epochs=5",
+                 "--full-refit-every", "0", "--warm-epochs", "3", "--out", str(out)]) == 0
+    config = json.loads((out / "results.json").read_text())["config"]
+    assert (config["full_refit_every"], config["warm_epochs"]) == (0, 3)
 
 
 SCRIPTED_ANNOTATOR = textwrap.dedent("""

@@ -19,7 +19,7 @@ import re
 import sys
 from pathlib import Path
 
-from loop.cli import add_dataset_arguments, dataset_options, key_values
+from loop.cli import add_dataset_arguments, add_retrain_arguments, dataset_options, key_values
 from loop.service import AnnotationService
 from loop.session import Session, SessionConfig
 from loop.store import Store
@@ -83,6 +83,7 @@ def add_serve(subparsers) -> None:
     parser.add_argument("--strategy", default="boundary", choices=sorted(STRATEGIES),
                         help="query strategy (default boundary)")
     parser.add_argument("--retrain-every", type=int, default=1, help="retrain after every k answers (default 1)")
+    add_retrain_arguments(parser)
     parser.add_argument("--set", dest="estimator", action="append", metavar="PARAM=VALUE",
                         help="estimator parameter of a new session, e.g. --set max_epochs=50 (repeatable)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -96,17 +97,21 @@ def add_serve(subparsers) -> None:
 
 
 def open_session(args: argparse.Namespace) -> Session:
-    """Resume the named session, or create it from the command-line settings."""
+    """Resume the named session, or create it from the command-line settings.
+
+    The settings are checked first, so a bad one leaves no database file behind.
+    """
+    config = SessionConfig(
+        dataset=args.dataset, dataset_options=dataset_options(args), loss=args.loss,
+        strategy=args.strategy, retrain_every=args.retrain_every, estimator=key_values(args.estimator),
+        full_refit_every=args.full_refit_every, warm_epochs=args.warm_epochs,
+    )
     store = Store(args.db)
     name = args.session or default_session_name(args.dataset)
     if store.session_config(name) is not None:
         session = Session.open(store, name, background=True)
         print(f"resuming session {name!r} ({session.status()['n_answers']} answers so far) from {store.url}")
         return session
-    config = SessionConfig(
-        dataset=args.dataset, dataset_options=dataset_options(args), loss=args.loss,
-        strategy=args.strategy, retrain_every=args.retrain_every, estimator=key_values(args.estimator),
-    )
     session = Session.create(store, config, session_id=name, background=True)
     print(f"new session {name!r} on {args.dataset}, stored in {store.url}")
     return session
