@@ -344,3 +344,23 @@ def test_a_rewrite_the_encoder_cannot_tell_apart_is_refused_with_the_reason(text
     with pytest.raises(SessionError, match="first ~200 words"):
         session.submit(query.query_id, 0, annotator="ann", rewrite=same_embedding)
     assert session.store.annotations(SESSION) == []
+
+
+def test_html_line_breaks_are_shown_as_lines_and_kept_in_a_rewrite(tmp_path):
+    texts = [f"review {i}:<br /><br />the film was {'great fun' if i % 2 else 'awful and boring'}" for i in range(20)]
+    encoder = WordCountEncoder()
+    dataset = Dataset("reviews", encoder.encode(texts), np.arange(20) % 2, ["Negative", "Positive"],
+                      np.arange(16), np.arange(16, 20), texts=texts)
+    session = Session.create(Store("sqlite://"), SessionConfig(dataset="reviews", estimator={"max_epochs": 5}),
+                             session_id=SESSION, dataset=dataset, encoder=encoder)
+    app = AnnotationApp(AnnotationService(session))
+    _, text, _, _, rewrite, state, _ = app.start("ann", TabState(), None)
+    original = texts[state.point_id]
+    assert "<br />" not in text and text == rewrite == original.replace("<br />", "\n")
+    label = dataset.class_names[dataset.y[state.point_id]]
+    *_, state, _ = app.submit(label, None, rewrite, state)  # untouched: a label, no direction
+    assert session.store.annotations(SESSION)[-1].directions == []
+    edited = texts[state.point_id].replace("<br />", "\n") + " and great fun"  # as typed in the box
+    app.submit("Negative", None, edited, state)
+    stored = session.store.annotations(SESSION)[-1]
+    assert stored.rewrite == edited.replace("\n", "<br />") and "<br /><br />" in stored.rewrite

@@ -48,6 +48,18 @@ SHORTCUTS_JS = """
 """
 
 USER_ERRORS = (SessionError, StoreError, ClickOutsidePlot, ValueError)
+HTML_BREAK = "<br />"  # IMDb reviews (and so the CAD data) break lines with HTML
+
+
+def readable(text: str) -> str:
+    """A text as an annotator should read it: HTML line breaks shown as line breaks."""
+    return text.replace(HTML_BREAK, "\n")
+
+
+def as_written_in(edited: str, original: str) -> str:
+    """An edited :func:`readable` text back in the original's conventions, so its embedding
+    differs from the original's only where the annotator changed the words."""
+    return edited.replace("\n", HTML_BREAK) if HTML_BREAK in original else edited
 CONCURRENCY_LIMIT = 8  # requests served at once (several annotators, API clients)
 
 
@@ -96,7 +108,7 @@ class AnnotationApp:
                     replace(state, query_id=None, point_id=None, geometry=None))
         state = replace(state, query_id=query.query_id, point_id=query.point_id)
         image, projection, state = self._picture(state, query)
-        text = query.text or ""
+        text = readable(query.text or "")
         return (image, text, self._prediction_markdown(query),
                 gr.update(choices=self._towards_choices(projection, query.prediction), value=None), text, state)
 
@@ -139,7 +151,7 @@ class AnnotationApp:
             kind = "labelled" if labelled else "predicted"
             snippet = ""
             if self.is_text:
-                snippet = ": " + self.dataset.texts[point_id][:70].replace("\n", " ") + "…"
+                snippet = ": " + readable(self.dataset.texts[point_id])[:70].replace("\n", " ") + "…"
             choices.append((f"#{point_id} ({kind} {name}){snippet}", point_id))
         return choices
 
@@ -224,7 +236,9 @@ class AnnotationApp:
         if label is None:
             raise gr.Error("choose a label first (keys 1, 2, …)")
         original = self.dataset.texts[state.point_id] if self.is_text else ""
-        rewritten = rewrite if self.is_text and rewrite.strip() and rewrite.strip() != original.strip() else None
+        rewritten = as_written_in(rewrite, original) if self.is_text and rewrite.strip() else None
+        if rewritten is not None and rewritten.strip() == original.strip():
+            rewritten = None  # the copy left as it was: no direction
         try:
             self.service.submit(state.query_id, label, annotator=state.annotator, plane_point=state.arrow,
                                 towards=towards, rewrite=rewritten)
