@@ -234,9 +234,7 @@ class DirectionClassifier(ClassifierMixin, NeuralNet):
             for start in range(0, len(X), batch_size):
                 x = to_tensor(X[start : start + batch_size], device=self.device)
                 chunks.append(self.module_(x).cpu().numpy())
-        if not chunks:
-            return np.zeros((0, len(self.classes_)), dtype=np.float32)
-        return np.concatenate(chunks)
+        return np.concatenate(chunks)  # _check_inputs refuses an empty X: never empty
 
     def predict_proba(self, X) -> np.ndarray:
         """(N, C) class probabilities; rows sum to 1, columns follow ``classes_``."""

@@ -67,11 +67,14 @@ def add_dataset_arguments(parser: argparse.ArgumentParser, default: str = "moons
 
 
 def add_retrain_arguments(parser: argparse.ArgumentParser) -> None:
-    """The retraining policy of a session (see ``loop.session.SessionConfig``)."""
-    parser.add_argument("--full-refit-every", type=int, default=20,
-                        help="re-initialise and refit from scratch every m retrains, 0 for never (default 20)")
-    parser.add_argument("--warm-epochs", type=int, default=20,
-                        help="epochs of a warm-started retrain (default 20)")
+    """The retraining policy of a session, with :class:`loop.session.SessionConfig`'s defaults."""
+    from loop.session import SessionConfig
+
+    refit, warm = SessionConfig.full_refit_every, SessionConfig.warm_epochs
+    parser.add_argument("--full-refit-every", type=int, default=refit,
+                        help=f"re-initialise and refit from scratch every m retrains, 0 for never (default {refit})")
+    parser.add_argument("--warm-epochs", type=int, default=warm,
+                        help=f"epochs of a warm-started retrain (default {warm})")
 
 
 def dataset_options(args: argparse.Namespace) -> dict:

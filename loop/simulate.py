@@ -41,8 +41,8 @@ class SimulationConfig:
     batch_size: int = 1
     seeds: Sequence[int] = (0,)
     estimator: dict = field(default_factory=dict)
-    full_refit_every: int = 20
-    warm_epochs: int = 20
+    full_refit_every: int = SessionConfig.full_refit_every
+    warm_epochs: int = SessionConfig.warm_epochs
 
     def __post_init__(self) -> None:
         if self.budget < 1:
