@@ -9,7 +9,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-from loop import datasets
+from loop.datasets import cad
 from loop.datasets import (
     GENERATED,
     SHARED_CAD_DIR,
@@ -342,7 +342,7 @@ def test_missing_cad_data_offline_says_what_to_do(tmp_path, monkeypatch):
     def offline(*args, **kwargs):
         raise urllib.error.URLError("no network")
 
-    monkeypatch.setattr(datasets, "SHARED_CAD_DIR", tmp_path / "absent")
+    monkeypatch.setattr(cad, "SHARED_CAD_DIR", tmp_path / "absent")
     monkeypatch.setenv("NUDGE_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(urllib.request, "urlopen", offline)
     with pytest.raises(ValueError, match="downloading .*train_paired.tsv failed.*--data-dir"):

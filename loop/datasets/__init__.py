@@ -1,0 +1,78 @@
+"""Data sets: the :class:`Dataset` type, a registry of loaders, and the built-in kinds.
+
+:func:`load_dataset` takes a spec, a registered kind (see :func:`dataset_specs`):
+
+- ``moons``, ``circles``, ``blobs``, ``xor``: 2-D sets from generators whose
+  true boundary is known (:mod:`loop.datasets.generators`);
+- ``csv:PATH`` and ``text-csv:PATH``: the user's numeric data and texts
+  (:mod:`loop.datasets.files`);
+- ``cad-imdb``: IMDb reviews with human counterfactual revisions
+  (:mod:`loop.datasets.cad`).
+
+Generated and CSV sets are split at random (seeded) into a pool (the points
+that may be queried) and a test part (``test_fraction``, default 0.2),
+stratified by class when every class allows it. Texts are embedded with a
+:class:`estimators.encoders.SentenceEncoder` unless another encoder is given.
+New kinds register a loader with :func:`register_dataset`.
+"""
+
+# The built-in kinds register themselves on import, in the order help texts list them.
+from loop.datasets import generators, cad, files  # noqa: F401, I001
+from loop.datasets.base import Dataset, split_pool_test, spread
+from loop.datasets.cad import (
+    CAD_CLASSES,
+    SHARED_CAD_DIR,
+    CadPair,
+    download_cad,
+    find_cad_dir,
+    load_cad_imdb,
+    read_cad_pairs,
+)
+from loop.datasets.generators import (
+    GENERATED,
+    GENERATORS,
+    BlobsGenerator,
+    CirclesGenerator,
+    MoonsGenerator,
+    TwoDGenerator,
+    XorGenerator,
+)
+from loop.datasets.reading import resolve_data_path
+from loop.datasets.registry import (
+    DATASET_KINDS,
+    DatasetKind,
+    LoadOptions,
+    dataset_specs,
+    load_dataset,
+    register_dataset,
+)
+
+DATASETS = dataset_specs()  # the built-in kinds, for help texts
+
+__all__ = [
+    "CAD_CLASSES",
+    "DATASETS",
+    "DATASET_KINDS",
+    "GENERATED",
+    "GENERATORS",
+    "SHARED_CAD_DIR",
+    "BlobsGenerator",
+    "CadPair",
+    "CirclesGenerator",
+    "Dataset",
+    "DatasetKind",
+    "LoadOptions",
+    "MoonsGenerator",
+    "TwoDGenerator",
+    "XorGenerator",
+    "dataset_specs",
+    "download_cad",
+    "find_cad_dir",
+    "load_cad_imdb",
+    "load_dataset",
+    "read_cad_pairs",
+    "register_dataset",
+    "resolve_data_path",
+    "split_pool_test",
+    "spread",
+]

@@ -1,0 +1,126 @@
+"""Data sets by name: a registry of loaders, and :func:`load_dataset`, the one way in.
+
+A data set spec is a registered name (``moons``) or, for kinds that read a
+file, ``kind:PATH`` (``csv:points.csv``). Each kind is a loader function
+``load(path, options) -> Dataset`` registered with :func:`register_dataset`;
+the built-in kinds register themselves in their modules (generators, files,
+CAD), and a researcher's own kind registers the same way::
+
+    @register_dataset("my-set", summary="my points")
+    def load_my_set(path: str | None, options: LoadOptions) -> Dataset: ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from estimators.encoders import TextEncoder
+    from loop.datasets.base import Dataset
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """What a loader may be asked for; each kind uses the options that apply to it.
+
+    n_samples : points drawn by a generator. Default 1000.
+    noise : the generator's noise. Default: the generator's own.
+    seed : seeds the generator and the pool/test split. Default 0.
+    test_fraction : share of points held out for testing (generated and CSV
+        sets; CAD has its own splits). Default 0.2.
+    data_dir : the folder of a kind's files (``cad-imdb``).
+    encoder : embeds texts (text kinds). Default: the shipped sentence model.
+    limit : keep only ``limit`` rows (``text-csv``) or pairs per split
+        (``cad-imdb``), evenly spread through the file, for quick runs.
+    data_root : when given, every path must resolve inside this folder.
+    """
+
+    n_samples: int = 1000
+    noise: float | None = None
+    seed: int = 0
+    test_fraction: float = 0.2
+    data_dir: str | Path | None = None
+    encoder: TextEncoder | None = None
+    limit: int | None = None
+    data_root: str | Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.n_samples < 4:
+            raise ValueError(f"n_samples must be at least 4, got {self.n_samples}")
+        if self.noise is not None and not self.noise >= 0:
+            raise ValueError(f"noise must be 0 or more, got {self.noise}")
+        if not 0 < self.test_fraction < 1:
+            raise ValueError(
+                f"test_fraction must be between 0 and 1 (exclusive), got {self.test_fraction}"
+            )
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"limit must be at least 1, got {self.limit}")
+
+
+Loader = Callable[[str | None, LoadOptions], "Dataset"]
+
+
+@dataclass(frozen=True)
+class DatasetKind:
+    """A registered kind of data set: its name, its loader, and whether it reads a file."""
+
+    name: str
+    load: Loader
+    takes_path: bool
+    summary: str
+
+    @property
+    def spec(self) -> str:
+        """How the kind is named on a command line: ``moons`` or ``csv:PATH``."""
+        return f"{self.name}:PATH" if self.takes_path else self.name
+
+
+DATASET_KINDS: dict[str, DatasetKind] = {}
+
+
+def register_dataset(name: str, *, takes_path: bool = False, summary: str = "") -> Callable[[Loader], Loader]:
+    """Register ``load(path, options) -> Dataset`` as the loader of the kind ``name``.
+
+    ``takes_path``: the spec is ``name:PATH`` and ``path`` is that text (else
+    ``path`` is None). A name can be registered once.
+    """
+    if not name or ":" in name:
+        raise ValueError(f"a data set name is a word without ':', got {name!r}")
+
+    def register(load: Loader) -> Loader:
+        if name in DATASET_KINDS:
+            raise ValueError(f"a data set kind named {name!r} is already registered")
+        DATASET_KINDS[name] = DatasetKind(name, load, takes_path, summary)
+        return load
+
+    return register
+
+
+def dataset_specs() -> tuple[str, ...]:
+    """Every registered kind as it is written in a spec, e.g. ``("moons", ..., "csv:PATH")``."""
+    return tuple(kind.spec for kind in DATASET_KINDS.values())
+
+
+def load_dataset(spec: str, **options) -> Dataset:
+    """Load the data set named by ``spec`` (a registered kind, see :func:`dataset_specs`).
+
+    ``options`` are :class:`LoadOptions` fields; each kind uses those that apply
+    to it. Every problem (unknown kind, missing path, bad option, bad file) is a
+    ValueError with a message for the user.
+    """
+    unknown = set(options) - {f.name for f in fields(LoadOptions)}
+    if unknown:
+        raise ValueError(f"unknown data set option(s) {sorted(unknown)}")
+    load_options = LoadOptions(**options)
+    name, has_path, argument = str(spec).strip().partition(":")
+    kind = DATASET_KINDS.get(name)
+    if kind is None:
+        raise ValueError(f"unknown data set {spec!r}; choose one of: {', '.join(dataset_specs())}")
+    if kind.takes_path and not argument.strip():
+        raise ValueError(f"{name} needs a path to a file: {name}:PATH, e.g. {name}:my_data.csv")
+    if not kind.takes_path and has_path:
+        raise ValueError(f"the data set {name} takes no path (write just {name!r})")
+    return kind.load(argument.strip() if kind.takes_path else None, load_options)

@@ -1,0 +1,26 @@
+"""Embedding a data set's texts (and their revisions) with a sentence encoder."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from estimators.encoders import SentenceEncoder, TextEncoder
+
+
+def embed_texts(
+    encoder: TextEncoder | None, texts: list[str], revisions: list[str | None]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(X (N, d), revisions' X (N, d) with NaN rows where none), in one encoder call."""
+    encoder = SentenceEncoder() if encoder is None else encoder
+    present = [r for r in revisions if r is not None]
+    vectors = np.asarray(encoder.encode(texts + present), dtype=np.float32)
+    if vectors.ndim != 2 or len(vectors) != len(texts) + len(present):
+        raise ValueError(
+            f"the encoder returned shape {vectors.shape} for {len(texts) + len(present)} texts"
+        )
+    revised = np.full((len(texts), vectors.shape[1]), np.nan, dtype=np.float32)
+    revised[np.array([r is not None for r in revisions], dtype=bool)] = vectors[len(texts) :]
+    return vectors[: len(texts)], revised
+
+
+# --------------------------------------------------------------------------- CAD IMDb
