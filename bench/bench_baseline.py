@@ -9,7 +9,7 @@ oracle answering:
 - ``plain``: a modAL ``ActiveLearner`` (uncertainty sampling, modAL's own)
   over a skorch ``NeuralNetClassifier`` with cross-entropy, the same network
   and the same optimiser, learning rate, epochs and batch size as the
-  session's estimator (``loop.session.new_estimator``); each
+  session's estimator (``loop.config.new_estimator``); each
   round ``teach`` refits it from scratch on every label, and the labelled
   point is deleted from the pool array (modAL's tutorials). Labels only.
 - ``nudge``: a ``Session`` with its defaults (direction loss, boundary
@@ -54,7 +54,7 @@ from skorch import NeuralNetClassifier
 from estimators import DirectionClassifier
 from loop.datasets import Dataset
 from loop.oracles import make_oracle
-from loop.session import SessionConfig, new_estimator
+from loop.config import SessionConfig, new_estimator
 
 PHASE = 10  # rounds in the "first" and "last" columns
 

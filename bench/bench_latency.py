@@ -11,9 +11,9 @@ trained once from scratch; then ``--rounds`` rounds are timed, each
 
 Modes:
 
-- ``sync``: ``Session(background=False)``, in-memory store, what ``nudge
+- ``sync``: ``InlineTrainer``, in-memory store, what ``nudge
   simulate`` does: submit retrains (and scores the test split) before it returns.
-- ``ui``: ``Session(background=True)`` over a SQLite file, what ``nudge serve``
+- ``ui``: ``BackgroundTrainer`` over a SQLite file, what ``nudge serve``
   does; the annotator takes longer than a retrain (the script waits, untimed,
   until the trainer is idle before each submit), so each next query is chosen
   with the model of the previous round while the retrain for the new answer
@@ -55,6 +55,7 @@ from common import (
 from loop.oracles import make_oracle
 from loop.service import AnnotationService
 from loop.session import Session, SessionConfig
+from loop.training import BackgroundTrainer, InlineTrainer
 
 MODES = ("sync", "ui", "ui-busy")
 LABELS = (20, 100, 200, 500)
@@ -177,7 +178,7 @@ def main() -> None:
                     continue
                 for mode in modes:
                     db = "sqlite://" if mode == "sync" else str(Path(folder) / f"{name}-{n_labels}-{mode}.db")
-                    session = prefilled_session(dataset, n_labels, db=db, background=mode != "sync")
+                    session = prefilled_session(dataset, n_labels, db=db, trainer=InlineTrainer() if mode == "sync" else BackgroundTrainer())
                     profiler = cProfile.Profile() if args.profile else None
                     try:
                         times = time_rounds(session, mode, rounds, profiler)

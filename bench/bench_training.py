@@ -60,7 +60,7 @@ class Cell(NamedTuple):
 def time_retrains(dataset: Dataset, n_answers: int, loss: str, repeats: int) -> Cell:
     """Time ``repeats`` full and ``repeats`` warm retrains of a default session with ``loss``."""
     session = prefilled_session(dataset, n_answers, config=SessionConfig(dataset=dataset.name, loss=loss))
-    rows = len(session.training_set(session.store.annotations(session.session_id))[0])
+    rows = len(session.trainer.training_rows(session.effective_annotations())[0])
     settings = training_settings(session.model.estimator)
     seconds = {kind: [] for kind in KINDS}
     seconds["full"].append(session.last_train_seconds)  # the session's first training

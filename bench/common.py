@@ -22,9 +22,10 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from loop.datasets import Dataset, load_dataset
-from loop.oracles import Answer, make_oracle
+from loop.oracles import Answer, apply_answer, make_oracle
 from loop.session import Session, SessionConfig
 from loop.store import Store
+from loop.training import Trainer
 
 ANNOTATOR = "bench"
 MOONS_POOL = 10_000  # the issue's 2D pool; moons holds out test_fraction 0.2 on top
@@ -135,27 +136,24 @@ def filled_session(
     session = Session.create(Store(db), quiet, dataset=dataset)
     oracle = make_oracle("exact", dataset)
     for point in balanced_sample(dataset, n_labels):
-        answer = oracle.answer(int(point))
-        session.relabel(int(point), answer.label, answer.directions, annotator=ANNOTATOR,
-                        sources=[answer.source] * len(answer.directions))
+        session.relabel(int(point), annotator=ANNOTATOR, **oracle.answer(int(point)).submission())
     return session
 
 
 def submit_answer(session: Session, query_id: str, answer: Answer) -> None:
-    """Submit a simulated annotator's answer to a query (labels and directions, with their source)."""
-    session.submit(query_id, answer.label, answer.directions, annotator=ANNOTATOR,
-                   sources=[answer.source] * len(answer.directions))
+    """Submit a simulated annotator's answer to a query as the bench's annotator."""
+    apply_answer(session, query_id, answer, annotator=ANNOTATOR)
 
 
 def prefilled_session(
     dataset: Dataset, n_labels: int, *, config: SessionConfig | None = None,
-    db: str = "sqlite://", background: bool = False,
+    db: str = "sqlite://", trainer: Trainer | None = None,
 ) -> Session:
     """:func:`filled_session` reopened with ``config`` (retrain after every answer by default),
     trained once from scratch on its answers."""
     config = config or SessionConfig(dataset=dataset.name)
     filler = filled_session(dataset, n_labels, config=config, db=db)
-    return Session(filler.store, filler.session_id, config, dataset, background=background)
+    return Session(filler.store, filler.session_id, config, dataset, trainer=trainer)
 
 
 # --------------------------------------------------------------------------- timing

@@ -71,9 +71,20 @@ class Answer:
     targets: list[int] = field(default_factory=list)
     source: str = "oracle"
 
+    def submission(self) -> dict:
+        """The answer as ``Session.submit`` / ``Session.relabel`` keyword arguments."""
+        return {"label": self.label, "directions": self.directions,
+                "sources": [self.source] * len(self.directions), "targets": self.targets or None}
+
 
 class Oracle(Protocol):
     def answer(self, index: int) -> Answer: ...
+
+
+def apply_answer(session, query_id: str, answer: Answer, *, annotator: str):
+    """Submit an oracle's ``answer`` to the session's query ``query_id`` (label, directions,
+    their source and target classes); returns the stored annotation."""
+    return session.submit(query_id, annotator=annotator, **answer.submission())
 
 
 class SimulatedAnnotator(ABC):

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from loop.datasets import Dataset, load_dataset
-from loop.oracles import make_oracle
+from loop.oracles import apply_answer, make_oracle
 from loop.session import Session, SessionConfig
 from loop.store import Store
 
@@ -87,11 +87,7 @@ def run_once(
             break
         version = session.model.version
         for query in queries:
-            answer = oracle.answer(query.point_id)
-            session.submit(
-                query.query_id, answer.label, answer.directions, annotator=SIMULATED_ANNOTATOR,
-                sources=[answer.source] * len(answer.directions), targets=answer.targets or None,
-            )
+            apply_answer(session, query.query_id, oracle.answer(query.point_id), annotator=SIMULATED_ANNOTATOR)
         if session.model.version == version:  # a short last batch did not reach retrain_every
             session.retrain()
         model = session.model

@@ -6,7 +6,8 @@
 """
 
 from strategies import compat  # noqa: F401  (installs the modAL shim first)
-from strategies.registry import STRATEGIES, get_strategy, make_learner, select_queries
+from strategies.model import estimators_of, is_committee
+from strategies.registry import STRATEGIES, get_strategy, make_learner, needs_committee, select_queries
 from strategies.sampling import DISAGREEMENTS, MEASURES, boundary_distance
 
 __all__ = [
@@ -14,6 +15,9 @@ __all__ = [
     "MEASURES",
     "STRATEGIES",
     "boundary_distance",
+    "estimators_of",
+    "is_committee",
+    "needs_committee",
     "get_strategy",
     "make_learner",
     "select_queries",

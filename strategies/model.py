@@ -8,16 +8,26 @@ helpers look through the wrapper at the estimators and the labelled data.
 from __future__ import annotations
 
 import numpy as np
+from modAL.models import Committee
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from estimators import unpack_targets
 
 
+def is_committee(learner) -> bool:
+    """True for a modAL ``Committee`` (the one place that decides it)."""
+    return isinstance(learner, Committee)
+
+
+def learners_of(learner) -> list:
+    """A committee's member learners, or ``[learner]``."""
+    return list(learner.learner_list) if is_committee(learner) else [learner]
+
+
 def estimators_of(learner) -> list:
     """The estimators behind ``learner``: a committee's members, a learner's one, or itself."""
-    members = getattr(learner, "learner_list", [learner])
-    return [getattr(member, "estimator", member) for member in members]
+    return [getattr(member, "estimator", member) for member in learners_of(learner)]
 
 
 def is_fitted(learner) -> bool:
@@ -36,7 +46,7 @@ def labelled_data(learner) -> tuple[np.ndarray | None, np.ndarray | None]:
     Packed targets (see ``estimators.targets``) are reduced to their labels.
     A committee's members all hold the same data; the first one's is returned.
     """
-    holder = getattr(learner, "learner_list", [learner])[0]
+    holder = learners_of(learner)[0]
     X, y = getattr(holder, "X_training", None), getattr(holder, "y_training", None)
     if X is None or y is None:
         return None, None

@@ -29,18 +29,26 @@ STRATEGIES: dict[str, Callable] = {
 }
 
 
-def get_strategy(name: str) -> Callable:
-    """The strategy registered under ``name`` (see ``strategies.sampling`` for each one's scores)."""
-    if name not in STRATEGIES:
-        raise ValueError(f"unknown strategy {name!r}; choose one of {sorted(STRATEGIES)}")
-    return STRATEGIES[name]
+def get_strategy(strategy: str | Callable) -> Callable:
+    """The strategy registered under a name (see ``strategies.sampling`` for each one's scores),
+    or ``strategy`` itself when it is a function with modAL's contract."""
+    if callable(strategy):
+        return strategy
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; choose one of {sorted(STRATEGIES)}")
+    return STRATEGIES[strategy]
+
+
+def needs_committee(strategy: str | Callable) -> bool:
+    """True when the strategy scores with a committee (it is marked ``needs_committee = True``)."""
+    return bool(getattr(get_strategy(strategy), "needs_committee", False))
 
 
 def select_queries(
     learner,
     X_pool,
     n_instances: int,
-    strategy: str = "boundary",
+    strategy: str | Callable = "boundary",
     *,
     available=None,
     random_state=None,
@@ -54,7 +62,8 @@ def select_queries(
         fitted or not.
     X_pool : (N, n) the whole pool.
     n_instances : how many queries, 1 <= n_instances <= number available.
-    strategy : a name from ``STRATEGIES`` (default "boundary").
+    strategy : a name from ``STRATEGIES`` (default "boundary"), or a function with
+        modAL's contract ``(learner, X_pool, n_instances, *, available, random_state, **kwargs)``.
     available : optional (N,) bool mask; False marks points that must not be
         asked (labelled, currently assigned). Default: all may be asked.
     random_state : seed for the random strategy and the cold-start k-means.
@@ -80,15 +89,15 @@ def select_queries(
 
 def make_learner(
     estimator,
-    strategy: str = "boundary",
+    strategy: str | Callable = "boundary",
     *,
     committee_size: int = 3,
     X_training=None,
     y_training=None,
 ) -> ActiveLearner | Committee:
-    """A modAL learner around ``estimator`` that queries with the named strategy.
+    """A modAL learner around ``estimator`` that queries with ``strategy`` (a name or a function).
 
-    For "committee": a modAL ``Committee`` of ``committee_size`` clones of
+    For a strategy that needs a committee (:func:`needs_committee`, e.g. "committee"): a modAL ``Committee`` of ``committee_size`` clones of
     ``estimator`` whose ``random_state`` is ``random_state + i`` (or None for
     all when the estimator's is None, which gives different, unrepeatable
     initialisations). Otherwise an ``ActiveLearner``. Given ``X_training`` and
@@ -97,7 +106,7 @@ def make_learner(
     labels of one class, give the estimator ``classes=[...]``.
     """
     query_strategy = get_strategy(strategy)
-    if strategy != "committee":
+    if not needs_committee(query_strategy):
         return ActiveLearner(
             estimator, query_strategy=query_strategy, X_training=X_training, y_training=y_training
         )

@@ -48,7 +48,7 @@ from scipy.stats import entropy
 from sklearn.utils import check_random_state
 
 from strategies.cold_start import coverage_queries, exploration_queries
-from strategies.model import estimators_of, is_fitted, labelled_data
+from strategies.model import estimators_of, is_committee, is_fitted, labelled_data
 from strategies.pool import available_pool, best_first, farthest_first
 
 # ------------------------------------------------------------------ measures
@@ -96,7 +96,7 @@ DISAGREEMENTS: dict[str, Callable[[Committee, np.ndarray], np.ndarray]] = {
 
 def committee_disagreement(learner, X: np.ndarray, measure: str = "max_disagreement") -> np.ndarray:
     """(M,) disagreement of a modAL Committee on each row of X; ``measure`` from DISAGREEMENTS."""
-    if not isinstance(learner, Committee):
+    if not is_committee(learner):
         raise ValueError(
             "the committee strategy needs a modAL Committee; build one with "
             "strategies.make_learner(estimator, 'committee')"
@@ -182,6 +182,7 @@ margin_sampling = ranked_strategy("margin")
 entropy_sampling = ranked_strategy("entropy")
 boundary_sampling = ranked_strategy("boundary")
 committee_sampling = ranked_strategy("committee")  # measure="max_disagreement" | ... (DISAGREEMENTS)
+committee_sampling.needs_committee = True  # make_learner builds a Committee for it
 
 
 @model_strategy

@@ -60,10 +60,11 @@ def running_app(tmp_path):
     temporary SQLite file, launched on a free local port; closed afterwards."""
     from loop.session import Session, SessionConfig
     from loop.store import Store
+    from loop.training import BackgroundTrainer
 
     store = Store(tmp_path / "ui.db")
     config = SessionConfig(dataset="moons", dataset_options={"n_samples": 300}, estimator=SMALL_NET)
-    session = Session.create(store, config, session_id="ui-test", background=True)
+    session = Session.create(store, config, session_id="ui-test", trainer=BackgroundTrainer())
     try:
         with launched(session) as app:
             yield app

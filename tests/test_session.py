@@ -6,6 +6,7 @@ import pytest
 from loop.datasets import load_dataset
 from loop.session import Session, SessionConfig, SessionError
 from loop.store import Store
+from loop.training import BackgroundTrainer
 
 FAST = {"max_epochs": 20, "module__hidden": (16,)}
 
@@ -144,7 +145,7 @@ def test_class_names_are_accepted_as_labels(moons):
 
 def test_background_training_publishes_new_versions(moons):
     background = Session.create(Store("sqlite://"), SessionConfig(estimator=FAST), dataset=moons,
-                                background=True)
+                                trainer=BackgroundTrainer())
     try:
         for _ in range(3):
             answer(background)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from loop import Session, SessionConfig, Store, load_dataset, make_oracle
+from loop import Session, SessionConfig, Store, apply_answer, load_dataset, make_oracle
 from loop.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,9 +26,7 @@ def test_simulated_session_on_moons_reaches_85_percent_within_40_labels(seed):
     oracle = make_oracle("exact", dataset, seed=seed)
     for _ in range(40):
         query = session.next_query("oracle")
-        answer = oracle.answer(query.point_id)
-        session.submit(query.query_id, answer.label, answer.directions, annotator="oracle",
-                       sources=[answer.source] * len(answer.directions))
+        apply_answer(session, query.query_id, oracle.answer(query.point_id), annotator="oracle")
     assert session.model.n_labeled == 40
     assert session.model.accuracy >= 0.85
 
@@ -90,7 +88,7 @@ def test_simulate_cli_takes_the_retraining_policy(tmp_path):
 
 SCRIPTED_ANNOTATOR = textwrap.dedent("""
     import sys
-    from loop import Session, SessionConfig, Store, load_dataset, make_oracle
+    from loop import Session, SessionConfig, Store, apply_answer, load_dataset, make_oracle
     db, resume = sys.argv[1], sys.argv[2] == "resume"
     dataset = load_dataset("moons", n_samples=300)
     store = Store(db)
@@ -100,8 +98,7 @@ SCRIPTED_ANNOTATOR = textwrap.dedent("""
     oracle = make_oracle("exact", dataset)
     while True:
         query = session.next_query("bot")
-        answer = oracle.answer(query.point_id)
-        stored = session.submit(query.query_id, answer.label, answer.directions, annotator="bot")
+        stored = apply_answer(session, query.query_id, oracle.answer(query.point_id), annotator="bot")
         print(stored.id, flush=True)  # acknowledged
 """)
 
@@ -130,6 +127,5 @@ def test_kill_9_mid_session_loses_no_acknowledged_annotation(tmp_path):
     assert session.model.n_labeled == len(stored)
     query = session.next_query("bot")
     assert query.point_id not in session.labelled_points()
-    answer = make_oracle("exact", dataset).answer(query.point_id)
-    session.submit(query.query_id, answer.label, answer.directions, annotator="bot")
+    apply_answer(session, query.query_id, make_oracle("exact", dataset).answer(query.point_id), annotator="bot")
     assert session.status()["n_answers"] == len(stored) + 1

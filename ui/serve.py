@@ -22,6 +22,7 @@ from pathlib import Path
 from loop.cli import add_dataset_arguments, add_retrain_arguments, dataset_options, key_values
 from loop.service import AnnotationService
 from loop.session import Session, SessionConfig
+from loop.training import BackgroundTrainer
 from loop.store import Store
 
 
@@ -107,10 +108,10 @@ def open_session(args: argparse.Namespace) -> Session:
     store = Store(args.db)
     name = args.session or default_session_name(args.dataset)
     if store.session_config(name) is not None:
-        session = Session.open(store, name, background=True)
+        session = Session.open(store, name, trainer=BackgroundTrainer())
         print(f"resuming session {name!r} ({session.status()['n_answers']} answers so far) from {store.url}")
         return session
-    session = Session.create(store, config, session_id=name, background=True)
+    session = Session.create(store, config, session_id=name, trainer=BackgroundTrainer())
     print(f"new session {name!r} on {args.dataset}, stored in {store.url}")
     return session
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from loop.datasets.base import Dataset, split_pool_test, spread
-from loop.datasets.registry import LoadOptions, register_dataset
 from loop.datasets.reading import check_width, read_table, resolve_data_path
+from loop.datasets.registry import LoadOptions, register_dataset
 from loop.datasets.texts import embed_texts
 
 
