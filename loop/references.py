@@ -28,8 +28,15 @@ def reference(obj: Any, what: str) -> str:
             "define it at the top level of a module so a resumed session can import it"
         )
     name = f"{module}:{qualname}"
-    if resolve(name, what) is not obj:
-        raise SessionError(f"{what} {name} does not import back as the same object; define it at a module's top level")
+    try:
+        found = resolve(name, what)
+    except SessionError:
+        found = None
+    if found is not obj:
+        raise SessionError(
+            f"{what} {name} cannot be imported back by that name; define it at the top level of a "
+            "module so a resumed session can import it"
+        )
     return name
 
 
@@ -60,8 +67,9 @@ def encode(value: Any, what: str) -> Any:
         return {key: encode(item, f"{what} {key!r}") for key, item in value.items()}
     if isinstance(value, type) or callable(value) and not hasattr(value, "get_params"):
         return {REF: reference(value, what)}
-    if hasattr(value, "get_params"):
-        return {NEW: reference(type(value), what), "params": encode(value.get_params(deep=False), what)}
+    if hasattr(value, "get_params"):  # private entries (skorch's "_params_to_validate") are rebuilt on init
+        params = {key: item for key, item in value.get_params(deep=False).items() if not key.startswith("_")}
+        return {NEW: reference(type(value), what), "params": encode(params, what)}
     raise SessionError(
         f"{what} is a {type(value).__name__}, which cannot be stored with the session; "
         "use numbers, text, lists, classes or functions (by name), or estimators with get_params"
