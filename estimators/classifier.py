@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -13,9 +13,10 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from sklearn.base import ClassifierMixin
-from sklearn.utils import check_array
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import validate_data
 from skorch import NeuralNet
-from skorch.utils import to_tensor
+from skorch.utils import to_numpy, to_tensor
 
 from estimators.losses import OBJECTIVES
 from estimators.modules import MLP
@@ -23,7 +24,7 @@ from estimators.targets import SLOT_HEAD, check_directions, row_width, unpack_ta
 
 
 def softmax_rows(logits: torch.Tensor) -> torch.Tensor:
-    """Turn (N, C) logits into rows of probabilities (skorch's predict_nonlinearity)."""
+    """Turn (N, C) logits into rows of probabilities (what ``predict_nonlinearity="auto"`` means)."""
     return torch.softmax(logits, dim=-1)
 
 
@@ -38,6 +39,11 @@ class DirectionClassifier(ClassifierMixin, NeuralNet):
     ``ActiveLearner.teach`` stacks them with their points and skorch batches
     and splits them with their points.
 
+    ``classes_`` (and so ``predict``) has the dtype of ``classes`` when that is
+    given, else of the labels: int labels give ints, strings give strings. A
+    packed y stores its labels as floats, so without ``classes`` its
+    ``classes_`` are floats; with ``classes=[0, 1]`` they are ints again.
+
     Parameters (beyond skorch's ``NeuralNet``)
     ------------------------------------------
     criterion : the objective, a name from ``estimators.OBJECTIVES``
@@ -46,7 +52,20 @@ class DirectionClassifier(ClassifierMixin, NeuralNet):
         go through skorch's prefix, e.g. ``criterion__alpha=0.3``.
     module : the network class, default :class:`estimators.MLP`; ``n_features``
         and ``n_classes`` are filled in from the data when its constructor takes
-        them. Settings via ``module__hidden=(32,)`` etc.
+        them. Settings via ``module__hidden=(32,)`` etc. Its C outputs are read
+        as the logits of a softmax everywhere (the objectives,
+        ``decision_function``, ``margin_and_gradient``).
+    predict_nonlinearity : what ``predict_proba`` applies to the (N, C) logits,
+        with skorch's choices: "auto" (default), None (the identity: raw logits)
+        or a callable taking and returning an (N, C) tensor (e.g. a softmax with
+        a temperature). "auto" is the softmax over classes, not skorch's
+        inference: skorch infers from the criterion and falls back to the
+        identity for any criterion it does not know, which is every objective
+        here, so its ``predict_proba`` would return logits and silently break
+        uncertainty sampling (DESIGN.md section 2). Query strategies and
+        scikit-learn's ``predict_proba`` contract need rows of probabilities
+        that sum to 1: keep that when you pass your own. ``predict`` is the
+        argmax of ``predict_proba``, as in skorch's ``NeuralNetClassifier``.
     classes : all class labels, when they are known before the data shows them
         (e.g. cold start with one class labelled so far). Default: inferred.
     random_state : seed for initialisation and shuffling; the same seed and
@@ -54,8 +73,7 @@ class DirectionClassifier(ClassifierMixin, NeuralNet):
 
     Defaults differing from skorch: Adam, lr 0.01, 100 epochs, no internal
     validation split (skorch's 5-fold split fails on a handful of labels; pass
-    ``train_split=skorch.dataset.ValidSplit(0.2)`` to get one), softmax
-    ``predict_proba``, silent.
+    ``train_split=skorch.dataset.ValidSplit(0.2)`` to get one), silent.
     """
 
     def __init__(
@@ -67,7 +85,7 @@ class DirectionClassifier(ClassifierMixin, NeuralNet):
         max_epochs: int = 100,
         batch_size: int = 128,
         train_split=None,
-        predict_nonlinearity=softmax_rows,
+        predict_nonlinearity: str | Callable[[torch.Tensor], torch.Tensor] | None = "auto",
         verbose: int = 0,
         classes=None,
         random_state: int | None = None,
@@ -88,6 +106,10 @@ class DirectionClassifier(ClassifierMixin, NeuralNet):
         )
         self.classes = classes
         self.random_state = random_state
+
+    def _get_param_names(self) -> list[str]:
+        """skorch's parameter names less ``_params_to_validate``, its bookkeeping (not a parameter)."""
+        return [name for name in super()._get_param_names() if name != "_params_to_validate"]
 
     # ----------------------------------------------------------- initialisation
     def initialize_module(self):
@@ -117,14 +139,23 @@ class DirectionClassifier(ClassifierMixin, NeuralNet):
         self.criterion_ = self.initialized_instance(criterion, self.get_params_for("criterion"))
         return self
 
+    def check_is_fitted(self, attributes=None, *args, **kwargs) -> None:
+        """Raise skorch's NotInitializedError (a scikit-learn NotFittedError) unless fitted.
+
+        Fitted means a network and its classes (``module_`` and ``classes_``), by
+        ``fit``, ``partial_fit`` or ``load_weights``; ``initialize()`` alone builds
+        the network but gives it no classes.
+        """
+        super().check_is_fitted(attributes or ["module_", "classes_"], *args, **kwargs)
+
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y, **fit_params) -> DirectionClassifier:
         """Train on X (N, n) and y (labels (N,) or packed targets); see the class doc.
 
         With ``warm_start=True`` a fitted network continues from its weights.
         """
-        fresh = not (self.warm_start and self.initialized_)
-        X, y = self._prepare_training_data(X, y, fresh=fresh)
+        fresh = not (self.warm_start and self.__sklearn_is_fitted__())
+        X, y = self._prepare_training_data(X, y, reset=fresh, classes=self.classes)
         with self._seeded():
             if fresh:
                 self.initialize()
@@ -132,11 +163,43 @@ class DirectionClassifier(ClassifierMixin, NeuralNet):
         return self
 
     def partial_fit(self, X, y, classes=None, **fit_params) -> DirectionClassifier:
-        """Continue training for ``max_epochs`` epochs without re-initialising."""
-        X, y = self._prepare_training_data(X, y, fresh=not self.initialized_)
+        """Train ``max_epochs`` more epochs from the current weights (scikit-learn's semantics).
+
+        ``classes`` lists every class label: required on the first call (unless
+        the ``classes`` parameter gives them), since one batch need not show
+        them all; on later calls it may be omitted and, when given, must equal
+        ``classes_``. Labels outside the classes are refused.
+        """
+        first = not self.__sklearn_is_fitted__()
+        declared = self._partial_fit_classes(classes, first=first)
+        X, y = self._prepare_training_data(X, y, reset=first, classes=declared)
         with self._seeded():
+            if first:
+                self.initialize()
             NeuralNet.partial_fit(self, X, y, **fit_params)
         return self
+
+    def _partial_fit_classes(self, classes, *, first: bool) -> np.ndarray | None:
+        """The classes a partial_fit call declares (None after the first: keep ``classes_``)."""
+        given = None if classes is None else np.unique(classes)
+        if not first:
+            if given is not None and not np.array_equal(given, self.classes_):
+                raise ValueError(
+                    f"classes={given.tolist()} differs from the classes fitted so far, "
+                    f"{self.classes_.tolist()}"
+                )
+            return None
+        parameter = None if self.classes is None else np.unique(self.classes)
+        if given is None and parameter is None:
+            raise ValueError(
+                "classes must be given on the first call to partial_fit "
+                "(partial_fit(X, y, classes=[...]) or the classes parameter)"
+            )
+        if given is not None and parameter is not None and not np.array_equal(given, parameter):
+            raise ValueError(
+                f"classes={given.tolist()} differs from the classes parameter, {parameter.tolist()}"
+            )
+        return parameter if given is None else given
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """Hand the objective the batch inputs and the network, for input gradients."""
@@ -154,20 +217,25 @@ class DirectionClassifier(ClassifierMixin, NeuralNet):
             torch.manual_seed(self.random_state)
             yield
 
-    def _prepare_training_data(self, X, y, *, fresh: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Validate X and y and encode labels and targets as class indices.
+    def _prepare_training_data(self, X, y, *, reset: bool, classes) -> tuple[np.ndarray, np.ndarray]:
+        """Validate X and y, set ``classes_`` and encode labels and targets as class indices.
 
-        Returns X as float32 (N, n) and y as float32 (N, 1 + m * (2 + n)).
+        ``classes_`` becomes ``classes`` when given; else, when ``reset``, the
+        labels' own classes; else it stays. Returns X as float32 (N, n) and y as
+        float32 (N, 1 + m * (2 + n)).
         """
-        X = self._check_inputs(X, reset=fresh)
-        y = np.asarray(y)
-        if y.ndim == 1 and y.dtype.kind not in "fiub":
+        X, y = validate_data(
+            self, X, y, reset=reset, dtype=np.float32, ensure_all_finite=True, multi_output=True
+        )
+        if y.ndim == 1:
             labels, mask, targets, directions = y, np.zeros((len(y), 0), bool), None, None
         else:
             labels, mask, targets, directions = unpack_targets(y, X.shape[1])
-        if len(labels) != len(X):
-            raise ValueError(f"X has {len(X)} rows but y has {len(labels)}")
-        self._set_classes(labels, fresh=fresh)
+        check_classification_targets(labels)
+        if classes is not None:
+            self.classes_ = self._at_least_two(np.unique(classes), "classes")
+        elif reset:
+            self.classes_ = self._at_least_two(np.unique(labels), "the labels")
         label_index = self._encode(labels, "label")
         slots = mask.shape[1]
         encoded = np.zeros((len(X), row_width(X.shape[1], slots)), dtype=np.float32)
@@ -184,17 +252,14 @@ class DirectionClassifier(ClassifierMixin, NeuralNet):
             slot_view[:, :, SLOT_HEAD:] = np.where(mask[:, :, None], directions, 0.0)
         return X, encoded
 
-    def _set_classes(self, labels: np.ndarray, *, fresh: bool) -> None:
-        if self.classes is not None:
-            self.classes_ = np.unique(np.asarray(self.classes))
-        elif fresh or not hasattr(self, "classes_"):
-            classes = np.unique(labels)
-            if len(classes) < 2:
-                raise ValueError(
-                    f"the labels hold one class only ({classes.tolist()}); a classifier needs "
-                    "two, or pass classes=[...] to say which classes exist"
-                )
-            self.classes_ = classes
+    @staticmethod
+    def _at_least_two(classes: np.ndarray, source: str) -> np.ndarray:
+        if len(classes) < 2:
+            raise ValueError(
+                f"{source} hold one class only ({classes.tolist()}); a classifier needs "
+                "two, or pass classes=[...] to say which classes exist"
+            )
+        return classes
 
     def _encode(self, values: np.ndarray, what: str) -> np.ndarray:
         index = np.searchsorted(self.classes_, values)
@@ -206,17 +271,9 @@ class DirectionClassifier(ClassifierMixin, NeuralNet):
             )
         return index
 
-    def _check_inputs(self, X, *, reset: bool = False) -> np.ndarray:
+    def _check_inputs(self, X) -> np.ndarray:
         """X as a finite float32 (N, n) array with the fitted number of features."""
-        X = check_array(X, dtype=np.float32, ensure_all_finite=True)
-        if reset:
-            self.n_features_in_ = X.shape[1]
-        elif hasattr(self, "n_features_in_") and X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but the classifier was fitted with "
-                f"{self.n_features_in_}"
-            )
-        return X
+        return validate_data(self, X, reset=False, dtype=np.float32, ensure_all_finite=True)
 
     # --------------------------------------------------------------- predicting
     def logits(self, X, batch_size: int = 65536) -> np.ndarray:
@@ -236,13 +293,25 @@ class DirectionClassifier(ClassifierMixin, NeuralNet):
                 chunks.append(self.module_(x).cpu().numpy())
         return np.concatenate(chunks)  # _check_inputs refuses an empty X: never empty
 
+    def _get_predict_nonlinearity(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        """skorch's choice of nonlinearity, except that "auto" is the softmax (see the class doc)."""
+        if isinstance(self.predict_nonlinearity, str) and self.predict_nonlinearity == "auto":
+            self.check_is_fitted()
+            return softmax_rows
+        return super()._get_predict_nonlinearity()
+
     def predict_proba(self, X) -> np.ndarray:
-        """(N, C) class probabilities; rows sum to 1, columns follow ``classes_``."""
-        return softmax_rows(torch.from_numpy(self.logits(X))).numpy()
+        """(N, C) ``predict_nonlinearity`` of the logits; columns follow ``classes_``.
+
+        With the default "auto", class probabilities: rows sum to 1.
+        """
+        nonlinearity = self._get_predict_nonlinearity()
+        return to_numpy(nonlinearity(torch.from_numpy(self.logits(X))))
 
     def predict(self, X) -> np.ndarray:
-        """(N,) predicted class labels."""
-        return self.classes_[self.logits(X).argmax(axis=1)]
+        """(N,) predicted class labels (the argmax of ``predict_proba``), dtype of ``classes_``."""
+        best = self.predict_proba(X).argmax(axis=1)  # first, so an unfitted net says so
+        return self.classes_[best]
 
     def decision_function(self, X) -> np.ndarray:
         """Logit f = z_1 - z_0 of shape (N,) for two classes; (N, C) logits otherwise."""

@@ -16,7 +16,9 @@ is labels only. Every row of one array has the same number of slots ``m``
 (``max_directions``), so rows packed separately still stack.
 
 Labels and targets are stored as floats, so packed labels must be numbers
-(the class values themselves, e.g. 0/1, not strings).
+(the class values themselves, e.g. 0/1, not strings). A classifier given
+``classes=[0, 1]`` maps them back to those values, so its ``classes_`` and
+``predict`` are ints again; without ``classes`` they are the floats stored.
 """
 
 from __future__ import annotations

@@ -4,9 +4,12 @@ import numpy as np
 import pytest
 import torch
 from scipy.stats import wilcoxon
+from skorch import NeuralNet
 from skorch.dataset import ValidSplit
 from sklearn.base import clone, is_classifier
 from sklearn.datasets import make_blobs, make_moons
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
 
 from estimators import OBJECTIVES, DirectionClassifier, pack_targets
 from strategies import compat  # noqa: F401  (modAL shim)
@@ -137,7 +140,7 @@ def test_bad_inputs_are_rejected_with_clear_errors():
         net.fit(X, Y_MOONS)
     with pytest.raises(ValueError, match="one class only"):
         net.fit(X_MOONS, np.zeros(len(X_MOONS)))
-    with pytest.raises(ValueError, match="rows"):
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         net.fit(X_MOONS, Y_MOONS[:-1])
     packed = moons_with_directions()
     packed[0, 3:] = 0.0  # zero-length direction in a used slot
@@ -219,3 +222,100 @@ def test_directions_move_the_boundary_towards_the_true_one():
     direction = np.array([boundary_agreement("direction", s) for s in seeds])
     assert direction.mean() > ce.mean()
     assert wilcoxon(direction, ce, alternative="greater").pvalue < 0.05
+
+
+# ------------------------------------------------- scikit-learn's contract, pinned exactly
+def test_classes_and_predictions_keep_the_labels_dtype():
+    ints = small_net(max_epochs=2).fit(X_MOONS, Y_MOONS)
+    assert ints.classes_.dtype == Y_MOONS.dtype and ints.predict(X_MOONS).dtype == Y_MOONS.dtype
+    words = np.where(Y_MOONS == 1, "pos", "neg")
+    strings = small_net(max_epochs=2, criterion="ce").fit(X_MOONS, words)
+    assert strings.classes_.tolist() == ["neg", "pos"] and strings.predict(X_MOONS).dtype.kind == "U"
+    declared = small_net(max_epochs=2, classes=[0.0, 1.0]).fit(X_MOONS, Y_MOONS)
+    assert declared.classes_.dtype == np.float64  # the classes parameter's dtype wins
+
+
+def test_packed_labels_come_back_in_the_declared_classes_dtype():
+    """A session packs int labels 0..C-1 (floats inside y) and declares classes=list(range(C))."""
+    packed = moons_with_directions()
+    declared = small_net(max_epochs=2, classes=[0, 1]).fit(X_MOONS, packed)
+    assert declared.classes_.dtype.kind == "i" and declared.predict(X_MOONS).dtype.kind == "i"
+    undeclared = small_net(max_epochs=2).fit(X_MOONS, packed)
+    assert undeclared.classes_.dtype == np.float64  # a packed y holds floats only
+    np.testing.assert_array_equal(declared.predict(X_MOONS), undeclared.predict(X_MOONS))
+
+
+def test_saved_classes_keep_their_dtype(tmp_path):
+    net = small_net(max_epochs=2, classes=[0, 1]).fit(X_MOONS, moons_with_directions())
+    net.save_weights(tmp_path / "model.safetensors")
+    restored = small_net().load_weights(tmp_path / "model.safetensors")
+    assert restored.classes_.dtype.kind == "i" and restored.predict(X_MOONS[:3]).dtype.kind == "i"
+
+
+def test_modal_teach_keeps_int_predictions():
+    packed = moons_with_directions()
+    learner = ActiveLearner(small_net(max_epochs=2, classes=[0, 1], warm_start=True),
+                            X_training=X_MOONS[:4], y_training=packed[:4])
+    learner.teach(X_MOONS[4:8], packed[4:8])
+    assert learner.predict(X_MOONS).dtype.kind == "i"
+
+
+class PlainCrossEntropy(torch.nn.Module):
+    """A researcher's own criterion: skorch cannot infer a nonlinearity for it."""
+
+    def forward(self, logits, y, X, module):
+        return torch.nn.functional.cross_entropy(logits, y[:, 0].long())
+
+
+def test_auto_nonlinearity_is_the_softmax_even_for_a_custom_criterion():
+    net = small_net(max_epochs=2, criterion=PlainCrossEntropy).fit(X_MOONS, Y_MOONS)
+    expected = torch.softmax(torch.from_numpy(net.logits(X_MOONS)), dim=-1).numpy()
+    np.testing.assert_array_equal(net.predict_proba(X_MOONS), expected)
+    # skorch's own predict_proba goes through the same choice (its "auto" would give logits)
+    np.testing.assert_allclose(NeuralNet.predict_proba(net, X_MOONS.astype(np.float32)), expected, rtol=1e-6, atol=1e-7)
+
+
+def test_predict_nonlinearity_is_applied_to_the_logits():
+    net = small_net(max_epochs=2).fit(X_MOONS, Y_MOONS)
+    logits = net.logits(X_MOONS)
+    net.set_params(predict_nonlinearity=None)
+    np.testing.assert_array_equal(net.predict_proba(X_MOONS), logits)
+    net.set_params(predict_nonlinearity=torch.sigmoid)
+    np.testing.assert_allclose(net.predict_proba(X_MOONS), 1 / (1 + np.exp(-logits)), rtol=1e-6)
+    net.set_params(predict_nonlinearity=torch.neg)  # predict follows predict_proba's argmax
+    np.testing.assert_array_equal(net.predict(X_MOONS), net.classes_[logits.argmin(axis=1)])
+    net.set_params(predict_nonlinearity="softmax")
+    with pytest.raises(TypeError, match="callable, 'auto' or None"):
+        net.predict_proba(X_MOONS)
+
+
+def test_partial_fit_needs_classes_on_the_first_call():
+    with pytest.raises(ValueError, match="first call to partial_fit"):
+        small_net(max_epochs=1).partial_fit(X_MOONS, Y_MOONS)
+    with pytest.raises(ValueError, match="differs from the classes parameter"):
+        small_net(max_epochs=1, classes=[0, 1]).partial_fit(X_MOONS, Y_MOONS, classes=[0, 1, 2])
+    from_parameter = small_net(max_epochs=1, classes=[0, 1, 2]).partial_fit(X_MOONS, Y_MOONS)
+    np.testing.assert_array_equal(from_parameter.classes_, [0, 1, 2])
+
+
+def test_partial_fit_uses_the_first_classes_and_checks_them_afterwards():
+    net = small_net(max_epochs=1)
+    net.partial_fit(X_MOONS, Y_MOONS, classes=[0, 1, 2])  # class 2 not seen yet
+    assert net.classes_.tolist() == [0, 1, 2] and net.predict_proba(X_MOONS).shape == (120, 3)
+    trained = weights(net)
+    net.set_params(lr=0.0)
+    net.partial_fit(X_MOONS[:3], [2, 2, 0])  # no learning: continued, not re-initialised
+    assert all(torch.equal(a, b) for a, b in zip(trained, weights(net)))
+    net.partial_fit(X_MOONS[:3], [2, 2, 0], classes=[2, 1, 0])  # the same classes, any order
+    with pytest.raises(ValueError, match="differs from the classes fitted so far"):
+        net.partial_fit(X_MOONS, Y_MOONS, classes=[0, 1])
+    with pytest.raises(ValueError, match="not one of the classes"):
+        net.partial_fit(X_MOONS[:2], [0, 3])
+
+
+def test_an_initialized_network_is_not_fitted():
+    net = small_net(module__n_features=2).initialize()
+    with pytest.raises(NotFittedError):
+        check_is_fitted(net)  # scikit-learn's test, through skorch's __sklearn_is_fitted__
+    with pytest.raises(NotFittedError):
+        net.predict(X_MOONS)
