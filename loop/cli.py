@@ -32,6 +32,21 @@ def _yes_no(text: str) -> bool:
     raise ValueError(text)
 
 
+def unique(values: list) -> list:
+    """The values in their first order, each once (``--loss ce --loss ce,direction`` is ce, direction)."""
+    return list(dict.fromkeys(values))
+
+
+class SetOnce(argparse.Action):
+    """An option that takes one value: giving it twice is refused, not silently the last one."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if getattr(namespace, self.dest + "_given", False):
+            parser.error(f"{option_string} was given twice; a served session has one (use nudge simulate to compare)")
+        setattr(namespace, self.dest + "_given", True)
+        setattr(namespace, self.dest, values)
+
+
 def key_values(items: list[str] | None) -> dict:
     """``key=value`` pairs; values parsed as int, float, tuple of ints, or left as text."""
     parsed: dict = {}
@@ -94,13 +109,16 @@ def add_simulate(subparsers) -> None:
         "Writes DIR/results.json, DIR/results.csv and DIR/learning_curves.png.",
     )
     add_dataset_arguments(parser)
-    parser.add_argument("--loss", type=_comma_list(), default=["direction"],
-                        help=f"objective(s): {', '.join(OBJECTIVES)} (default direction)")
-    parser.add_argument("--strategy", type=_comma_list(), default=["boundary"],
-                        help=f"query strategy(ies): {', '.join(STRATEGIES)} (default boundary)")
-    parser.add_argument("--augment", type=_comma_list(_yes_no), default=[False],
+    parser.add_argument("--loss", type=_comma_list(), action="extend",
+                        help=f"objective(s), comma-separated or repeated: {', '.join(OBJECTIVES)} (default direction)")
+    parser.add_argument("--strategy", type=_comma_list(), action="extend",
+                        help=f"query strategy(ies), comma-separated or repeated: {', '.join(STRATEGIES)} "
+                        "(default boundary)")
+    parser.add_argument("--augment", type=_comma_list(_yes_no), action="extend",
                         help="add each rewrite as a labelled example too: no, yes or no,yes (default no)")
-    parser.add_argument("--oracle", default="exact", choices=ORACLES, help="simulated annotator (default exact)")
+    parser.add_argument("--oracle", choices=ORACLES,
+                        help="simulated annotator (default: exact where the data set knows its true directions, "
+                        "else nearest-opposite)")
     parser.add_argument("--label-noise", type=float, default=0.0, help="probability of a wrong label")
     parser.add_argument("--angle-noise", type=float, default=0.0, help="angular noise on directions, degrees")
     parser.add_argument("--budget", type=int, default=50, help="labels per run (default 50)")
@@ -117,8 +135,9 @@ def run_simulate(args: argparse.Namespace) -> int:
     from loop.simulate import SimulationConfig, simulate, write_results
 
     config = SimulationConfig(
-        dataset=args.dataset, dataset_options=dataset_options(args), losses=args.loss,
-        strategies=args.strategy, augment=args.augment, oracle=args.oracle,
+        dataset=args.dataset, dataset_options=dataset_options(args), losses=unique(args.loss or ["direction"]),
+        strategies=unique(args.strategy or ["boundary"]), augment=unique(args.augment or [False]),
+        oracle=args.oracle,
         label_noise=args.label_noise, angle_noise=args.angle_noise, budget=args.budget,
         batch_size=args.batch_size, seeds=args.seeds, estimator=key_values(args.estimator),
         full_refit_every=args.full_refit_every, warm_epochs=args.warm_epochs,

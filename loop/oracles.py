@@ -253,6 +253,20 @@ ORACLE_CLASSES: dict[str, type[SimulatedAnnotator]] = {
 }
 
 
+def default_oracle(dataset: Dataset) -> tuple[str, str]:
+    """(kind, why): the most informative oracle that can answer on ``dataset``.
+
+    ``exact`` where the true direction is known (a generator's boundary or
+    counterfactual revisions, two classes), else ``nearest-opposite``, which
+    works on any labelled data set.
+    """
+    knows_directions = dataset.generator is not None or dataset.counterfactual_X is not None
+    if knows_directions and dataset.n_classes == 2:
+        return "exact", "the data set knows its true directions"
+    reason = "no known boundary or revisions" if not knows_directions else f"{dataset.n_classes} classes"
+    return "nearest-opposite", f"{reason}: directions go to the nearest pool point of another class"
+
+
 def make_oracle(
     kind: str,
     dataset: Dataset,

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from loop.datasets import Dataset, load_dataset
-from loop.oracles import apply_answer, make_oracle
+from loop.oracles import apply_answer, default_oracle, make_oracle
 from loop.session import Session, SessionConfig
 from loop.store import Store
 
@@ -34,7 +34,7 @@ class SimulationConfig:
     losses: Sequence[str] = ("direction",)
     strategies: Sequence[str] = ("boundary",)
     augment: Sequence[bool] = (False,)
-    oracle: str = "exact"
+    oracle: str | None = None  # None: the best one the data set allows (loop.oracles.default_oracle)
     label_noise: float = 0.0
     angle_noise: float = 0.0
     budget: int = 50
@@ -73,9 +73,9 @@ def run_once(
         estimator=dict(config.estimator), augment_rewrites=augment,
     )
     session = Session.create(Store("sqlite://"), session_config, dataset=dataset)
+    oracle_kind = config.oracle or default_oracle(dataset)[0]
     oracle = make_oracle(
-        config.oracle, dataset, label_noise=config.label_noise,
-        angle_noise=config.angle_noise, seed=seed,
+        oracle_kind, dataset, label_noise=config.label_noise, angle_noise=config.angle_noise, seed=seed,
     )
     rounds = []
     while session.model.n_labeled < config.budget:
@@ -92,6 +92,7 @@ def run_once(
             session.retrain()
         model = session.model
         rounds.append({
+            "queried": [query.point_id for query in queries],
             "n_labeled": model.n_labeled,
             "n_directions": model.n_directions,
             "accuracy": model.accuracy,
@@ -100,7 +101,7 @@ def run_once(
             "query_seconds": query_seconds,
         })
     return {"seed": seed, "dataset": dataset.name, "loss": loss, "strategy": strategy,
-            "augment": augment, "oracle": config.oracle, "rounds": rounds}
+            "augment": augment, "oracle": oracle_kind, "rounds": rounds}
 
 
 def simulate(config: SimulationConfig, *, encoder=None, progress=None) -> dict:
@@ -115,6 +116,8 @@ def simulate(config: SimulationConfig, *, encoder=None, progress=None) -> dict:
     for seed in config.seeds:
         options = {"seed": seed, **config.dataset_options}
         dataset = load_dataset(config.dataset, encoder=encoder, **options)
+        if config.oracle is None and seed == config.seeds[0] and progress is not None:
+            progress("simulated annotator: {} oracle ({})".format(*default_oracle(dataset)))
         for loss, strategy, augment in combinations:
             run = run_once(dataset, config, loss=loss, strategy=strategy, augment=augment, seed=seed)
             runs.append(run)

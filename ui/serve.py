@@ -19,7 +19,7 @@ import re
 import sys
 from pathlib import Path
 
-from loop.cli import add_dataset_arguments, add_retrain_arguments, dataset_options, key_values
+from loop.cli import SetOnce, add_dataset_arguments, add_retrain_arguments, dataset_options, key_values
 from loop.service import AnnotationService
 from loop.session import Session, SessionConfig
 from loop.training import BackgroundTrainer
@@ -78,8 +78,9 @@ def add_serve(subparsers) -> None:
     add_dataset_arguments(parser)
     parser.add_argument("--db", default="nudge.db", help="database file or URL (default nudge.db)")
     parser.add_argument("--session", help="session id (default: derived from the data set); resumed if it exists")
-    parser.add_argument("--loss", default="direction", choices=sorted(OBJECTIVES), help="objective (default direction)")
-    parser.add_argument("--strategy", default="boundary", choices=sorted(STRATEGIES),
+    parser.add_argument("--loss", default="direction", choices=sorted(OBJECTIVES), action=SetOnce,
+                        help="objective (default direction)")
+    parser.add_argument("--strategy", default="boundary", choices=sorted(STRATEGIES), action=SetOnce,
                         help="query strategy (default boundary)")
     parser.add_argument("--retrain-every", type=int, default=1, help="retrain after every k answers (default 1)")
     add_retrain_arguments(parser)
