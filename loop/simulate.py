@@ -11,7 +11,7 @@ import csv
 import itertools
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -19,6 +19,7 @@ import numpy as np
 
 from loop.datasets import Dataset, load_dataset
 from loop.oracles import apply_answer, default_oracle, make_oracle
+from loop.references import encode
 from loop.session import Session, SessionConfig
 from loop.store import Store
 
@@ -32,7 +33,7 @@ class SimulationConfig:
     dataset: str = "moons"
     dataset_options: dict = field(default_factory=dict)
     losses: Sequence[str] = ("direction",)
-    strategies: Sequence[str] = ("boundary",)
+    strategies: Sequence[str | Callable] = ("boundary",)  # names or functions with modAL's contract
     augment: Sequence[bool] = (False,)
     oracle: str | None = None  # None: the best one the data set allows (loop.oracles.default_oracle)
     label_noise: float = 0.0
@@ -61,7 +62,7 @@ def run_once(
     config: SimulationConfig,
     *,
     loss: str,
-    strategy: str,
+    strategy: str | Callable,
     augment: bool,
     seed: int,
 ) -> dict:
@@ -100,7 +101,7 @@ def run_once(
             "train_seconds": session.last_train_seconds,
             "query_seconds": query_seconds,
         })
-    return {"seed": seed, "dataset": dataset.name, "loss": loss, "strategy": strategy,
+    return {"seed": seed, "dataset": dataset.name, "loss": loss, "strategy": session_config.strategy_name,
             "augment": augment, "oracle": oracle_kind, "rounds": rounds}
 
 
@@ -124,10 +125,10 @@ def simulate(config: SimulationConfig, *, encoder=None, progress=None) -> dict:
             if progress is not None:
                 final = run["rounds"][-1] if run["rounds"] else {}
                 progress(
-                    f"seed {seed} {loss}/{strategy}{' +augment' if augment else ''}: "
+                    f"seed {seed} {loss}/{run['strategy']}{' +augment' if augment else ''}: "
                     f"{final.get('n_labeled', 0)} labels, accuracy {final.get('accuracy')}"
                 )
-    return {"config": asdict(config), "runs": runs}
+    return {"config": encode(asdict(config), "the simulation settings"), "runs": runs}
 
 
 def configuration_label(run: dict) -> str:
