@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: serve test venv system-deps
+.PHONY: serve test test-fast venv system-deps
 
 venv: $(STAMP)
 
@@ -31,3 +31,7 @@ serve: $(STAMP)
 
 test: $(STAMP) system-deps
 	GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The quick part for development: no statistical claims, no long real-process runs, no browser.
+test-fast: $(STAMP)
+	GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "not slow and not browser" $(PYTEST_ARGS)

@@ -14,7 +14,16 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-SMALL_NET = {"max_epochs": 20, "module__hidden": (16,)}
+SMALL_NET = {"max_epochs": 20, "module__hidden": (16,)}  # learns moons in a few answers
+TINY_NET = {"max_epochs": 5, "module__hidden": (8,)}  # for tests of plumbing, not of learning
+
+
+@pytest.fixture(scope="session")
+def moons():
+    """A 200-point moons data set (seed 0), shared by every test that only needs some 2-D points."""
+    from loop.datasets import load_dataset
+
+    return load_dataset("moons", n_samples=200, seed=0)
 
 
 @dataclass

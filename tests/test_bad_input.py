@@ -13,28 +13,23 @@ import numpy as np
 import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
+from conftest import TINY_NET
 from test_ui_api import SESSION, submit, text_session  # noqa: F401  (text_session is a fixture)
 
 from loop.cli import main
-from loop.datasets import load_dataset
 from loop.service import AnnotationService
 from loop.session import MAX_REWRITE_CHARS, Session, SessionConfig, SessionError
 from loop.store import Store
 from ui.app import AnnotationApp, TabState
 
-SMALL_NET = {"max_epochs": 10, "module__hidden": (8,)}
 NUDGE = [sys.executable, "-m", "loop.cli"]
 pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
 
 
-@pytest.fixture(scope="module")
-def moons():
-    return load_dataset("moons", n_samples=200, seed=0)
-
 
 @pytest.fixture
 def session(moons):
-    session = Session.create(Store("sqlite://"), SessionConfig(estimator=SMALL_NET), dataset=moons, session_id="s")
+    session = Session.create(Store("sqlite://"), SessionConfig(estimator=TINY_NET), dataset=moons, session_id="s")
     yield session
     session.close()
 

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from conftest import SMALL_NET
 
-from loop.datasets import load_dataset
 from loop.session import SessionConfig
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
@@ -27,10 +26,6 @@ def common():
     finally:
         sys.path.remove(str(BENCH))
 
-
-@pytest.fixture(scope="module")
-def moons():
-    return load_dataset("moons", n_samples=200)
 
 
 @pytest.mark.parametrize("script", SCRIPTS)

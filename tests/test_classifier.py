@@ -215,6 +215,7 @@ def boundary_agreement(objective: str, seed: int) -> float:
     return float((net.predict(X_test) == truth(X_test)).mean())
 
 
+@pytest.mark.slow
 def test_directions_move_the_boundary_towards_the_true_one():
     """Paired over 20 seeds: labels + directions beat labels only (one-sided Wilcoxon)."""
     seeds = range(20)

@@ -19,7 +19,7 @@ from loop.store import Store
 
 SESSION = "crash"
 SERVE = ("--dataset", "moons", "--session", SESSION)
-pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")]
 
 
 def answer(api: Client, query: dict, annotator: str) -> dict:

@@ -21,7 +21,7 @@ from loop.store import Store, queries
 ANNOTATORS = 20
 LOAD_SECONDS = float(os.environ.get("NUDGE_LOAD_SECONDS", "60"))
 SESSION = "load"
-pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")]
 
 
 def test_twenty_annotators_at_once(tmp_path, record_property):

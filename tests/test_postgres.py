@@ -18,11 +18,10 @@ import pytest
 from conftest import SMALL_NET, free_port, nudge_serve
 from gradio_client import Client
 
-from loop.datasets import load_dataset
 from loop.session import Session, SessionConfig, SessionError
 from loop.store import Store, StoreError
 
-pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")]
 
 
 class PostgresServer:
@@ -99,10 +98,6 @@ def database(postgres, request):
     postgres.execute(f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}")
     return postgres.url.rsplit("/", 1)[0] + f"/{name}"
 
-
-@pytest.fixture(scope="module")
-def moons():
-    return load_dataset("moons", n_samples=200, seed=0)
 
 
 def answer(session, annotator="ann"):

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from conftest import TINY_NET
 from test_ui_api import WordCountEncoder
 
 from loop.datasets import Dataset, load_dataset
@@ -15,7 +16,6 @@ from loop.service import AnnotationService
 from loop.session import MAX_REWRITE_CHARS, Session, SessionConfig, SessionError
 from loop.store import DIRECTION_SOURCES, Store
 
-TINY_NET = {"max_epochs": 5, "module__hidden": (8,)}
 MOONS = load_dataset("moons", n_samples=120, seed=0)
 
 floats = st.floats(allow_nan=True, allow_infinity=True, width=64)

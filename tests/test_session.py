@@ -2,22 +2,22 @@
 
 import numpy as np
 import pytest
+from conftest import SMALL_NET
 
 from loop.datasets import load_dataset
 from loop.session import Session, SessionConfig, SessionError
 from loop.store import Store
 from loop.training import BackgroundTrainer
 
-FAST = {"max_epochs": 20, "module__hidden": (16,)}
 
 
 @pytest.fixture(scope="module")
-def moons():
+def moons():  # 300 points: the restart test compares accuracies
     return load_dataset("moons", n_samples=300, seed=0)
 
 
 def new_session(moons, db="sqlite://", **config):
-    settings = {"estimator": FAST, **config}
+    settings = {"estimator": SMALL_NET, **config}
     return Session.create(Store(db), SessionConfig(**settings), dataset=moons, session_id="s")
 
 
@@ -144,7 +144,7 @@ def test_class_names_are_accepted_as_labels(moons):
 
 
 def test_background_training_publishes_new_versions(moons):
-    background = Session.create(Store("sqlite://"), SessionConfig(estimator=FAST), dataset=moons,
+    background = Session.create(Store("sqlite://"), SessionConfig(estimator=SMALL_NET), dataset=moons,
                                 trainer=BackgroundTrainer())
     try:
         for _ in range(3):
@@ -157,7 +157,7 @@ def test_background_training_publishes_new_versions(moons):
 
 def test_pool_exhaustion_returns_nothing():
     tiny = load_dataset("moons", n_samples=20, seed=1)
-    session = Session.create(Store("sqlite://"), SessionConfig(estimator=FAST), dataset=tiny)
+    session = Session.create(Store("sqlite://"), SessionConfig(estimator=SMALL_NET), dataset=tiny)
     handed = session.next_queries("a", 100)
     assert len(handed) == len(tiny.pool)
     assert session.next_queries("b", 1) == []

@@ -10,7 +10,6 @@ import textwrap
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from loop import Session, SessionConfig, Store, apply_answer, load_dataset, make_oracle
@@ -19,6 +18,7 @@ from loop.cli import main
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1])
 def test_simulated_session_on_moons_reaches_85_percent_within_40_labels(seed):
     dataset = load_dataset("moons", seed=seed)

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import nudge_serve
+from conftest import TINY_NET, nudge_serve
 from gradio_client import Client
 
 from estimators import OBJECTIVES
@@ -11,7 +11,6 @@ from loop.oracles import apply_answer
 from loop.simulate import SimulationConfig, simulate
 from strategies import STRATEGIES
 
-TINY = {"max_epochs": 5, "module__hidden": (8,)}
 MOONS = load_dataset("moons", n_samples=150, seed=0)
 
 
@@ -19,7 +18,7 @@ MOONS = load_dataset("moons", n_samples=150, seed=0)
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))
 def test_every_strategy_with_every_loss_runs_a_simulated_session(strategy, loss):
     config = SimulationConfig(dataset="moons", dataset_options={"n_samples": 150}, losses=[loss],
-                              strategies=[strategy], budget=6, batch_size=2, estimator=TINY)
+                              strategies=[strategy], budget=6, batch_size=2, estimator=TINY_NET)
     (run,) = simulate(config)["runs"]
     assert [r["n_labeled"] for r in run["rounds"]] == [2, 4, 6]  # three rounds: two retrains on a model
     assert all(0 <= r["accuracy"] <= 1 for r in run["rounds"])
@@ -29,7 +28,7 @@ def test_every_strategy_with_every_loss_runs_a_simulated_session(strategy, loss)
 
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))
 def test_every_strategy_serves_queries_with_a_background_trainer(strategy):
-    session = Session.create(Store("sqlite://"), SessionConfig(strategy=strategy, estimator=TINY),
+    session = Session.create(Store("sqlite://"), SessionConfig(strategy=strategy, estimator=TINY_NET),
                              dataset=MOONS, trainer=BackgroundTrainer())
     oracle = make_oracle("exact", MOONS)
     try:
