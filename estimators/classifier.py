@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+import safetensors.torch
+from safetensors import SafetensorError
 from sklearn.base import ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
@@ -341,29 +341,56 @@ class DirectionClassifier(ClassifierMixin, NeuralNet):
         return np.concatenate(margins), np.concatenate(gradients)
 
     # ------------------------------------------------------------- persistence
-    def save_weights(self, path: str | Path) -> None:
-        """Write the network's weights, classes and input size to one safetensors file."""
+    def weights_bytes(self) -> bytes:
+        """The network's weights, classes and input size as one safetensors blob."""
         self.check_is_fitted()
         metadata = {
             "classes": json.dumps(self.classes_.tolist()),
             "n_features": str(self.n_features_in_),
         }
         state = {k: v.detach().cpu().contiguous() for k, v in self.module_.state_dict().items()}
-        save_file(state, str(path), metadata=metadata)
+        return safetensors.torch.save(state, metadata=metadata)
 
-    def load_weights(self, path: str | Path) -> DirectionClassifier:
-        """Load weights written by :meth:`save_weights` (tensors only; nothing is unpickled)."""
+    def save_weights(self, path: str | Path) -> None:
+        """Write :meth:`weights_bytes` to a file."""
+        Path(path).write_bytes(self.weights_bytes())
+
+    def load_weights_bytes(self, data: bytes, *, source: str = "the weights") -> DirectionClassifier:
+        """Load weights made by :meth:`weights_bytes` (tensors only; nothing is unpickled)."""
         try:
-            with safe_open(str(path), framework="pt", device="cpu") as stored:
-                metadata = stored.metadata() or {}
-                state = {key: stored.get_tensor(key) for key in stored.keys()}
-        except SafetensorError as error:
-            raise ValueError(f"{path} is not a nudge weights file: {error}") from None
+            metadata = safetensors_metadata(data)
+            state = safetensors.torch.load(data)
+        except (SafetensorError, ValueError) as error:
+            raise ValueError(f"{source} is not a nudge weights file: {error}") from None
         if "classes" not in metadata or "n_features" not in metadata:
-            raise ValueError(f"{path} is not a nudge weights file (no classes / n_features)")
+            raise ValueError(f"{source} is not a nudge weights file (no classes / n_features)")
         self.classes_ = np.asarray(json.loads(metadata["classes"]))
         self.n_features_in_ = int(metadata["n_features"])
         self.initialize()
         self.module_.load_state_dict(state)
         return self
+
+    def load_weights(self, path: str | Path) -> DirectionClassifier:
+        """Load weights written by :meth:`save_weights` (tensors only; nothing is unpickled)."""
+        try:
+            data = Path(path).read_bytes()
+        except OSError as error:
+            raise ValueError(f"{path} cannot be read: {error.strerror or error}") from None
+        return self.load_weights_bytes(data, source=str(path))
+
+
+def safetensors_metadata(data: bytes) -> dict[str, str]:
+    """The ``__metadata__`` of a safetensors blob: its header is an 8-byte little-endian
+    length followed by that many bytes of JSON (the format's specification)."""
+    if len(data) < 8:
+        raise ValueError("too short to be a safetensors blob")
+    length = int.from_bytes(data[:8], "little")
+    if length > len(data) - 8:
+        raise ValueError("its header is longer than the blob")
+    try:
+        header = json.loads(data[8 : 8 + length])
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ValueError("its header is not JSON") from None
+    metadata = header.get("__metadata__") if isinstance(header, dict) else None
+    return dict(metadata) if isinstance(metadata, dict) else {}
 

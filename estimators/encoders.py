@@ -180,6 +180,11 @@ class SentenceEncoder:
         return model_identity(self.model_path)
 
     @property
+    def identity(self) -> str:
+        """What the vectors depend on, for data fingerprints: the model's identity."""
+        return f"sentence-transformers:{self.model_id}"
+
+    @property
     def dimension(self) -> int:
         """d, the length of each embedding (from the cache when known, else from the model)."""
         known = self.cache.dimension(self.model_id)

@@ -71,24 +71,25 @@ def _parse_value(value: str):
     return value
 
 
-def add_dataset_arguments(parser: argparse.ArgumentParser, default: str = "moons") -> None:
+def add_dataset_arguments(parser: argparse.ArgumentParser, default: str | None = "moons") -> None:
     from loop.datasets import DATASETS
 
     parser.add_argument("--dataset", default=default,
-                        help=f"data set: {', '.join(DATASETS)} (default {default})")
+                        help=f"data set: {', '.join(DATASETS)} (default {default or 'moons'})")
     parser.add_argument("--data-dir", help="folder holding the cad-imdb files (*_paired.tsv)")
     parser.add_argument("--n-samples", type=int, help="size of a synthetic 2D data set")
     parser.add_argument("--noise", type=float, help="noise of a synthetic 2D data set")
 
 
-def add_retrain_arguments(parser: argparse.ArgumentParser) -> None:
-    """The retraining policy of a session, with :class:`loop.session.SessionConfig`'s defaults."""
-    from loop.session import SessionConfig
+def add_retrain_arguments(parser: argparse.ArgumentParser, *, with_defaults: bool = True) -> None:
+    """The retraining policy of a session, with :class:`loop.config.SessionConfig`'s defaults
+    (filled in, or, ``with_defaults=False``, left None so a resumed session keeps its own)."""
+    from loop.config import SessionConfig
 
     refit, warm = SessionConfig.full_refit_every, SessionConfig.warm_epochs
-    parser.add_argument("--full-refit-every", type=int, default=refit,
+    parser.add_argument("--full-refit-every", type=int, default=refit if with_defaults else None,
                         help=f"re-initialise and refit from scratch every m retrains, 0 for never (default {refit})")
-    parser.add_argument("--warm-epochs", type=int, default=warm,
+    parser.add_argument("--warm-epochs", type=int, default=warm if with_defaults else None,
                         help=f"epochs of a warm-started retrain (default {warm})")
 
 
@@ -179,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in entry_points(group="nudge.commands"):
         command.load()(subparsers)
+    from loop.serving import add_train
+
+    add_train(subparsers)
     add_simulate(subparsers)
     add_export(subparsers)
     return parser
@@ -192,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.run(args)
-    except (ValueError, StoreError, FileNotFoundError, argparse.ArgumentTypeError) as error:
+    except (ValueError, StoreError, FileNotFoundError, argparse.ArgumentTypeError) as error:  # SessionError too
         print(f"nudge {args.command}: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

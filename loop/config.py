@@ -88,7 +88,12 @@ class SessionConfig:
 
     def to_dict(self) -> dict:
         """The settings as JSON-ready data (custom objects by import name)."""
-        return {f.name: encode(getattr(self, f.name), f"the setting {f.name}") for f in fields(self)}
+        return {f.name: self.encode_setting(getattr(self, f.name), f.name) for f in fields(self)}
+
+    @staticmethod
+    def encode_setting(value: Any, name: str = "") -> Any:
+        """One setting as it is stored (JSON-ready)."""
+        return encode(value, f"the setting {name}".rstrip())
 
     @classmethod
     def from_dict(cls, values: dict) -> SessionConfig:

@@ -9,3 +9,10 @@ class SessionError(ValueError):
     Its message is for the person who made the request: it says what was wrong
     and, where there is one, the way out.
     """
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used (unreadable, foreign, corrupt, gone) or refused a write.
+
+    A refused write says "not saved: <reason>"; nothing was stored.
+    """

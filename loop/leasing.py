@@ -3,44 +3,47 @@
 A point handed to an annotator (an open query) is handed to no one else until
 it is answered, skipped, released, or its lease runs out. A point answered
 with a label is not handed out again (a relabel is asked for explicitly), and
-a point an annotator skipped is not handed back to them.
+a point an annotator skipped is not handed back to them. ``limits`` caps the
+open points one annotator, and one client address, may hold.
 
-The rules live here, in one place, with one lock per session that the session
-holds while it chooses and hands out points, so two annotators of one process
-never get the same point.
+The rules are checked where they are enforced: in the database, in the same
+transaction that leases a point (:meth:`loop.store.Store.claim_queries`), so
+they hold across any number of processes on one database. This class chooses
+the candidates and asks the store for them.
 """
 
 from __future__ import annotations
 
-import threading
 import time
-import uuid
-from collections.abc import Sequence
+from collections.abc import Callable
 
 import numpy as np
 
 from loop.errors import SessionError
-from loop.store import QueryRecord, Store
+from loop.store import LeaseLimits, QueryRecord, Store
 
 MAX_QUERY_ID_CHARS = 64
+CLAIM_ATTEMPTS = 3  # candidates taken by another process meanwhile: choose again, at most this often
+
+Chooser = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]  # (available mask, count) -> (ids, scores)
 
 
 class Leases:
     """The leases of one session's pool (N points, of which ``pool`` may be asked)."""
 
     def __init__(self, store: Store, session_id: str, pool: np.ndarray, n_points: int,
-                 lease_seconds: float) -> None:
+                 lease_seconds: float, limits: LeaseLimits = LeaseLimits()) -> None:
         self.store = store
         self.session_id = session_id
         self.lease_seconds = lease_seconds
+        self.limits = limits
         self.pool_mask = np.zeros(n_points, dtype=bool)
         self.pool_mask[pool] = True
-        self.lock = threading.RLock()  # held while a point is chosen and handed out
 
     def held_by(self, annotator: str) -> list[QueryRecord]:
         """The annotator's open queries whose lease still runs, oldest first."""
         now = time.time()
-        return [q for q in self.store.open_queries(self.session_id) if q.annotator == annotator and q.lease_until > now]
+        return [q for q in self.store.open_queries(self.session_id, annotator) if q.lease_until > now]
 
     def available(self, annotator: str) -> np.ndarray:
         """(N,) mask of the pool points that may be handed to ``annotator`` now."""
@@ -54,30 +57,41 @@ class Leases:
                 available[query.point_id] = False
         return available
 
-    def hand_out(self, annotator: str, point_ids: Sequence[int], scores: Sequence[float | None],
-                 model_version: int) -> list[QueryRecord]:
-        """Lease ``point_ids`` to ``annotator`` (call with :attr:`lock` held, after :meth:`available`)."""
-        return [
-            self.store.add_query(self.session_id, uuid.uuid4().hex, int(point_id), annotator,
-                                 self.lease_seconds, model_version, _finite_or_none(score))
-            for point_id, score in zip(point_ids, scores)
-        ]
+    def hand_out(self, annotator: str, count: int, choose: Chooser, model_version: int,
+                 client: str | None = None) -> list[QueryRecord]:
+        """Lease ``count`` points chosen by ``choose`` (best first), or fewer when the pool runs out.
 
-    def reopen(self, annotator: str, point_id: int, model_version: int) -> QueryRecord:
-        """Release the annotator's open queries and lease ``point_id`` to them again (undo)."""
-        with self.lock:
-            for query in self.store.open_queries(self.session_id):
-                if query.annotator == annotator:
-                    self.store.release_query(self.session_id, query.id)
-            return self.hand_out(annotator, [point_id], [None], model_version)[0]
+        ``choose(available, k)`` picks k of the available points. Another process
+        may lease some of them first; then the rest are chosen again.
+        """
+        claimed: list[QueryRecord] = []
+        for _ in range(CLAIM_ATTEMPTS):
+            available = self.available(annotator)
+            wanted = min(count - len(claimed), int(available.sum()))
+            if wanted <= 0:
+                break
+            indices, scores = choose(available, wanted)
+            claimed += self.store.claim_queries(
+                self.session_id, annotator, zip(indices.tolist(), np.asarray(scores).tolist()), wanted,
+                lease_seconds=self.lease_seconds, model_version=model_version, client=client, limits=self.limits,
+            )
+            if len(claimed) == count:
+                break
+        return claimed
 
-    def lease_point(self, annotator: str, point_id: int, model_version: int) -> QueryRecord:
+    def reopen(self, annotator: str, model_version: int, client: str | None = None):
+        """Undo the annotator's last answer (see :meth:`loop.store.Store.undo_last`)."""
+        return self.store.undo_last(self.session_id, annotator, lease_seconds=self.lease_seconds,
+                                    model_version=model_version, client=client)
+
+    def lease_point(self, annotator: str, point_id: int, model_version: int,
+                    client: str | None = None) -> QueryRecord:
         """A query for any pool point, answered or not (a relabel)."""
         point_id = int(point_id)
         if not (0 <= point_id < len(self.pool_mask) and self.pool_mask[point_id]):
             raise SessionError(f"point {point_id} is not in the pool")
-        with self.lock:
-            return self.hand_out(annotator, [point_id], [None], model_version)[0]
+        return self.store.lease_point(self.session_id, annotator, point_id, lease_seconds=self.lease_seconds,
+                                      model_version=model_version, client=client)
 
     def record(self, query_id: str) -> QueryRecord:
         """The query named ``query_id``; a SessionError when there is none."""
@@ -91,17 +105,13 @@ class Leases:
         return record
 
     def answerable(self, query_id: str, annotator: str) -> QueryRecord:
-        """The open query ``query_id`` of ``annotator``; a SessionError when it may not be answered."""
+        """The open query ``query_id`` of ``annotator``; a SessionError when it may not be answered.
+
+        The store checks again, with the lease, in the transaction that stores the answer.
+        """
         record = self.record(query_id)
         if record.status != "open":
             raise SessionError(f"query {query_id} was already {record.status}")
         if record.annotator != annotator:
             raise SessionError(f"query {query_id} belongs to {record.annotator!r}, not {annotator!r}")
         return record
-
-
-def _finite_or_none(value) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return value if np.isfinite(value) else None

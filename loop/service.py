@@ -29,8 +29,9 @@ class AnnotationService:
         self._planes_lock = threading.Lock()
 
     # ----------------------------------------------------------------- queries
-    def next_query(self, annotator: str) -> Query | None:
-        return self.session.next_query(annotator)
+    def next_query(self, annotator: str, *, client: str | None = None) -> Query | None:
+        """The annotator's next query; ``client`` is the address asking (for the per-address lease limit)."""
+        return self.session.next_query(annotator, client=client)
 
     def projection(self, query: Query) -> Projection:
         """The local boundary projection of a query, drawn with the current model.
@@ -146,8 +147,8 @@ class AnnotationService:
     def skip(self, query_id: str, *, annotator: str):
         return self.session.skip(query_id, annotator=annotator)
 
-    def undo(self, annotator: str) -> Query | None:
-        return self.session.undo(annotator)
+    def undo(self, annotator: str, *, client: str | None = None) -> Query | None:
+        return self.session.undo(annotator, client=client)
 
     def status(self) -> dict:
         return self.session.status()

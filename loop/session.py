@@ -16,7 +16,6 @@ carries on. The parts, each replaceable:
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,7 +38,8 @@ from loop.config import SessionConfig, check_estimator, new_estimator, new_learn
 from loop.datasets import Dataset, load_dataset
 from loop.errors import SessionError
 from loop.leasing import Leases
-from loop.store import Annotation, QueryRecord, Store
+from loop.resume import check_same_data
+from loop.store import Annotation, LeaseLimits, QueryRecord, Store
 from loop.training import InlineTrainer, ModelSnapshot, Trainer
 from strategies import select_queries
 
@@ -88,6 +88,7 @@ class Session:
         trainer: Trainer | None = None,
         callbacks: Sequence[SessionCallback] = (),
         encoder=None,
+        lease_limits: LeaseLimits = LeaseLimits(),
     ) -> None:
         self.store = store
         self.session_id = session_id
@@ -95,8 +96,7 @@ class Session:
         self.dataset = dataset
         self.callbacks = list(callbacks)
         self._encoder = encoder
-        self._lock = threading.RLock()
-        self.leases = Leases(store, session_id, dataset.pool, len(dataset.X), config.lease_seconds)
+        self.leases = Leases(store, session_id, dataset.pool, len(dataset.X), config.lease_seconds, lease_limits)
         self.trainer = trainer or InlineTrainer()
         self.trainer.attach(self)
 
@@ -112,14 +112,16 @@ class Session:
         trainer: Trainer | None = None,
         callbacks: Sequence[SessionCallback] = (),
         encoder=None,
+        lease_limits: LeaseLimits = LeaseLimits(),
     ) -> Session:
         """Start a new session (the data set is loaded from the config unless given)."""
         config = config or SessionConfig()
         dataset = dataset or load_dataset(config.dataset, encoder=encoder, **config.dataset_options)
         check_estimator(config, dataset)  # before anything is stored
         session_id = session_id or uuid.uuid4().hex[:12]
-        store.create_session(session_id, config.to_dict())
-        return cls(store, session_id, config, dataset, trainer=trainer, callbacks=callbacks, encoder=encoder)
+        store.create_session(session_id, config.to_dict(), fingerprint=dataset.fingerprint or None)
+        return cls(store, session_id, config, dataset, trainer=trainer, callbacks=callbacks, encoder=encoder,
+                   lease_limits=lease_limits)
 
     @classmethod
     def open(
@@ -131,15 +133,26 @@ class Session:
         trainer: Trainer | None = None,
         callbacks: Sequence[SessionCallback] = (),
         encoder=None,
+        lease_limits: LeaseLimits = LeaseLimits(),
+        config: SessionConfig | None = None,
     ) -> Session:
-        """Reopen a stored session: reload its data set and rebuild its model from the log."""
+        """Reopen a stored session: reload its data set and rebuild its model from the log.
+
+        ``config``: the stored settings with safe changes applied (see :mod:`loop.resume`);
+        default: the stored settings.
+        """
         stored = store.session_config(session_id)
         if stored is None:
             raise SessionError(f"no session named {session_id!r} in {store.url}")
-        config = SessionConfig.from_dict(stored)
+        config = config or SessionConfig.from_dict(stored)
         dataset = dataset or load_dataset(config.dataset, encoder=encoder, **config.dataset_options)
+        recorded = store.session_fingerprint(session_id)
+        check_same_data(session_id, recorded, dataset.fingerprint)
+        if recorded is None and dataset.fingerprint:  # a session older than fingerprints: pinned from now on
+            store.update_session(session_id, fingerprint=dataset.fingerprint)
         check_estimator(config, dataset)
-        return cls(store, session_id, config, dataset, trainer=trainer, callbacks=callbacks, encoder=encoder)
+        return cls(store, session_id, config, dataset, trainer=trainer, callbacks=callbacks, encoder=encoder,
+                   lease_limits=lease_limits)
 
     def close(self) -> None:
         """Stop the trainer (a background one's thread). The store stays open."""
@@ -213,35 +226,34 @@ class Session:
         return float(np.mean(self.model.learner.predict(X) == y))
 
     # ----------------------------------------------------------------- queries
-    def next_queries(self, annotator: str, n: int = 1) -> list[Query]:
+    def next_queries(self, annotator: str, n: int = 1, *, client: str | None = None) -> list[Query]:
         """Hand ``annotator`` n points to answer (their open, unexpired queries first).
 
-        Returns fewer than n (possibly none) when the pool is used up.
+        ``client``: the address asking (for the per-address lease limit). Returns
+        fewer than n (possibly none) when the pool is used up.
         """
         annotator = check_annotator(annotator)
         if n < 1:
             raise SessionError("ask for at least one query")
-        with self.leases.lock:
-            mine = self.leases.held_by(annotator)[:n]
-            snapshot = self.model
-            new: list[QueryRecord] = []
-            if len(mine) < n:
-                available = self.leases.available(annotator)
-                count = min(n - len(mine), int(available.sum()))
-                if count:
-                    indices, scores = select_queries(
-                        snapshot.learner, self.dataset.X, count, self.config.strategy,
-                        available=available, random_state=self.config.seed + snapshot.version,
-                    )
-                    new = self.leases.hand_out(annotator, indices, scores, snapshot.version)
+        mine = self.leases.held_by(annotator)[:n]
+        snapshot = self.model
+        new: list[QueryRecord] = []
+        if len(mine) < n:
+            def choose(available: np.ndarray, count: int):
+                return select_queries(
+                    snapshot.learner, self.dataset.X, count, self.config.strategy,
+                    available=available, random_state=self.config.seed + snapshot.version,
+                )
+
+            new = self.leases.hand_out(annotator, n - len(mine), choose, snapshot.version, client)
         queries = [self._describe(record, snapshot) for record in mine + new]
         if queries:
             self.notify("on_query", queries)
         return queries
 
-    def next_query(self, annotator: str) -> Query | None:
+    def next_query(self, annotator: str, *, client: str | None = None) -> Query | None:
         """One point for ``annotator``, or None when the pool is used up."""
-        queries = self.next_queries(annotator, 1)
+        queries = self.next_queries(annotator, 1, client=client)
         return queries[0] if queries else None
 
     def query(self, query_id: str) -> Query:
@@ -305,31 +317,31 @@ class Session:
 
     def _store_answer(self, record: QueryRecord, label: int | None, vectors, targets, sources,
                       annotator: str, rewrite: str | None) -> Annotation:
-        with self._lock:
-            annotation = self.store.add_annotation(
-                self.session_id, query_id=record.id, point_id=record.point_id, label=label,
-                directions=vectors, targets=targets, sources=sources, annotator=annotator,
-                model_version=self.model.version, round=self.trainer.retrains + 1, rewrite=rewrite,
-            )
+        annotation = self.store.add_annotation(
+            self.session_id, query_id=record.id, point_id=record.point_id, label=label,
+            directions=vectors, targets=targets, sources=sources, annotator=annotator,
+            model_version=self.model.version, round=self.trainer.retrains + 1, rewrite=rewrite,
+        )
         self.notify("on_answer", annotation)
         return annotation
 
-    def undo(self, annotator: str) -> Query | None:
+    def undo(self, annotator: str, *, client: str | None = None) -> Query | None:
         """Undo ``annotator``'s last (not yet undone) answer and hand its point back to them.
 
         The answer stays in the log, marked undone. Returns the re-opened query, or
-        None when there is nothing to undo.
+        None when there is nothing to undo. When someone else holds the point by now
+        (it was a skip), the annotator gets their next point instead.
         """
         annotator = check_annotator(annotator)
-        with self._lock:
-            last = self.store.last_active_annotation(self.session_id, annotator)
-            if last is None:
-                return None
-            self.store.mark_undone(self.session_id, last.id)
-            snapshot = self.model
-            record = self.leases.reopen(annotator, last.point_id, snapshot.version)
-        if not last.is_skip:
+        snapshot = self.model
+        undone = self.leases.reopen(annotator, snapshot.version, client)
+        if undone is None:
+            return None
+        answer, record = undone
+        if not answer.is_skip:
             self.request_retrain()
+        if record is None:
+            return self.next_query(annotator, client=client)
         return self._describe(record, snapshot)
 
     def relabel(self, point_id: int, label: int | str, directions: Sequence[Sequence[float]] = (),

@@ -1,116 +1,38 @@
-"""The annotation log: the source of truth of a session.
+"""The annotation log: the source of truth of a session, and the leases on its points.
 
-One SQLite file by default (WAL mode, synchronous writes, integrity-checked on
-open), or any SQLAlchemy database URL (e.g. ``postgresql+psycopg://...``) so a
-team can share a server. Every write happens in its own transaction and is
-committed before the call returns: once ``add_annotation`` returns, the
-annotation survives a kill -9.
-
-Tables
-------
-sessions     one row per session: its configuration (JSON).
-queries      every point handed to an annotator: who, when, lease, status.
-annotations  every answer (label + directions, or a skip), never deleted:
-             undo marks a row ``undone``; a newer answer on the same point
-             supersedes an older one (relabel).
-evaluations  held-out accuracy after each retrain (derived, for progress plots).
+Every write happens in its own transaction and is committed before the call
+returns: once ``add_annotation`` returns, the answer survives a kill -9. The
+writes that hand out a point or accept an answer run in a session-locked
+transaction (:meth:`loop.database.Database.locked`) that checks and writes
+together, so any number of processes on one database never hand a point to
+two annotators at once, and an answer counts only for a lease that is still
+its annotator's. The tables are described in :mod:`loop.schema`.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    Column,
-    Float,
-    ForeignKey,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    create_engine,
-    event,
-    func,
-    inspect,
-    select,
-    update,
-)
-from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy import INTEGER, Connection, exists, func, select, update
 
-SCHEMA_VERSION = 1
-DIRECTION_SOURCES = ("arrow", "towards-example", "rewrite", "api", "oracle")
-
-metadata = MetaData()
-
-sessions = Table(
-    "sessions",
-    metadata,
-    Column("id", String(64), primary_key=True),
-    Column("created_at", Float, nullable=False),
-    Column("config", JSON, nullable=False),
-    Column("schema_version", Integer, nullable=False),
+from loop.database import Database
+from loop.errors import SessionError, StoreError
+from loop.schema import (
+    DIRECTION_SOURCES,
+    SCHEMA_VERSION,
+    annotations,
+    evaluations,
+    queries,
+    sessions,
 )
 
-queries = Table(
-    "queries",
-    metadata,
-    Column("id", String(64), primary_key=True),
-    Column("session_id", String(64), ForeignKey("sessions.id"), nullable=False, index=True),
-    Column("point_id", Integer, nullable=False),
-    Column("annotator", String(200), nullable=False),
-    Column("issued_at", Float, nullable=False),
-    Column("lease_until", Float, nullable=False),
-    Column("model_version", Integer, nullable=False),
-    Column("score", Float),
-    Column("status", String(16), nullable=False),  # open | answered | skipped | released
-)
-
-annotations = Table(
-    "annotations",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("session_id", String(64), ForeignKey("sessions.id"), nullable=False, index=True),
-    Column("query_id", String(64), ForeignKey("queries.id")),
-    Column("point_id", Integer, nullable=False),
-    Column("label", Integer),  # NULL for a skip
-    Column("directions", JSON, nullable=False),  # list of vectors (lists of floats)
-    Column("targets", JSON, nullable=False),  # the class index each direction leads to
-    Column("sources", JSON, nullable=False),  # how each direction was given
-    Column("rewrite", Text),  # the rewritten text, when a direction came from one
-    Column("annotator", String(200), nullable=False),
-    Column("created_at", Float, nullable=False),
-    Column("model_version", Integer, nullable=False),
-    Column("round", Integer, nullable=False),
-    Column("undone", Boolean, nullable=False, default=False),
-)
-
-evaluations = Table(
-    "evaluations",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("session_id", String(64), ForeignKey("sessions.id"), nullable=False, index=True),
-    Column("model_version", Integer, nullable=False),
-    Column("n_labeled", Integer, nullable=False),
-    Column("n_directions", Integer, nullable=False),
-    Column("accuracy", Float),
-    Column("train_seconds", Float, nullable=False),
-    Column("created_at", Float, nullable=False),
-)
-
-
-class StoreError(RuntimeError):
-    """The database cannot be used (unreadable, foreign, corrupt) or a request is invalid."""
+__all__ = ["DIRECTION_SOURCES", "Annotation", "LeaseLimits", "QueryRecord", "Store", "StoreError"]
 
 
 @dataclass(frozen=True)
@@ -166,35 +88,16 @@ class QueryRecord:
     status: str
 
 
-def database_url(db: str | Path, *, create: bool = True) -> URL:
-    """A path becomes a SQLite URL; a URL (``scheme://...``) is used as given,
-    except that a bare ``postgresql://`` gets the psycopg (3) driver."""
-    text = str(db)
-    if "://" in text:
-        try:
-            url = make_url(text)
-        except ArgumentError:  # not echoed: it may hold a password
-            raise StoreError("the database URL cannot be parsed; use e.g. "
-                             "postgresql://user:password@host:5432/database") from None
-        if url.drivername in ("postgresql", "postgres"):
-            url = url.set(drivername="postgresql+psycopg")
-        return url
-    path = Path(text).expanduser().resolve()
-    if path.exists() and not path.is_file():
-        raise StoreError(f"{path} is not a file; give a database file path or a URL")
-    if not path.exists() and not create:
-        raise StoreError(f"there is no database at {path}")
-    if not path.parent.is_dir():
-        raise StoreError(f"the folder {path.parent} does not exist")
-    return URL.create("sqlite", database=str(path))
+@dataclass(frozen=True)
+class LeaseLimits:
+    """How many unexpired open points one annotator, and one client address, may hold at once.
 
+    None: no limit (scripted sessions). ``nudge serve`` sets both, so that no
+    one can hoard the pool, under one name or under many from one address.
+    """
 
-def _configure_sqlite(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA busy_timeout = 30000")
-    cursor.execute("PRAGMA foreign_keys = ON")
-    cursor.execute("PRAGMA synchronous = FULL")
-    cursor.close()
+    per_annotator: int | None = None
+    per_client: int | None = None
 
 
 class Store:
@@ -202,86 +105,49 @@ class Store:
 
     def __init__(self, db: str | Path = "nudge.db", *, create: bool = True) -> None:
         """Open (or, with ``create``, make) the database at a path or URL."""
-        url = database_url(db, create=create)
-        self.url = url.render_as_string(hide_password=True)  # for messages: never shows a password
-        self.engine = self._connect(url, self.url)
-
-    @staticmethod
-    def _connect(url: URL, shown: str) -> Engine:
-        is_sqlite = url.get_backend_name() == "sqlite"
-        in_memory = is_sqlite and url.database in (None, "", ":memory:")
-        try:
-            engine = create_engine(
-                url,
-                connect_args={"check_same_thread": False, "timeout": 30} if is_sqlite else {},
-                # one shared connection, or every thread would see its own empty database
-                poolclass=StaticPool if in_memory else None,
-                # a server may restart under a long-running session: test pooled connections before use
-                pool_pre_ping=not is_sqlite,
-            )
-        except (ArgumentError, ImportError) as error:  # an unknown scheme, or its driver is not installed
-            raise StoreError(f"cannot use {shown} as a nudge database: {error}") from None
-        if is_sqlite:
-            event.listen(engine, "connect", _configure_sqlite)
-        try:
-            with engine.begin() as connection:
-                if is_sqlite and not in_memory:
-                    connection.exec_driver_sql("PRAGMA journal_mode = WAL")
-                    result = connection.exec_driver_sql("PRAGMA integrity_check").scalar()
-                    if result != "ok":
-                        problems = [line for line in result.splitlines() if line.strip()]
-                        raise StoreError(
-                            f"the database failed its integrity check ({len(problems)} problem lines, e.g. "
-                            f"{'; '.join(problems[:2])}); restore it from a backup"
-                        )
-            metadata.create_all(engine)
-            Store._check_schema(engine)
-        except (DatabaseError, OperationalError, sqlite3.DatabaseError) as error:
-            raise StoreError(
-                f"cannot use {shown} as a nudge database: {error.__class__.__name__}: "
-                f"{getattr(error, 'orig', error)}"
-            ) from None
-        return engine
+        self.db = Database(db, create=create)
+        self.url = self.db.url
+        self.engine = self.db.engine
 
     @property
     def path(self) -> Path | None:
         """The SQLite database file (None for an in-memory or a server database)."""
-        url = self.engine.url
-        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-            return None
-        return Path(url.database)
-
-    @staticmethod
-    def _check_schema(engine: Engine) -> None:
-        """Refuse a database whose tables exist but are not nudge's (a foreign file)."""
-        inspector = inspect(engine)
-        for table in metadata.sorted_tables:
-            expected = {column.name for column in table.columns}
-            found = {column["name"] for column in inspector.get_columns(table.name)}
-            if not expected <= found:
-                raise StoreError(
-                    f"the database has a table {table.name!r} that is not nudge's "
-                    f"(missing columns {sorted(expected - found)})"
-                )
+        return self.db.path
 
     # ----------------------------------------------------------------- sessions
-    def create_session(self, session_id: str, config: dict) -> None:
-        with self.engine.begin() as connection:
+    def create_session(self, session_id: str, config: dict, fingerprint: dict | None = None) -> None:
+        with self.db.writing() as connection:
             if connection.execute(select(sessions.c.id).where(sessions.c.id == session_id)).first():
                 raise StoreError(f"a session named {session_id!r} already exists")
             connection.execute(
                 sessions.insert().values(
                     id=session_id, created_at=time.time(), config=config,
-                    schema_version=SCHEMA_VERSION,
+                    schema_version=SCHEMA_VERSION, fingerprint=fingerprint,
                 )
             )
 
     def session_config(self, session_id: str) -> dict | None:
-        with self.engine.connect() as connection:
-            row = connection.execute(
-                select(sessions.c.config).where(sessions.c.id == session_id)
-            ).first()
+        row = self._session_row(session_id)
         return None if row is None else dict(row.config)
+
+    def session_fingerprint(self, session_id: str) -> dict | None:
+        """The fingerprint of the session's data, as stored when it began (None: not recorded)."""
+        row = self._session_row(session_id)
+        return None if row is None or row.fingerprint is None else dict(_json(row.fingerprint))
+
+    def _session_row(self, session_id: str):
+        with self.engine.connect() as connection:
+            return connection.execute(
+                select(sessions.c.config, sessions.c.fingerprint).where(sessions.c.id == session_id)
+            ).first()
+
+    def update_session(self, session_id: str, *, config: dict | None = None,
+                       fingerprint: dict | None = None) -> None:
+        """Store new settings (changes that are safe to apply) or the data's fingerprint."""
+        values = {key: value for key, value in (("config", config), ("fingerprint", fingerprint))
+                  if value is not None}
+        with self.db.locked(session_id) as connection:
+            connection.execute(update(sessions).where(sessions.c.id == session_id).values(**values))
 
     def session_ids(self) -> list[str]:
         with self.engine.connect() as connection:
@@ -297,21 +163,56 @@ class Store:
         lease_seconds: float,
         model_version: int,
         score: float | None,
+        client: str | None = None,
     ) -> QueryRecord:
+        """Hand ``point_id`` to ``annotator`` unconditionally (tests, imports). Sessions use
+        :meth:`claim_queries`, which checks that the point is free."""
+        with self.db.writing() as connection:
+            return _insert_query(connection, session_id, query_id, point_id, annotator, lease_seconds,
+                                 model_version, score, client)
+
+    def claim_queries(
+        self,
+        session_id: str,
+        annotator: str,
+        candidates: Iterable[tuple[int, float | None]],
+        count: int,
+        *,
+        lease_seconds: float,
+        model_version: int,
+        client: str | None = None,
+        limits: LeaseLimits = LeaseLimits(),
+    ) -> list[QueryRecord]:
+        """Lease to ``annotator`` up to ``count`` of the ``candidates`` (point id, score), best first,
+        that are free now: no unexpired open lease, no label, not passed on by this annotator.
+
+        Checks and leases in one session-locked transaction, so no point is leased
+        twice whatever the number of processes. Refuses with a SessionError when the
+        annotator (or the client address) already holds as many open points as
+        ``limits`` allow. Returns fewer than ``count`` when the candidates run out.
+        """
         now = time.time()
-        record = QueryRecord(
-            query_id, int(point_id), annotator, now, now + lease_seconds, model_version,
-            None if score is None else float(score), "open",
-        )
-        with self.engine.begin() as connection:
-            connection.execute(
-                queries.insert().values(
-                    id=record.id, session_id=session_id, point_id=record.point_id,
-                    annotator=annotator, issued_at=now, lease_until=record.lease_until,
-                    model_version=model_version, score=record.score, status="open",
-                )
-            )
-        return record
+        with self.db.locked(session_id) as connection:
+            room = _room(connection, session_id, annotator, client, limits, now, count)
+            claimed: list[QueryRecord] = []
+            for point_id, score in candidates:
+                if len(claimed) == room:
+                    break
+                if _is_free(connection, session_id, int(point_id), annotator, now):
+                    claimed.append(_insert_query(connection, session_id, uuid.uuid4().hex, point_id, annotator,
+                                                 lease_seconds, model_version, score, client))
+            return claimed
+
+    def lease_point(self, session_id: str, annotator: str, point_id: int, *, lease_seconds: float,
+                    model_version: int, client: str | None = None) -> QueryRecord:
+        """A query for ``point_id`` whether answered or not (a relabel), unless someone else holds it now."""
+        now = time.time()
+        with self.db.locked(session_id) as connection:
+            holder = _holder(connection, session_id, point_id, now)
+            if holder is not None and holder != annotator:
+                raise SessionError(f"point {point_id} is being annotated by someone else right now; try later")
+            return _insert_query(connection, session_id, uuid.uuid4().hex, point_id, annotator,
+                                 lease_seconds, model_version, None, client)
 
     def query(self, session_id: str, query_id: str) -> QueryRecord | None:
         with self.engine.connect() as connection:
@@ -320,21 +221,18 @@ class Store:
             ).first()
         return None if row is None else _query_from_row(row)
 
-    def open_queries(self, session_id: str) -> list[QueryRecord]:
+    def open_queries(self, session_id: str, annotator: str | None = None) -> list[QueryRecord]:
+        """Open queries (expired leases included), oldest first; only ``annotator``'s when given."""
+        statement = select(queries).where(queries.c.session_id == session_id, queries.c.status == "open")
+        if annotator is not None:
+            statement = statement.where(queries.c.annotator == annotator)
         with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(queries).where(queries.c.session_id == session_id, queries.c.status == "open")
-            )
+            rows = connection.execute(statement.order_by(queries.c.issued_at))
             return [_query_from_row(row) for row in rows]
 
     def release_query(self, session_id: str, query_id: str) -> None:
-        with self.engine.begin() as connection:
-            connection.execute(
-                update(queries)
-                .where(queries.c.session_id == session_id, queries.c.id == query_id,
-                       queries.c.status == "open")
-                .values(status="released")
-            )
+        with self.db.locked(session_id) as connection:
+            _release(connection, session_id, queries.c.id == query_id)
 
     # -------------------------------------------------------------- annotations
     def add_annotation(
@@ -352,10 +250,12 @@ class Store:
         round: int,
         rewrite: str | None = None,
     ) -> Annotation:
-        """Write one answer and close its query, in one committed transaction.
+        """Write one answer and close its query, in one session-locked, committed transaction.
 
-        A query can be answered once: a second answer raises StoreError and
-        writes nothing.
+        The query must be open, ``annotator``'s and for ``point_id``. An answer
+        whose lease ran out still counts while no one else holds the point and no
+        one labelled it meanwhile; otherwise it is refused (a SessionError) and
+        nothing is written. A query is answered once.
         """
         unknown = set(sources) - set(DIRECTION_SOURCES)
         if unknown:
@@ -372,18 +272,43 @@ class Store:
             sources=list(sources), rewrite=rewrite, annotator=annotator,
             created_at=time.time(), model_version=model_version, round=round, undone=False,
         )
-        with self.engine.begin() as connection:
+        with self.db.locked(session_id) as connection:
             if query_id is not None:
-                closed = connection.execute(
-                    update(queries)
-                    .where(queries.c.session_id == session_id, queries.c.id == query_id,
-                           queries.c.status.in_(("open", "released")))
-                    .values(status="skipped" if label is None else "answered")
+                _check_answerable(connection, session_id, query_id, annotator, int(point_id), values["created_at"])
+                connection.execute(
+                    update(queries).where(queries.c.session_id == session_id, queries.c.id == query_id)
+                    .values(status="skipped" if label is None else "answered", closed_at=values["created_at"])
                 )
-                if closed.rowcount != 1:
-                    raise StoreError(f"query {query_id} is unknown or was already answered")
             new_id = connection.execute(annotations.insert().values(**values)).inserted_primary_key[0]
         return _annotation_from_values(new_id, values)
+
+    def undo_last(self, session_id: str, annotator: str, *, lease_seconds: float, model_version: int,
+                  client: str | None = None) -> tuple[Annotation, QueryRecord | None] | None:
+        """Undo ``annotator``'s last active answer and lease its point back to them, atomically.
+
+        The annotator's other open queries are released. Returns (the undone answer,
+        the new query), the query None when someone else holds the point now; None
+        when there is nothing to undo.
+        """
+        now = time.time()
+        with self.db.locked(session_id) as connection:
+            row = connection.execute(
+                select(annotations)
+                .where(annotations.c.session_id == session_id, annotations.c.annotator == annotator,
+                       annotations.c.undone.is_(False))
+                .order_by(annotations.c.id.desc()).limit(1)
+            ).first()
+            if row is None:
+                return None
+            undone = _annotation_from_values(row.id, row._mapping)
+            connection.execute(update(annotations).where(annotations.c.id == row.id).values(undone=True))
+            _release(connection, session_id, queries.c.annotator == annotator)
+            holder = _holder(connection, session_id, undone.point_id, now)
+            record = None
+            if holder is None:
+                record = _insert_query(connection, session_id, uuid.uuid4().hex, undone.point_id, annotator,
+                                       lease_seconds, model_version, None, client)
+        return undone, record
 
     def annotations(self, session_id: str, *, include_undone: bool = True) -> list[Annotation]:
         """All answers of a session in the order they were made."""
@@ -408,8 +333,17 @@ class Store:
         with self.engine.connect() as connection:
             return [tuple(row) for row in connection.execute(statement)]
 
+    def log_state(self, session_id: str) -> tuple[int, int, int]:
+        """(answers, answers undone, newest answer id): changes whenever the log does (cheap to poll)."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(func.count(), func.sum(annotations.c.undone.cast(INTEGER)), func.max(annotations.c.id))
+                .where(annotations.c.session_id == session_id)
+            ).one()
+        return int(row[0]), int(row[1] or 0), int(row[2] or 0)
+
     def mark_undone(self, session_id: str, annotation_id: int) -> None:
-        with self.engine.begin() as connection:
+        with self.db.locked(session_id) as connection:
             connection.execute(
                 update(annotations)
                 .where(annotations.c.session_id == session_id, annotations.c.id == annotation_id)
@@ -438,7 +372,7 @@ class Store:
         self, session_id: str, *, model_version: int, n_labeled: int, n_directions: int,
         accuracy: float | None, train_seconds: float,
     ) -> None:
-        with self.engine.begin() as connection:
+        with self.db.writing() as connection:
             connection.execute(
                 evaluations.insert().values(
                     session_id=session_id, model_version=model_version, n_labeled=n_labeled,
@@ -455,7 +389,116 @@ class Store:
             return [dict(row._mapping) for row in rows]
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.db.dispose()
+
+
+# ------------------------------------------------------------ lease rules (inside a locked transaction)
+
+
+def _insert_query(connection: Connection, session_id: str, query_id: str, point_id: int, annotator: str,
+                  lease_seconds: float, model_version: int, score: float | None,
+                  client: str | None) -> QueryRecord:
+    now = time.time()
+    score = None if score is None or not np.isfinite(float(score)) else float(score)
+    record = QueryRecord(query_id, int(point_id), annotator, now, now + lease_seconds, model_version, score, "open")
+    connection.execute(
+        queries.insert().values(
+            id=record.id, session_id=session_id, point_id=record.point_id, annotator=annotator,
+            issued_at=now, lease_until=record.lease_until, model_version=model_version,
+            score=record.score, status="open", client=client,
+        )
+    )
+    return record
+
+
+def _holder(connection: Connection, session_id: str, point_id: int, now: float, *,
+            besides: str | None = None) -> str | None:
+    """Who holds an unexpired open lease on the point (other than query ``besides``), if anyone."""
+    statement = select(queries.c.annotator).where(
+        queries.c.session_id == session_id, queries.c.point_id == int(point_id),
+        queries.c.status == "open", queries.c.lease_until > now,
+    )
+    if besides is not None:
+        statement = statement.where(queries.c.id != besides)
+    return connection.execute(statement.limit(1)).scalar()
+
+
+def _is_free(connection: Connection, session_id: str, point_id: int, annotator: str, now: float) -> bool:
+    """No unexpired lease, no label, and not passed on (or answered) by ``annotator``."""
+    if _holder(connection, session_id, point_id, now) is not None:
+        return False
+    answered = select(annotations.c.id).where(
+        annotations.c.session_id == session_id, annotations.c.point_id == point_id,
+        annotations.c.undone.is_(False),
+        (annotations.c.label.is_not(None)) | (annotations.c.annotator == annotator),
+    )
+    return not connection.execute(select(exists(answered))).scalar()
+
+
+def _room(connection: Connection, session_id: str, annotator: str, client: str | None,
+          limits: LeaseLimits, now: float, count: int) -> int:
+    """How many more points ``annotator`` may be leased now (at most ``count``).
+
+    At a limit, an annotator who holds open points gets those back (the caller's
+    business); one who holds none is refused with a SessionError saying why.
+    """
+    held = select(func.count()).select_from(queries).where(
+        queries.c.session_id == session_id, queries.c.status == "open", queries.c.lease_until > now,
+    )
+    mine = connection.execute(held.where(queries.c.annotator == annotator)).scalar_one()
+    room, why = count, ""
+    if limits.per_annotator is not None:
+        room = min(room, limits.per_annotator - mine)
+        why = f"{annotator!r} already holds {mine} open points (the limit is {limits.per_annotator})"
+    if limits.per_client is not None and client is not None:
+        theirs = connection.execute(held.where(queries.c.client == client)).scalar_one()
+        if limits.per_client - theirs < room:
+            room = limits.per_client - theirs
+            why = (f"this address already holds {theirs} open points under one name or several "
+                   f"(the limit is {limits.per_client})")
+    if room <= 0 and mine == 0:
+        raise SessionError(f"{why}; answer or skip some first")
+    return max(room, 0)
+
+
+def _check_answerable(connection: Connection, session_id: str, query_id: str, annotator: str,
+                      point_id: int, now: float) -> None:
+    """Refuse (SessionError) an answer to a query that is not open, not the annotator's, for
+    another point, or whose lease ran out and whose point someone else holds or labelled."""
+    row = connection.execute(
+        select(queries).where(queries.c.session_id == session_id, queries.c.id == query_id)
+    ).first()
+    if row is None:
+        raise SessionError(f"query {query_id} is unknown")
+    if row.status != "open":
+        raise SessionError(f"query {query_id} was already {row.status}")
+    if row.annotator != annotator:
+        raise SessionError(f"query {query_id} belongs to {row.annotator!r}, not {annotator!r}")
+    if row.point_id != point_id:
+        raise StoreError(f"query {query_id} is for point {row.point_id}, not {point_id}; nothing was saved")
+    if row.lease_until >= now:
+        return
+    taken = _holder(connection, session_id, point_id, now, besides=query_id) is not None
+    labelled = connection.execute(select(exists(select(annotations.c.id).where(
+        annotations.c.session_id == session_id, annotations.c.point_id == point_id,
+        annotations.c.undone.is_(False), annotations.c.label.is_not(None),
+    )))).scalar()
+    if taken or labelled:
+        raise SessionError(
+            f"your time on point {point_id} ran out and it went to someone else meanwhile; "
+            "nothing was saved — take the next point"
+        )
+
+
+def _release(connection: Connection, session_id: str, which) -> None:
+    connection.execute(
+        update(queries).where(queries.c.session_id == session_id, queries.c.status == "open", which)
+        .values(status="released", closed_at=time.time())
+    )
+
+
+def _json(value):
+    return json.loads(value) if isinstance(value, str) else value  # some drivers hand JSON back as text
 
 
 def _query_from_row(row) -> QueryRecord:

@@ -1,8 +1,12 @@
+import glob
 import os
+import pwd
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -125,3 +129,79 @@ def nudge_serve(db, *arguments: str, log: Path | None = None, timeout: float = 1
         yield server
     finally:
         server.kill()
+
+
+class PostgresServer:
+    """A throwaway cluster in a temporary folder, on a free loopback port, trusting local logins."""
+
+    def __init__(self) -> None:
+        tools = [shutil.which("pg_ctl"), *sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), reverse=True)]
+        pg_ctl = next((tool for tool in tools if tool), None)
+        if pg_ctl is None:
+            pytest.skip("no PostgreSQL server here (pg_ctl not found): apt-get install postgresql")
+        self.bin = Path(pg_ctl).resolve().parent
+        self.as_owner: list[str] = []
+        owner = None
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root: run it as the postgres user
+            try:
+                owner = pwd.getpwnam("postgres")
+            except KeyError:
+                pytest.skip("running as root and there is no 'postgres' user to run PostgreSQL as")
+            if shutil.which("runuser") is None:
+                pytest.skip("running as root and runuser is missing: cannot start PostgreSQL")
+            self.as_owner = ["runuser", "-u", "postgres", "--"]
+        self.folder = Path(tempfile.mkdtemp(prefix="nudge-pg-"))
+        if owner is not None:
+            os.chown(self.folder, owner.pw_uid, owner.pw_gid)
+        self.data = self.folder / "data"
+        self.port = free_port()
+        self.url = f"postgresql://nudge@127.0.0.1:{self.port}/postgres"  # no driver named: psycopg is used
+        self._run("initdb", "-D", str(self.data), "-U", "nudge", "--auth=trust", "-E", "UTF8", "--no-sync")
+        self.start()
+
+    def _run(self, tool: str, *arguments: str) -> None:
+        done = subprocess.run([*self.as_owner, str(self.bin / tool), *arguments], capture_output=True, text=True,
+                              timeout=120, cwd=self.folder)
+        if done.returncode != 0:
+            log = self.folder / "server.log"
+            details = done.stderr + (log.read_text() if log.exists() else "")
+            self.remove()
+            pytest.skip(f"PostgreSQL could not {tool.removeprefix('pg_')}: {details.strip()[-800:]}")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.folder / "server.log"),
+                  "-w", "-t", "60", "start")
+
+    def crash(self) -> None:
+        """Stop at once, as a power cut would: no checkpoint; the next start replays the WAL."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def execute(self, *statements: str, database: str = "postgres") -> None:
+        import psycopg
+
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=nudge dbname={database}",
+                             autocommit=True) as connection:
+            for statement in statements:
+                connection.execute(statement)
+
+    def remove(self) -> None:
+        subprocess.run([*self.as_owner, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
+                       capture_output=True, timeout=60)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server for the whole run (skipped, with the reason, where none can start)."""
+    server = PostgresServer()
+    yield server
+    server.remove()
+
+
+@pytest.fixture
+def database(postgres, request):
+    """The URL of a new, empty database on the server (one per test)."""
+    name = "t_" + request.node.name.lower().replace("-", "_")[:50]
+    postgres.execute(f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}")
+    return postgres.url.rsplit("/", 1)[0] + f"/{name}"

@@ -4,14 +4,7 @@ Skipped, with the reason, where no server can start (no binaries, no unprivilege
 it as root, or it fails to come up).
 """
 
-import glob
-import os
-import pwd
-import shutil
-import subprocess
-import tempfile
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,82 +15,6 @@ from loop.session import Session, SessionConfig, SessionError
 from loop.store import Store, StoreError
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")]
-
-
-class PostgresServer:
-    """A throwaway cluster in a temporary folder, on a free loopback port, trusting local logins."""
-
-    def __init__(self) -> None:
-        tools = [shutil.which("pg_ctl"), *sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), reverse=True)]
-        pg_ctl = next((tool for tool in tools if tool), None)
-        if pg_ctl is None:
-            pytest.skip("no PostgreSQL server here (pg_ctl not found): apt-get install postgresql")
-        self.bin = Path(pg_ctl).resolve().parent
-        self.as_owner: list[str] = []
-        owner = None
-        if os.geteuid() == 0:  # PostgreSQL refuses to run as root: run it as the postgres user
-            try:
-                owner = pwd.getpwnam("postgres")
-            except KeyError:
-                pytest.skip("running as root and there is no 'postgres' user to run PostgreSQL as")
-            if shutil.which("runuser") is None:
-                pytest.skip("running as root and runuser is missing: cannot start PostgreSQL")
-            self.as_owner = ["runuser", "-u", "postgres", "--"]
-        self.folder = Path(tempfile.mkdtemp(prefix="nudge-pg-"))
-        if owner is not None:
-            os.chown(self.folder, owner.pw_uid, owner.pw_gid)
-        self.data = self.folder / "data"
-        self.port = free_port()
-        self.url = f"postgresql://nudge@127.0.0.1:{self.port}/postgres"  # no driver named: psycopg is used
-        self._run("initdb", "-D", str(self.data), "-U", "nudge", "--auth=trust", "-E", "UTF8", "--no-sync")
-        self.start()
-
-    def _run(self, tool: str, *arguments: str) -> None:
-        done = subprocess.run([*self.as_owner, str(self.bin / tool), *arguments], capture_output=True, text=True,
-                              timeout=120, cwd=self.folder)
-        if done.returncode != 0:
-            log = self.folder / "server.log"
-            details = done.stderr + (log.read_text() if log.exists() else "")
-            self.remove()
-            pytest.skip(f"PostgreSQL could not {tool.removeprefix('pg_')}: {details.strip()[-800:]}")
-
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.folder / "server.log"),
-                  "-w", "-t", "60", "start")
-
-    def crash(self) -> None:
-        """Stop at once, as a power cut would: no checkpoint; the next start replays the WAL."""
-        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
-
-    def execute(self, *statements: str, database: str = "postgres") -> None:
-        import psycopg
-
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=nudge dbname={database}",
-                             autocommit=True) as connection:
-            for statement in statements:
-                connection.execute(statement)
-
-    def remove(self) -> None:
-        subprocess.run([*self.as_owner, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
-                       capture_output=True, timeout=60)
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    server = PostgresServer()
-    yield server
-    server.remove()
-
-
-@pytest.fixture
-def database(postgres, request):
-    """The URL of a new, empty database on the server (one per test)."""
-    name = "t_" + request.node.name.lower().replace("-", "_")[:50]
-    postgres.execute(f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}")
-    return postgres.url.rsplit("/", 1)[0] + f"/{name}"
-
 
 
 def answer(session, annotator="ann"):
@@ -114,7 +31,7 @@ def test_store_round_trip_is_exact(database):
     direction = np.array([0.1, -1 / 3, np.pi, 1e-300, 5e-324])
     written = store.add_annotation("s", query_id="q1", point_id=7, label=1, directions=[direction], targets=[0],
                                    sources=["arrow"], annotator="ann", model_version=3, round=2, rewrite="é ✓")
-    with pytest.raises(StoreError, match="already answered"):
+    with pytest.raises(SessionError, match="already answered"):
         store.add_annotation("s", query_id="q1", point_id=7, label=0, directions=[], targets=[], sources=[],
                              annotator="ann", model_version=3, round=2)
     store.close()
@@ -140,7 +57,7 @@ def test_one_answer_per_query_under_concurrent_writers(database):
             store.add_annotation("s", query_id="q1", point_id=3, label=label % 2, directions=[], targets=[],
                                  sources=[], annotator="ann", model_version=0, round=1)
             outcomes.append("stored")
-        except StoreError:
+        except SessionError:  # "already answered"
             outcomes.append("refused")
 
     threads = [threading.Thread(target=write, args=(i,)) for i in range(8)]

@@ -5,6 +5,7 @@ import sqlite3
 import numpy as np
 import pytest
 
+from loop.errors import SessionError
 from loop.store import Store, StoreError
 
 
@@ -39,14 +40,14 @@ def test_a_query_is_answered_once(store):
     add_query(store)
     store.add_annotation("s1", query_id="q1", point_id=7, label=0, directions=[], targets=[],
                          sources=[], annotator="ann", model_version=0, round=1)
-    with pytest.raises(StoreError, match="already answered"):
+    with pytest.raises(SessionError, match="already answered"):
         store.add_annotation("s1", query_id="q1", point_id=7, label=1, directions=[], targets=[],
                              sources=[], annotator="ann", model_version=0, round=1)
     assert [a.label for a in store.annotations("s1")] == [0]
 
 
 def test_unknown_query_and_unknown_source_write_nothing(store):
-    with pytest.raises(StoreError, match="unknown"):
+    with pytest.raises(SessionError, match="unknown"):
         store.add_annotation("s1", query_id="nope", point_id=1, label=0, directions=[], targets=[],
                              sources=[], annotator="ann", model_version=0, round=1)
     add_query(store)

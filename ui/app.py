@@ -74,6 +74,13 @@ class TabState:
     geometry: PlotGeometry | None = None
 
 
+def client_address(request: gr.Request | None) -> str | None:
+    """The address of the browser or client that made the request (behind a local proxy: the one
+    the proxy forwards, as uvicorn reads X-Forwarded-For from 127.0.0.1)."""
+    client = getattr(request, "client", None) if request is not None else None
+    return getattr(client, "host", None)
+
+
 def annotator_name(typed: str, request: gr.Request | None) -> str:
     """The login name when there is one, else the name the annotator typed."""
     username = getattr(request, "username", None) if request is not None else None
@@ -180,7 +187,7 @@ class AnnotationApp:
         typed = (typed_name or "").strip() or f"guest-{secrets.token_hex(3)}"
         annotator = annotator_name(typed, request)
         try:
-            query = self.service.next_query(annotator)
+            query = self.service.next_query(annotator, client=client_address(request))
         except USER_ERRORS as error:
             raise gr.Error(str(error)) from None
         return self._view(TabState(annotator=annotator), query) + (annotator,)
@@ -274,7 +281,8 @@ class AnnotationApp:
     def api_next(self, annotator: str = "", request: gr.Request = None) -> dict:
         """Hand the caller a query: JSON with query_id, point_id, x, text, prediction and projection."""
         try:
-            return self.service.describe(self.service.next_query(annotator_name(annotator, request))) or {}
+            return self.service.describe(self.service.next_query(annotator_name(annotator, request),
+                                                                 client=client_address(request))) or {}
         except USER_ERRORS as error:
             raise gr.Error(str(error)) from None
 
@@ -296,7 +304,7 @@ class AnnotationApp:
             name = annotator_name(annotator, request)
             self.service.submit(query_id, label, annotator=name, direction=direction, plane_point=plane,
                                 towards=towards, rewrite=rewrite)
-            return self.service.describe(self.service.next_query(name)) or {}
+            return self.service.describe(self.service.next_query(name, client=client_address(request))) or {}
         except USER_ERRORS as error:
             raise gr.Error(str(error)) from None
 
@@ -305,14 +313,15 @@ class AnnotationApp:
         try:
             name = annotator_name(annotator, request)
             self.service.skip(query_id, annotator=name)
-            return self.service.describe(self.service.next_query(name)) or {}
+            return self.service.describe(self.service.next_query(name, client=client_address(request))) or {}
         except USER_ERRORS as error:
             raise gr.Error(str(error)) from None
 
     def api_undo(self, annotator: str = "", request: gr.Request = None) -> dict:
         """Undo the caller's last answer; returns its point as a query again (empty if nothing to undo)."""
         try:
-            return self.service.describe(self.service.undo(annotator_name(annotator, request))) or {}
+            return self.service.describe(self.service.undo(annotator_name(annotator, request),
+                                                           client=client_address(request))) or {}
         except USER_ERRORS as error:
             raise gr.Error(str(error)) from None
 

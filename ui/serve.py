@@ -15,15 +15,15 @@ A database URL's password is never printed.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
-from loop.cli import SetOnce, add_dataset_arguments, add_retrain_arguments, dataset_options, key_values
 from loop.service import AnnotationService
-from loop.session import Session, SessionConfig
-from loop.training import BackgroundTrainer
-from loop.store import Store
+from loop.serving import add_session_arguments, open_session
+from loop.store import LeaseLimits
+
+MAX_OPEN_PER_ANNOTATOR = 4  # a few tabs, or a batch of queries
+MAX_OPEN_PER_ADDRESS = 16  # without --auth, the cap of one client under made-up names
 
 
 def parse_auth(pairs: list[str] | None) -> list[tuple[str, str]] | None:
@@ -59,33 +59,21 @@ def read_auth_file(path: str | None) -> list[str]:
     return pairs  # checked, with the --auth logins, by parse_auth
 
 
-def default_session_name(dataset: str) -> str:
-    """A readable session id for a data set spec, e.g. 'moons' or 'csv-points'."""
-    kind, _, path = dataset.partition(":")
-    stem = re.sub(r"\.[A-Za-z0-9]+$", "", path.rstrip("/").split("/")[-1]) if path else ""
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", f"{kind}-{stem}" if stem else kind).strip("-") or "session"
-
-
 def add_serve(subparsers) -> None:
-    from estimators import OBJECTIVES
-    from strategies import STRATEGIES
-
     parser = subparsers.add_parser(
         "serve", help="serve the annotation UI (the main job)",
         description="Start or resume an annotation session and serve its web UI and API. "
-        "With no arguments: the moons data set, stored in ./nudge.db.",
+        "With no arguments: the moons data set, stored in ./nudge.db. Several servers may serve one "
+        "session from one database (a PostgreSQL URL, or one SQLite file on one host): one of them trains.",
     )
-    add_dataset_arguments(parser)
-    parser.add_argument("--db", default="nudge.db", help="database file or URL (default nudge.db)")
-    parser.add_argument("--session", help="session id (default: derived from the data set); resumed if it exists")
-    parser.add_argument("--loss", default="direction", choices=sorted(OBJECTIVES), action=SetOnce,
-                        help="objective (default direction)")
-    parser.add_argument("--strategy", default="boundary", choices=sorted(STRATEGIES), action=SetOnce,
-                        help="query strategy (default boundary)")
-    parser.add_argument("--retrain-every", type=int, default=1, help="retrain after every k answers (default 1)")
-    add_retrain_arguments(parser)
-    parser.add_argument("--set", dest="estimator", action="append", metavar="PARAM=VALUE",
-                        help="estimator parameter of a new session, e.g. --set max_epochs=50 (repeatable)")
+    add_session_arguments(parser)
+    parser.add_argument("--no-train", action="store_true",
+                        help="serve without ever training (another process trains: nudge train, or a server)")
+    parser.add_argument("--max-open", type=int, default=MAX_OPEN_PER_ANNOTATOR, metavar="N",
+                        help=f"open points one annotator may hold at once (default {MAX_OPEN_PER_ANNOTATOR})")
+    parser.add_argument("--max-open-per-address", type=int, default=MAX_OPEN_PER_ADDRESS, metavar="N",
+                        help="without --auth: open points one client address may hold under any names "
+                        f"(default {MAX_OPEN_PER_ADDRESS})")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (default: Gradio's, 7860 or the next free one)")
     parser.add_argument("--share", action="store_true", help="ask Gradio for a public share link")
@@ -96,25 +84,13 @@ def add_serve(subparsers) -> None:
     parser.set_defaults(run=run_serve)
 
 
-def open_session(args: argparse.Namespace) -> Session:
-    """Resume the named session, or create it from the command-line settings.
-
-    The settings are checked first, so a bad one leaves no database file behind.
-    """
-    config = SessionConfig(
-        dataset=args.dataset, dataset_options=dataset_options(args), loss=args.loss,
-        strategy=args.strategy, retrain_every=args.retrain_every, estimator=key_values(args.estimator),
-        full_refit_every=args.full_refit_every, warm_epochs=args.warm_epochs,
-    )
-    store = Store(args.db)
-    name = args.session or default_session_name(args.dataset)
-    if store.session_config(name) is not None:
-        session = Session.open(store, name, trainer=BackgroundTrainer())
-        print(f"resuming session {name!r} ({session.status()['n_answers']} answers so far) from {store.url}")
-        return session
-    session = Session.create(store, config, session_id=name, trainer=BackgroundTrainer())
-    print(f"new session {name!r} on {args.dataset}, stored in {store.url}")
-    return session
+def lease_limits(args: argparse.Namespace, with_logins: bool) -> LeaseLimits:
+    """Per annotator always; per client address only without logins (behind a login, many
+    people may share one address, and names cannot be made up)."""
+    for option, value in (("--max-open", args.max_open), ("--max-open-per-address", args.max_open_per_address)):
+        if value < 1:
+            raise ValueError(f"{option} must be at least 1")
+    return LeaseLimits(per_annotator=args.max_open, per_client=None if with_logins else args.max_open_per_address)
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -124,7 +100,7 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.share and auth is None:
         print("warning: --share without --auth makes the UI public to anyone with the link; "
               "add --auth user:password or --auth-file", file=sys.stderr)
-    session = open_session(args)
+    session = open_session(args, train=not args.no_train, lease_limits=lease_limits(args, auth is not None))
     demo = build_app(AnnotationService(session))
     try:
         launch_app(

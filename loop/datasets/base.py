@@ -22,6 +22,9 @@ class Dataset:
     text's counterfactual revision and its embedding (NaN rows where none).
     ``extra_tests`` holds further labelled test sets by name, e.g. CAD's
     ``"revised"`` test set. ``generator`` is set for generated 2D sets.
+    ``fingerprint`` says what the data was made from (the generator and its
+    options, or the files' content hashes, and the text encoder), so a session
+    can refuse to resume on other data (empty: not known).
     """
 
     name: str
@@ -36,6 +39,7 @@ class Dataset:
     counterfactual_X: np.ndarray | None = None  # (N, n), NaN rows where no revision
     extra_tests: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     generator: TwoDGenerator | None = None
+    fingerprint: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n_points = len(self.X)

@@ -16,9 +16,9 @@ import numpy as np
 
 from estimators.encoders import TextEncoder, nudge_cache_dir
 from loop.datasets.base import Dataset, spread
-from loop.datasets.reading import check_width, read_table, resolve_data_path
+from loop.datasets.reading import check_width, file_digest, read_table, resolve_data_path
 from loop.datasets.registry import LoadOptions, register_dataset
-from loop.datasets.texts import embed_texts
+from loop.datasets.texts import embed_texts, encoder_identity, text_encoder
 
 CAD_CLASSES = ["Negative", "Positive"]
 CAD_FILES = {split: f"{split}_paired.tsv" for split in ("train", "dev", "test")}
@@ -154,7 +154,10 @@ def load_cad_imdb(
     }
     pairs = [pair for split_pairs in splits.values() for pair in split_pairs]
     revisions = [pair.revision for pair in pairs]
+    encoder = text_encoder(encoder)
     X, revised_X = embed_texts(encoder, [pair.original for pair in pairs], revisions)
+    fingerprint = {"kind": "cad-imdb", "limit": limit, "encoder": encoder_identity(encoder),
+                   "sha256": {split: file_digest(folder / name) for split, name in CAD_FILES.items()}}
     y = np.array([pair.label for pair in pairs], dtype=np.int64)
     bounds = np.cumsum([0] + [len(split_pairs) for split_pairs in splits.values()])
     pool, dev, test = (np.arange(start, stop) for start, stop in zip(bounds[:-1], bounds[1:]))
@@ -164,6 +167,7 @@ def load_cad_imdb(
         counterfactual_texts=list(revisions),
         counterfactual_X=revised_X,
         extra_tests={"revised": (revised_X[test], 1 - y[test])},
+        fingerprint=fingerprint,
     )
 
 

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from loop.datasets.base import Dataset, split_pool_test, spread
-from loop.datasets.reading import check_width, read_table, resolve_data_path
+from loop.datasets.reading import check_width, file_digest, read_table, resolve_data_path
 from loop.datasets.registry import LoadOptions, register_dataset
-from loop.datasets.texts import embed_texts
+from loop.datasets.texts import embed_texts, encoder_identity, text_encoder
 
 
 def _class_indices(labels: list[str], source: str) -> tuple[np.ndarray, list[str]]:
@@ -83,7 +83,9 @@ def load_feature_csv(spec_path: str, options: LoadOptions) -> Dataset:
     name = f"csv:{path}"
     y, class_names = _class_indices(labels, name)
     pool, test = split_pool_test(y, options.test_fraction, options.seed, name)
-    return Dataset(name, np.array(features, dtype=np.float32), y, class_names, pool, test)
+    fingerprint = {"kind": "csv", "sha256": file_digest(path),
+                   "seed": options.seed, "test_fraction": options.test_fraction}
+    return Dataset(name, np.array(features, dtype=np.float32), y, class_names, pool, test, fingerprint=fingerprint)
 
 
 @register_dataset("text-csv", takes_path=True, summary="your texts: columns text, label, optional counterfactual")
@@ -114,11 +116,16 @@ def load_text_csv(spec_path: str, options: LoadOptions) -> Dataset:
     name = f"text-csv:{path}"
     y, class_names = _class_indices(labels, name)
     pool, test = split_pool_test(y, options.test_fraction, options.seed, name)
-    X, revised_X = embed_texts(options.encoder, texts, revisions)
+    encoder = text_encoder(options.encoder)
+    X, revised_X = embed_texts(encoder, texts, revisions)
+    fingerprint = {"kind": "text-csv", "sha256": file_digest(path), "seed": options.seed,
+                   "test_fraction": options.test_fraction, "limit": options.limit,
+                   "encoder": encoder_identity(encoder)}
     has_revisions = revision_at is not None
     return Dataset(
         name, X, y, class_names, pool, test,
         texts=texts,
         counterfactual_texts=revisions if has_revisions else None,
         counterfactual_X=revised_X if has_revisions else None,
+        fingerprint=fingerprint,
     )

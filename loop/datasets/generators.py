@@ -250,8 +250,11 @@ def _generated_loader(kind: str):
         generator = generator_class() if options.noise is None else generator_class(noise=options.noise)
         X, y = generator.sample(options.n_samples, options.seed)
         pool, test = split_pool_test(y, options.test_fraction, options.seed, kind)
+        fingerprint = {"kind": kind, "n_samples": options.n_samples, "noise": generator.noise,
+                       "seed": options.seed, "test_fraction": options.test_fraction}
         return Dataset(
-            kind, X.astype(np.float32), y, list(TWO_D_CLASSES), pool, test, generator=generator
+            kind, X.astype(np.float32), y, list(TWO_D_CLASSES), pool, test, generator=generator,
+            fingerprint=fingerprint,
         )
 
     load.__name__ = f"load_{kind}"

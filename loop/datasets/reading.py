@@ -12,6 +12,7 @@ ValueError with a message for the user.
 from __future__ import annotations
 
 import csv
+import hashlib
 import stat
 from pathlib import Path
 from typing import Literal
@@ -71,3 +72,9 @@ def read_table(path: Path, delimiter: str) -> list[tuple[int, list[str]]]:
 def check_width(path: Path, line: int, cells: list[str], width: int) -> None:
     if len(cells) != width:
         raise ValueError(f"{path}, line {line}: {len(cells)} cells where {width} were expected")
+
+
+def file_digest(path: Path) -> str:
+    """The SHA-256 of a file's content, in hex (what a data set's fingerprint records)."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()

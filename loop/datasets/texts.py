@@ -7,11 +7,21 @@ import numpy as np
 from estimators.encoders import SentenceEncoder, TextEncoder
 
 
+def text_encoder(encoder: TextEncoder | None) -> TextEncoder:
+    """The encoder to use: the one given, else the shipped sentence model."""
+    return SentenceEncoder() if encoder is None else encoder
+
+
+def encoder_identity(encoder: TextEncoder) -> str:
+    """What a data set's fingerprint records of its encoder: the model's identity where it
+    has one (a digest of the model's files), else the encoder's class."""
+    return str(getattr(encoder, "identity", None) or type(encoder).__qualname__)
+
+
 def embed_texts(
-    encoder: TextEncoder | None, texts: list[str], revisions: list[str | None]
+    encoder: TextEncoder, texts: list[str], revisions: list[str | None]
 ) -> tuple[np.ndarray, np.ndarray]:
     """(X (N, d), revisions' X (N, d) with NaN rows where none), in one encoder call."""
-    encoder = SentenceEncoder() if encoder is None else encoder
     present = [r for r in revisions if r is not None]
     vectors = np.asarray(encoder.encode(texts + present), dtype=np.float32)
     if vectors.ndim != 2 or len(vectors) != len(texts) + len(present):

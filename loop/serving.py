@@ -1,0 +1,124 @@
+"""Opening a session for a long-running process: ``nudge serve`` (in ui/) and ``nudge train``.
+
+Both take the same session arguments. A session that exists is resumed with
+the settings it was made with: settings given on the command line that define
+its data or model are refused with the differences listed, those that only
+change how it runs are applied and said (:mod:`loop.resume`). A new session is
+made from the arguments. Either way the session gets a
+:class:`~loop.shared_trainer.SharedTrainer`, so several processes on one
+database share one model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import signal
+import threading
+
+from loop.cli import SetOnce, add_dataset_arguments, add_retrain_arguments, dataset_options, key_values
+from loop.config import SessionConfig
+from loop.errors import SessionError
+from loop.resume import resumed_settings
+from loop.session import Session
+from loop.shared_trainer import SharedTrainer
+from loop.store import LeaseLimits, Store
+
+DEFAULT_DATASET = "moons"
+
+
+def add_session_arguments(parser: argparse.ArgumentParser) -> None:
+    """--db, --session, the data set and the settings of a new session (each given only when wanted)."""
+    from estimators import OBJECTIVES
+    from strategies import STRATEGIES
+
+    add_dataset_arguments(parser, default=None)
+    parser.add_argument("--db", default="nudge.db", help="database file or URL (default nudge.db)")
+    parser.add_argument("--session", help="session id (default: derived from the data set); resumed if it exists")
+    parser.add_argument("--loss", choices=sorted(OBJECTIVES), action=SetOnce,
+                        help="objective of a new session (default direction)")
+    parser.add_argument("--strategy", choices=sorted(STRATEGIES), action=SetOnce,
+                        help="query strategy (default boundary)")
+    parser.add_argument("--retrain-every", type=int, help="retrain after every k answers (default 1)")
+    add_retrain_arguments(parser, with_defaults=False)
+    parser.add_argument("--set", dest="estimator", action="append", metavar="PARAM=VALUE",
+                        help="estimator parameter of a new session, e.g. --set max_epochs=50 (repeatable)")
+
+
+def requested_settings(args: argparse.Namespace) -> dict:
+    """The session settings given on the command line (those left out are not in the dict)."""
+    given = {
+        "dataset": args.dataset, "loss": args.loss, "strategy": args.strategy,
+        "retrain_every": args.retrain_every, "full_refit_every": args.full_refit_every,
+        "warm_epochs": args.warm_epochs,
+    }
+    requested = {name: value for name, value in given.items() if value is not None}
+    if dataset_options(args):
+        requested["dataset_options"] = dataset_options(args)
+    if args.estimator:
+        requested["estimator"] = key_values(args.estimator)
+    return requested
+
+
+def default_session_name(dataset: str) -> str:
+    """A readable session id for a data set spec, e.g. 'moons' or 'csv-points'."""
+    kind, _, path = dataset.partition(":")
+    stem = re.sub(r"\.[A-Za-z0-9]+$", "", path.rstrip("/").split("/")[-1]) if path else ""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", f"{kind}-{stem}" if stem else kind).strip("-") or "session"
+
+
+def open_session(args: argparse.Namespace, *, train: bool = True, lease_limits: LeaseLimits = LeaseLimits(),
+                 create: bool = True, say=print) -> Session:
+    """Resume the named session, or (with ``create``) make it from the command-line settings.
+
+    Every setting is checked before anything is written, so a bad one leaves no session behind.
+    """
+    requested = requested_settings(args)
+    new_config = SessionConfig(**{"dataset": DEFAULT_DATASET, **requested})
+    store = Store(args.db)
+    name = args.session or default_session_name(new_config.dataset)
+    stored = store.session_config(name)
+    trainer = SharedTrainer(train=train)
+    if stored is not None:
+        config, applied = resumed_settings(name, SessionConfig.from_dict(stored), requested)
+        session = Session.open(store, name, trainer=trainer, lease_limits=lease_limits, config=config)
+        if applied:
+            store.update_session(name, config=config.to_dict())
+            say(f"applied to the resumed session: {'; '.join(applied)}")
+        say(f"resuming session {name!r} ({session.status()['n_answers']} answers so far) from {store.url}")
+        return session
+    if not create:
+        known = store.session_ids()
+        raise SessionError(f"no session {name!r} in {store.url} (sessions there: {', '.join(known) or 'none'})")
+    session = Session.create(store, new_config, session_id=name, trainer=trainer, lease_limits=lease_limits)
+    say(f"new session {name!r} on {new_config.dataset}, stored in {store.url}")
+    return session
+
+
+def add_train(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "train", help="train a served session without serving a page",
+        description="Train the session SESSION stored in DB, for servers started with `nudge serve --no-train` "
+        "(or beside them: one process trains a session at a time; this one takes over when the trainer "
+        "stops). Runs until Ctrl+C.",
+    )
+    add_session_arguments(parser)
+    parser.set_defaults(run=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    session = open_session(args, create=False)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    version = session.model.version
+    print(f"training session {session.session_id!r} (model v{version}); Ctrl+C to stop", flush=True)
+    try:
+        while not stop.wait(0.5):
+            if session.model.version != version:
+                version = session.model.version
+                accuracy = session.model.accuracy
+                shown = "n/a" if accuracy is None else f"{accuracy:.3f}"
+                print(f"model v{version}: {session.model.n_labeled} labels, accuracy {shown}", flush=True)
+    finally:
+        session.close()
+    return 0

@@ -1,0 +1,192 @@
+"""One trainer per session, however many servers: the :class:`SharedTrainer`.
+
+Every ``nudge serve`` process (and ``nudge train``) runs one. While it holds
+the session's trainer lease (:class:`loop.publication.TrainerLease`, renewed
+by a heartbeat thread) it is the session's only trainer: it notices new
+answers in the database — from any server — retrains, and publishes each
+model version (:class:`loop.publication.ModelRegistry`). Otherwise it follows:
+it loads each newly published version, so every server answers from the
+newest model. When the trainer dies its lease runs out and another process
+takes over within seconds, from the newest published model.
+
+A start-up loads the newest published model instead of retraining, so a
+restarted server answers at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from loop.publication import LEASE_SECONDS, ModelRegistry, PublishedModel, TrainerLease, process_name
+from loop.training import ModelSnapshot, Trainer
+from strategies import estimators_of
+from strategies.model import learners_of
+
+if TYPE_CHECKING:
+    from loop.session import Session
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.5
+
+
+class SharedTrainer(Trainer):
+    """Trains while it holds the session's trainer lease, follows the published models otherwise.
+
+    ``train=False``: never trains (``nudge serve --no-train``), only follows.
+    """
+
+    def __init__(self, *, train: bool = True, lease_seconds: float = LEASE_SECONDS,
+                 poll_seconds: float = POLL_SECONDS) -> None:
+        super().__init__()
+        self.may_train = train
+        self.lease_seconds = lease_seconds
+        self.poll_seconds = poll_seconds
+        self.name = process_name()
+        self.leader = False
+        self._wake = threading.Condition()
+        self._requested = False
+        self._stopping = threading.Event()
+        self._log_seen: tuple[int, int, int] | None = None
+        self._threads: list[threading.Thread] = []
+
+    def attach(self, session: Session) -> None:
+        if self.session is not None:
+            raise RuntimeError("a trainer serves one session")
+        for estimator in estimators_of(session.new_learner()):
+            if not hasattr(estimator, "weights_bytes"):
+                raise ValueError(
+                    "servers share a session's model as safetensors weights: its estimator must be an "
+                    f"estimators.DirectionClassifier (or subclass), not {type(estimator).__name__}"
+                )
+        self.session = session
+        self.registry = ModelRegistry(session.store.db, session.session_id)
+        self.lease = TrainerLease(session.store.db, session.session_id, self.name, self.lease_seconds)
+        self.snapshot = ModelSnapshot(session.new_learner(), 0, (), 0, 0, None)
+        self._follow()
+        self.leader = self.may_train and self.lease.acquire()
+        self._start(self._heartbeat, "lease")  # renews the lease while the catch-up below trains
+        if self.leader and self._behind_the_log():  # the trainer catches up with the log before serving
+            self.retrain()
+        self._start(self._train_or_follow, "train")
+
+    def _start(self, target, name: str) -> None:
+        thread = threading.Thread(target=target, daemon=True, name=f"{name}-{self.session.session_id}")
+        thread.start()
+        self._threads.append(thread)
+
+    # ------------------------------------------------------------------ policy
+    def request(self) -> None:
+        with self._wake:
+            self._requested = True
+            self._wake.notify_all()
+
+    @property
+    def busy(self) -> bool:
+        return self.training or (self._requested and self.leader)
+
+    def close(self) -> None:
+        self._stopping.set()
+        with self._wake:
+            self._wake.notify_all()
+        for thread in self._threads:
+            thread.join(timeout=60)
+        if self.leader:
+            try:
+                self.lease.release()
+            except Exception:  # the lease runs out by itself; a failing release must not stop a shutdown
+                logger.exception("could not release the trainer lease of session %s", self.session.session_id)
+
+    # ----------------------------------------------------------------- threads
+    def _heartbeat(self) -> None:
+        """Hold (or try to take) the trainer lease, renewing it well before it runs out."""
+        while not self._stopping.is_set():
+            try:
+                leader = self.may_train and self.lease.acquire()
+            except Exception:  # a database hiccup: not the leader until the next beat succeeds
+                logger.exception("trainer lease of session %s could not be renewed", self.session.session_id)
+                leader = False
+            if leader and not self.leader:
+                logger.info("this process now trains session %s", self.session.session_id)
+                self.request()
+            self.leader = leader
+            self._stopping.wait(self.lease_seconds / 3)
+
+    def _train_or_follow(self) -> None:
+        while not self._stopping.is_set():
+            with self._wake:
+                if not self._requested:
+                    self._wake.wait(self.poll_seconds)
+                requested, self._requested = self._requested, False
+            if self._stopping.is_set():
+                return
+            try:
+                self._follow()
+                if self.leader and (requested or self._log_grew()) and self._behind_the_log():
+                    self.retrain()
+                    self._log_seen = self.session.store.log_state(self.session.session_id)
+            except Exception:  # the trainer must outlive one bad round; the log is intact
+                logger.exception("training of session %s failed; the previous model stays", self.session.session_id)
+
+    def _log_grew(self) -> bool:
+        """True when the log changed enough since the last look to be worth a round (answers from any
+        server: ``retrain_every`` new ones, or an undo). Cheap: one aggregate query."""
+        seen = self.session.store.log_state(self.session.session_id)
+        previous, self._log_seen = self._log_seen, seen
+        if previous is None:
+            return True
+        new_answers, undone = seen[0] - previous[0], seen[1] != previous[1]
+        return new_answers >= self.session.config.retrain_every or undone
+
+    def _behind_the_log(self) -> bool:
+        """True when the model was not trained on exactly the log's current answers."""
+        return {a.id for a in self.session.effective_annotations()} != set(self.snapshot.annotation_ids)
+
+    # ----------------------------------------------------------- publication
+    def _follow(self) -> None:
+        """Load the newest published model when it is newer than ours."""
+        if self.registry.newest_version() <= self.snapshot.version:
+            return
+        published = self.registry.newest()
+        learner = self._learner_from(published)
+        self.snapshot = ModelSnapshot(learner, published.version, published.annotation_ids, published.n_labeled,
+                                      published.n_directions, published.accuracy)
+
+    def _learner_from(self, published: PublishedModel):
+        """A learner with the published weights, and the training rows of the answers they saw
+        (the strategies' cold start reads them)."""
+        learner = self.session.new_learner()
+        for estimator, blob in zip(estimators_of(learner), published.weights):
+            estimator.load_weights_bytes(blob, source=f"published model v{published.version}")
+        wanted = set(published.annotation_ids)
+        answers = [a for a in self.session.store.annotations(self.session.session_id) if a.id in wanted]
+        if answers:
+            X, y = self.training_rows(answers)
+            for member in learners_of(learner):
+                member.X_training, member.y_training = X, y
+        return learner
+
+    def publish(self, snapshot: ModelSnapshot, train_seconds: float) -> None:
+        """Publish to the database first; only a version that was published becomes ours."""
+        model = PublishedModel(
+            snapshot.version, self.name, snapshot.annotation_ids, snapshot.n_labeled, snapshot.n_directions,
+            snapshot.accuracy, tuple(estimator.weights_bytes() for estimator in estimators_of(snapshot.learner)),
+        )
+        if self.registry.publish(self.lease, model):
+            super().publish(snapshot, train_seconds)
+        else:  # another process trains now; its models win
+            self.leader = False
+            logger.warning("model v%d of session %s was not published: another process trains it now",
+                           snapshot.version, self.session.session_id)
+
+    def wait_until_published(self, version: int, timeout: float = 60.0) -> bool:
+        """Block until a model of at least ``version`` is loaded here (tests, scripts)."""
+        deadline = time.monotonic() + timeout
+        while self.snapshot.version < version:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
