@@ -45,6 +45,14 @@ class Leases:
         now = time.time()
         return [q for q in self.store.open_queries(self.session_id, annotator) if q.lease_until > now]
 
+    def unlabelled(self) -> np.ndarray:
+        """(N,) mask of the pool points nobody has labelled (leases and skips not considered)."""
+        unlabelled = self.pool_mask.copy()
+        for point_id, label, _ in self.store.answered_points(self.session_id):
+            if label is not None:
+                unlabelled[point_id] = False
+        return unlabelled
+
     def available(self, annotator: str) -> np.ndarray:
         """(N,) mask of the pool points that may be handed to ``annotator`` now."""
         now = time.time()
@@ -71,13 +79,20 @@ class Leases:
             if wanted <= 0:
                 break
             indices, scores = choose(available, wanted)
-            claimed += self.store.claim_queries(
-                self.session_id, annotator, zip(indices.tolist(), np.asarray(scores).tolist()), wanted,
-                lease_seconds=self.lease_seconds, model_version=model_version, client=client, limits=self.limits,
-            )
+            claimed += self.claim_ranked(annotator, wanted, list(zip(indices.tolist(), np.asarray(scores).tolist())),
+                                         model_version, client)
             if len(claimed) == count:
                 break
         return claimed
+
+    def claim_ranked(self, annotator: str, count: int, candidates: list[tuple[int, float]], model_version: int,
+                     client: str | None = None) -> list[QueryRecord]:
+        """Lease up to ``count`` of ranked ``candidates`` (best first) that are free now (see
+        :meth:`loop.store.Store.claim_queries`, which checks each one as it leases it)."""
+        return self.store.claim_queries(
+            self.session_id, annotator, candidates, count, lease_seconds=self.lease_seconds,
+            model_version=model_version, client=client, limits=self.limits,
+        )
 
     def reopen(self, annotator: str, model_version: int, client: str | None = None):
         """Undo the annotator's last answer (see :meth:`loop.store.Store.undo_last`)."""

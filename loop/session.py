@@ -236,16 +236,18 @@ class Session:
         if n < 1:
             raise SessionError("ask for at least one query")
         mine = self.leases.held_by(annotator)[:n]
-        snapshot = self.model
+        snapshot, ranking = self.model, self.trainer.ranking
         new: list[QueryRecord] = []
-        if len(mine) < n:
+        if len(mine) < n and ranking is not None and ranking.version == snapshot.version:
+            new = self.leases.claim_ranked(annotator, n - len(mine), ranking.candidates(), snapshot.version, client)
+        if len(mine) + len(new) < n:  # no ranking for this model (or it ran out): choose afresh
             def choose(available: np.ndarray, count: int):
                 return select_queries(
                     snapshot.learner, self.dataset.X, count, self.config.strategy,
                     available=available, random_state=self.config.seed + snapshot.version,
                 )
 
-            new = self.leases.hand_out(annotator, n - len(mine), choose, snapshot.version, client)
+            new += self.leases.hand_out(annotator, n - len(mine) - len(new), choose, snapshot.version, client)
         queries = [self._describe(record, snapshot) for record in mine + new]
         if queries:
             self.notify("on_query", queries)

@@ -36,8 +36,11 @@ POLL_SECONDS = 0.5
 class SharedTrainer(Trainer):
     """Trains while it holds the session's trainer lease, follows the published models otherwise.
 
-    ``train=False``: never trains (``nudge serve --no-train``), only follows.
+    ``train=False``: never trains (``nudge serve --no-train``), only follows. Ranks the pool for
+    each model it trains or loads (see :mod:`loop.ranking`).
     """
+
+    ranks_pool = True
 
     def __init__(self, *, train: bool = True, lease_seconds: float = LEASE_SECONDS,
                  poll_seconds: float = POLL_SECONDS) -> None:
@@ -51,6 +54,7 @@ class SharedTrainer(Trainer):
         self._requested = False
         self._stopping = threading.Event()
         self._log_seen: tuple[int, int, int] | None = None
+        self._ranking_first = True
         self._threads: list[threading.Thread] = []
 
     def attach(self, session: Session) -> None:
@@ -86,7 +90,7 @@ class SharedTrainer(Trainer):
 
     @property
     def busy(self) -> bool:
-        return self.training or (self._requested and self.leader)
+        return self.training or (self._requested and self.leader) or self._ranking_first
 
     def close(self) -> None:
         self._stopping.set()
@@ -116,6 +120,7 @@ class SharedTrainer(Trainer):
             self._stopping.wait(self.lease_seconds / 3)
 
     def _train_or_follow(self) -> None:
+        self._rank_first()
         while not self._stopping.is_set():
             with self._wake:
                 if not self._requested:
@@ -151,9 +156,10 @@ class SharedTrainer(Trainer):
         if self.registry.newest_version() <= self.snapshot.version:
             return
         published = self.registry.newest()
-        learner = self._learner_from(published)
-        self.snapshot = ModelSnapshot(learner, published.version, published.annotation_ids, published.n_labeled,
-                                      published.n_directions, published.accuracy)
+        snapshot = ModelSnapshot(self._learner_from(published), published.version, published.annotation_ids,
+                                 published.n_labeled, published.n_directions, published.accuracy)
+        ranking = self.rank(snapshot)
+        self.snapshot, self.ranking = snapshot, ranking
 
     def _learner_from(self, published: PublishedModel):
         """A learner with the published weights, and the training rows of the answers they saw

@@ -9,8 +9,10 @@ changed through ``get_loss`` or ``train_step``):
 - :meth:`Trainer.fit`: how the learner is brought up to date (modAL ``teach``
   with the new answers when the log only grew, a ``fit`` on all of them after
   an undo or a relabel, a fresh learner every ``full_refit_every`` rounds);
-- :meth:`Trainer.publish`: what happens once a model is ready (it becomes the
-  session's model, its held-out accuracy is stored, callbacks hear of it).
+- :meth:`Trainer.publish`: what happens once a model is ready (the pool is
+  ranked for it where the trainer serves requests, see :mod:`loop.ranking`; it
+  becomes the session's model, its held-out accuracy is stored, callbacks
+  hear of it).
 
 When a round runs is the trainer's policy: :class:`InlineTrainer` trains in
 the caller's thread (scripted loops, tests: ``submit`` returns once the model
@@ -32,6 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from estimators import pack_targets
+from loop.ranking import Ranking, rank_pool
 from loop.store import Annotation
 from strategies import estimators_of
 
@@ -65,15 +68,19 @@ class ModelSnapshot:
 class Trainer:
     """Retrains a session's learner from its log; subclasses choose when (see the module docstring)."""
 
+    ranks_pool = False  # rank the pool for each model (served sessions), or let each request choose
+
     def __init__(self) -> None:
         self.session: Session | None = None
         self.snapshot: ModelSnapshot | None = None
+        self.ranking: Ranking | None = None
         self.training = False
         self.last_train_seconds = 0.0
         self.retrains = 0
         self._pending_answers = 0
         self._train_lock = threading.Lock()
         self._count_lock = threading.Lock()
+        self._ranking_first = False  # a first ranking still to be made in a thread (see _rank_first)
 
     def attach(self, session: Session) -> None:
         """Serve ``session`` (called once by the session): an untrained model, or one rebuilt from the log."""
@@ -199,10 +206,26 @@ class Trainer:
             learner.teach(*self.training_rows(new))
         return learner
 
+    def _rank_first(self) -> None:
+        """Rank the pool for the model the trainer started with, if that was not done yet
+        (requests choose afresh meanwhile; a failure is logged and they keep doing so)."""
+        try:
+            if self.ranking is None:
+                self.ranking = self.rank(self.snapshot)
+        except Exception:
+            logger.exception("ranking the pool of session %s failed; requests choose afresh",
+                             self.session.session_id)
+        self._ranking_first = False
+
+    def rank(self, snapshot: ModelSnapshot) -> Ranking | None:
+        """The pool's ranked candidates for ``snapshot`` (None: each request chooses afresh)."""
+        return rank_pool(self.session, snapshot) if self.ranks_pool else None
+
     def publish(self, snapshot: ModelSnapshot, train_seconds: float) -> None:
-        """Make ``snapshot`` the session's model, store its evaluation, tell the callbacks."""
+        """Rank the pool for ``snapshot``, make it the session's model, store its evaluation, tell the callbacks."""
         session = self.session
-        self.snapshot = snapshot
+        ranking = self.rank(snapshot)
+        self.snapshot, self.ranking = snapshot, ranking
         session.store.add_evaluation(
             session.session_id, model_version=snapshot.version, n_labeled=snapshot.n_labeled,
             n_directions=snapshot.n_directions, accuracy=snapshot.accuracy, train_seconds=train_seconds,
@@ -215,13 +238,17 @@ class InlineTrainer(Trainer):
 
 
 class BackgroundTrainer(Trainer):
-    """Trains in a thread of its own; rounds asked for while one runs are merged into the next."""
+    """Trains in a thread of its own; rounds asked for while one runs are merged into the next.
+    Ranks the pool for each model (and for the untrained one first), so requests need not score it."""
+
+    ranks_pool = True
 
     def __init__(self) -> None:
         super().__init__()
         self._wake = threading.Condition()
         self._requested = False
         self._stopping = False
+        self._ranking_first = True
         self._thread: threading.Thread | None = None
 
     def attach(self, session: Session) -> None:
@@ -237,7 +264,7 @@ class BackgroundTrainer(Trainer):
 
     @property
     def busy(self) -> bool:
-        return self.training or self._requested
+        return self.training or self._requested or self.ranking is None and self._ranking_first
 
     def close(self) -> None:
         with self._wake:
@@ -247,6 +274,7 @@ class BackgroundTrainer(Trainer):
             self._thread.join(timeout=60)
 
     def _train_forever(self) -> None:
+        self._rank_first()
         while True:
             with self._wake:
                 while not (self._requested or self._stopping):
