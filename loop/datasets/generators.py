@@ -4,7 +4,7 @@
 point's noise-free class, and the way to the nearest point of the true
 boundary with the class beyond it (the simulated annotators use them; the page
 draws the boundary). Two-class kinds, ``moons``, ``circles``, ``blobs`` and
-``xor``, are :class:`TwoClassGenerator`\ s (a score whose sign is the class);
+``xor``, are each a :class:`TwoClassGenerator` (a score whose sign is the class);
 ``gaussians`` has several classes (:mod:`loop.datasets.gaussians`). Options:
 ``n_samples`` (default 1000), ``noise`` (default per generator), ``seed``.
 """
