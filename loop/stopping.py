@@ -241,11 +241,31 @@ class SmallTextCriterion(StoppingCriterion):
         """The small-text criterion this one asks."""
 
 
-class KappaAverage(SmallTextCriterion):
+class WindowedCriterion(SmallTextCriterion):
+    """A small-text criterion judged on a window of successive models' predictions; its value sums
+    up the library's history (:attr:`history`, reduced by :meth:`summary`)."""
+
+    OPTIONS = {"window": 3, "after": 0}
+    history: ClassVar[str]
+
+    @staticmethod
+    @abstractmethod
+    def summary(history: list[float]) -> float:
+        """The value shown for the window's history."""
+
+    def judge(self, round_: Round) -> bool:
+        met = self.library.stop(predictions=round_.predictions)
+        history = getattr(self.library, self.history)
+        self.value = float(self.summary(history)) if history else None
+        return met
+
+
+class KappaAverage(WindowedCriterion):
     """``stable=K``: successive models agree (mean Cohen's kappa over a window; small-text's ``KappaAverage``)."""
 
     name = "stable"
-    OPTIONS = {"window": 3, "after": 0}
+    history = "kappa_history"
+    summary = staticmethod(np.mean)
 
     def check(self) -> None:
         self._check_range(-1, 1, "kappa")
@@ -254,12 +274,6 @@ class KappaAverage(SmallTextCriterion):
         from small_text.stopping_criteria import KappaAverage as Library
 
         return Library(self.n_classes, window_size=int(self.options["window"]), kappa=self.threshold)
-
-    def judge(self, round_: Round) -> bool:
-        met = self.library.stop(predictions=round_.predictions)
-        history = self.library.kappa_history
-        self.value = float(np.mean(history)) if history else None
-        return met
 
 
 class ClassificationChange(SmallTextCriterion):
@@ -306,11 +320,12 @@ class OverallUncertainty(SmallTextCriterion):
         return self.library.stop(proba=round_.probabilities, indices_stopping=rows)
 
 
-class DeltaFScore(SmallTextCriterion):
+class DeltaFScore(WindowedCriterion):
     """``delta-f=D``: the F-score's estimated change stays below D (two classes; small-text's ``DeltaFScore``)."""
 
     name = "delta-f"
-    OPTIONS = {"window": 3, "after": 0}
+    history = "delta_history"
+    summary = staticmethod(np.max)  # met when every change in the window is below D
 
     def check(self) -> None:
         if self.n_classes != 2:
@@ -322,12 +337,6 @@ class DeltaFScore(SmallTextCriterion):
         from small_text.stopping_criteria import DeltaFScore as Library
 
         return Library(self.n_classes, window_size=int(self.options["window"]), threshold=self.threshold)
-
-    def judge(self, round_: Round) -> bool:
-        met = self.library.stop(predictions=round_.predictions)
-        history = self.library.delta_history
-        self.value = float(np.max(history)) if history else None
-        return met
 
 
 class GradientAgreement(StoppingCriterion):
