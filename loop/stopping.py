@@ -69,6 +69,7 @@ if TYPE_CHECKING:
     from loop.training import ModelSnapshot
 
 STOPPING_SAMPLE = 1000
+WHOLE_OPTIONS = {"after": 0, "window": 1, "rounds": 1, "min": 1}  # options that count something: their least value
 SPEC_FORM = "NAME=THRESHOLD[:OPTION=VALUE...], e.g. budget=200 or stable=0.99:window=3"
 
 
@@ -127,7 +128,8 @@ class Round:
 def gradient_cosines(estimator, X: np.ndarray, labels: np.ndarray, targets: np.ndarray,
                      directions: np.ndarray) -> np.ndarray:
     """(P,) cos(grad_x (z_target - z_label)(x), k) for P pairs: X (P, n), labels and targets (P,)
-    class indices, directions (P, n). A zero gradient gives 0."""
+    class indices, directions (P, n). A zero gradient gives 0. ``estimator`` is a skorch-style
+    network with a fitted torch ``module_`` (a committee is judged by its first member)."""
     module = getattr(estimator, "module_", None)
     if not isinstance(module, torch.nn.Module):
         raise SessionError(f"the agreement criterion needs a torch network (module_); "
@@ -146,6 +148,11 @@ def gradient_cosines(estimator, X: np.ndarray, labels: np.ndarray, targets: np.n
 
 
 # --------------------------------------------------------------------------- the criteria
+
+
+def as_text(number: float) -> str:
+    """A number as a spec writes it: 200, not 200.0; 0.999 as it is."""
+    return str(int(number)) if number == int(number) else repr(float(number))
 
 
 class StoppingCriterion(ABC):
@@ -168,11 +175,10 @@ class StoppingCriterion(ABC):
         self.threshold = threshold
         self.n_classes = n_classes
         self.options = {**self.OPTIONS, **options}
-        for option in ("after", "window", "rounds", "min"):
-            if option in self.options and (self.options[option] != int(self.options[option])
-                                           or self.options[option] < (option != "after")):
-                raise SessionError(f"{self.name}: {option} must be a whole number"
-                                   f"{' of at least 1' if option != 'after' else ' (0 or more)'}")
+        for option, least in WHOLE_OPTIONS.items():
+            value = self.options.get(option, least)
+            if value != int(value) or value < least:
+                raise SessionError(f"{self.name}: {option} must be a whole number, at least {least}")
         self.check()
         self.value: float | None = None
         self.error: str | None = None  # why the last round could not be judged
@@ -182,8 +188,8 @@ class StoppingCriterion(ABC):
     @property
     def spec(self) -> str:
         """The criterion as it is written: ``name=threshold`` and the options that differ from the defaults."""
-        changed = [f":{k}={v:g}" for k, v in self.options.items() if v != self.OPTIONS[k]]
-        return f"{self.name}={self.threshold:g}{''.join(changed)}"
+        changed = [f":{k}={as_text(v)}" for k, v in self.options.items() if v != self.OPTIONS[k]]
+        return f"{self.name}={as_text(self.threshold)}{''.join(changed)}"
 
     @property
     def met(self) -> bool:

@@ -110,13 +110,14 @@ def test_gradient_cosines_of_a_linear_network_are_the_weight_differences():
         ("stable=high", "'high' is not a number"),
         ("stable=0.99:window", "option 'window' is not OPTION=VALUE"),
         ("stable=0.99:size=3", r"unknown option\(s\) \['size'\]; it takes window, after"),
-        ("stable=0.99:window=0", "window must be a whole number of at least 1"),
+        ("stable=0.99:window=0", "window must be a whole number, at least 1"),
         ("stable=2", "kappa must be between -1 and 1"),
         ("budget=2.5", "the budget is a whole number"),
         ("budget=10:after=3", r"unknown option\(s\) \['after'\]; it takes none"),
         ("uncertainty=1", r"must be in \[0, 1\)"),
         ("agreement=0.9:cosine=2", "cosine must be between -1 and 1"),
         ("change=nan", "is not a finite number"),
+        ("agreement=0.9:after=-1", "after must be a whole number, at least 0"),
     ],
 )
 def test_bad_specs_are_refused_with_a_message(spec, message):
@@ -128,6 +129,7 @@ def test_stop_must_be_a_list_and_a_spec_reads_back():
     with pytest.raises(SessionError, match="stop is a list of criteria"):
         SessionConfig(stop="budget=10")
     assert parse_stop("stable=0.99:window=5").spec == "stable=0.99:window=5"
+    assert parse_stop("budget=200.0").spec == "budget=200" and parse_stop("change=0.125").spec == "change=0.125"
     assert parse_stop("agreement=0.8:rounds=3").spec == "agreement=0.8"  # defaults are not repeated
 
 
