@@ -22,9 +22,11 @@ and on their revisions. Multiclass: ``gaussians`` (three blobs, as the
 authors' 3-Gaussians), ``gaussians-9`` (nine blobs, as in the authors' thesis)
 and ``digits`` (scikit-learn's, 64 features, 10 classes), each with the
 nearest-opposite oracle (true label, direction to the nearest pool point of
-another class, which is the direction's target class). Each scenario's
-results.json, results.csv and learning_curves.png go to ``--out/<scenario>``;
-``--only gaussians,gaussians-9,digits`` runs the multiclass ones alone.
+another class, which is the direction's target class), and ``gaussians-9-exact``
+with the exact oracle (the way to the nearest point of the true, Bayes,
+boundary and the class beyond it). Each scenario's results.json, results.csv
+and learning_curves.png go to ``--out/<scenario>``;
+``--only gaussians,gaussians-9,gaussians-9-exact,digits`` runs the multiclass ones alone.
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ class Scenario:
 MULTICLASS = [
     Scenario("gaussians", "gaussians", oracle="nearest-opposite"),
     Scenario("gaussians-9", "gaussians", oracle="nearest-opposite", dataset_options={"n_classes": 9}),
+    # the same nine blobs with the true directions (to the nearest Bayes boundary), to tell the loss from the oracle
+    Scenario("gaussians-9-exact", "gaussians", oracle="exact", dataset_options={"n_classes": 9}),
     Scenario("digits", "digits", oracle="nearest-opposite"),
 ]
 
