@@ -38,9 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
-
 from common import load_average, print_end, print_machine, set_threads
+from scipy import stats
 
 from loop.simulate import SimulationConfig, simulate, write_results
 

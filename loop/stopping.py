@@ -224,7 +224,7 @@ class LabelBudget(StoppingCriterion):
     """``budget=N``: at least N points are labelled."""
 
     name = "budget"
-    OPTIONS = {}
+    OPTIONS: ClassVar[dict[str, float]] = {}
 
     def check(self) -> None:
         if self.threshold != int(self.threshold) or self.threshold < 1:
@@ -251,7 +251,7 @@ class WindowedCriterion(SmallTextCriterion):
     """A small-text criterion judged on a window of successive models' predictions; its value sums
     up the library's history (:attr:`history`, reduced by :meth:`summary`)."""
 
-    OPTIONS = {"window": 3, "after": 0}
+    OPTIONS: ClassVar[dict[str, float]] = {"window": 3, "after": 0}
     history: ClassVar[str]
 
     @staticmethod
@@ -349,7 +349,7 @@ class GradientAgreement(StoppingCriterion):
     """``agreement=A``: fresh directions already agree with the model's input gradients (see the module doc)."""
 
     name = "agreement"
-    OPTIONS = {"cosine": 0.0, "rounds": 3, "min": 10, "after": 0}
+    OPTIONS: ClassVar[dict[str, float]] = {"cosine": 0.0, "rounds": 3, "min": 10, "after": 0}
 
     def __init__(self, threshold: float, *, n_classes: int, **options: float) -> None:
         super().__init__(threshold, n_classes=n_classes, **options)

@@ -19,11 +19,17 @@ import re
 import sys
 from pathlib import Path
 
-from loop.cli import add_dataset_arguments, add_retrain_arguments, add_stop_argument, dataset_options, key_values
+from loop.cli import (
+    add_dataset_arguments,
+    add_retrain_arguments,
+    add_stop_argument,
+    dataset_options,
+    key_values,
+)
 from loop.service import AnnotationService
 from loop.session import Session, SessionConfig
-from loop.training import BackgroundTrainer
 from loop.store import Store
+from loop.training import BackgroundTrainer
 
 
 def parse_auth(pairs: list[str] | None) -> list[tuple[str, str]] | None:
