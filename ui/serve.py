@@ -19,11 +19,18 @@ import re
 import sys
 from pathlib import Path
 
-from loop.cli import SetOnce, add_dataset_arguments, add_retrain_arguments, dataset_options, key_values
+from loop.cli import (
+    SetOnce,
+    add_dataset_arguments,
+    add_retrain_arguments,
+    add_stop_argument,
+    dataset_options,
+    key_values,
+)
 from loop.service import AnnotationService
 from loop.session import Session, SessionConfig
-from loop.training import BackgroundTrainer
 from loop.store import Store
+from loop.training import BackgroundTrainer
 
 
 def parse_auth(pairs: list[str] | None) -> list[tuple[str, str]] | None:
@@ -84,6 +91,7 @@ def add_serve(subparsers) -> None:
                         help="query strategy (default boundary)")
     parser.add_argument("--retrain-every", type=int, default=1, help="retrain after every k answers (default 1)")
     add_retrain_arguments(parser)
+    add_stop_argument(parser, "the status says when one is met (a new session's setting)")
     parser.add_argument("--set", dest="estimator", action="append", metavar="PARAM=VALUE",
                         help="estimator parameter of a new session, e.g. --set max_epochs=50 (repeatable)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -104,7 +112,7 @@ def open_session(args: argparse.Namespace) -> Session:
     config = SessionConfig(
         dataset=args.dataset, dataset_options=dataset_options(args), loss=args.loss,
         strategy=args.strategy, retrain_every=args.retrain_every, estimator=key_values(args.estimator),
-        full_refit_every=args.full_refit_every, warm_epochs=args.warm_epochs,
+        full_refit_every=args.full_refit_every, warm_epochs=args.warm_epochs, stop=args.stop,
     )
     store = Store(args.db)
     name = args.session or default_session_name(args.dataset)
