@@ -18,8 +18,15 @@ Scenarios: moons, circles and xor with the exact oracle (true label, direction
 to the nearest point of the true boundary) and with a noisy one (30 degrees of
 angular noise, 5% wrong labels); ``cad-imdb`` with the human revisions as
 directions (E(revision) - E(original)), accuracy on the original test reviews
-and on their revisions. Each scenario's results.json, results.csv and
-learning_curves.png go to ``--out/<scenario>``.
+and on their revisions. Multiclass: ``gaussians`` (three blobs, as the
+authors' 3-Gaussians), ``gaussians-9`` (nine blobs, as in the authors' thesis)
+and ``digits`` (scikit-learn's, 64 features, 10 classes), each with the
+nearest-opposite oracle (true label, direction to the nearest pool point of
+another class, which is the direction's target class), and ``gaussians-9-exact``
+with the exact oracle (the way to the nearest point of the true, Bayes,
+boundary and the class beyond it). Each scenario's results.json, results.csv
+and learning_curves.png go to ``--out/<scenario>``;
+``--only gaussians,gaussians-9,gaussians-9-exact,digits`` runs the multiclass ones alone.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
+from common import load_average, print_end, print_machine, set_threads
 from scipy import stats
 
 from loop.simulate import SimulationConfig, simulate, write_results
@@ -52,17 +59,30 @@ class Scenario:
     oracle_noise: dict = field(default_factory=dict)
     augment: tuple[bool, ...] = (False,)
     dataset_options: dict = field(default_factory=dict)
+    oracle: str = "exact"
+
+
+MULTICLASS = [
+    Scenario("gaussians", "gaussians", oracle="nearest-opposite"),
+    Scenario("gaussians-9", "gaussians", oracle="nearest-opposite", dataset_options={"n_classes": 9}),
+    # the same nine blobs with the true directions (to the nearest Bayes boundary), to tell the loss from the oracle
+    Scenario("gaussians-9-exact", "gaussians", oracle="exact", dataset_options={"n_classes": 9}),
+    Scenario("digits", "digits", oracle="nearest-opposite"),
+]
 
 
 def scenarios(quick: bool) -> list[Scenario]:
     if quick:
         return [Scenario("moons", "moons"),
-                Scenario("cad-imdb", "cad-imdb", augment=(False, True), dataset_options={"limit": 300})]
+                Scenario("cad-imdb", "cad-imdb", augment=(False, True), dataset_options={"limit": 300}),
+                *MULTICLASS]
     return [
         *(Scenario(name, name) for name in ("moons", "circles", "xor")),
         *(Scenario(f"{name}-noisy", name, NOISY) for name in ("moons", "circles", "xor")),
         Scenario("cad-imdb", "cad-imdb", augment=(False, True)),
+        *MULTICLASS,
     ]
+
 
 
 def interval(values: np.ndarray) -> tuple[float, float]:
@@ -116,7 +136,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--only", help="comma-separated scenario names to run")
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    set_threads(1)
+    print_machine(1)
     seeds = tuple(range(3 if args.quick else args.seeds))
     budgets = (10, 20, 50) if args.quick else BUDGETS
     chosen = scenarios(args.quick)
@@ -126,7 +147,7 @@ def main() -> None:
         config = SimulationConfig(
             dataset=scenario.dataset, dataset_options=scenario.dataset_options, losses=LOSSES,
             strategies=STRATEGIES, augment=scenario.augment, budget=max(budgets), batch_size=10,
-            seeds=seeds, **scenario.oracle_noise,
+            seeds=seeds, oracle=scenario.oracle, **scenario.oracle_noise,
         )
         started = time.perf_counter()
         results = simulate(config)
@@ -135,13 +156,15 @@ def main() -> None:
             run["loss"] = PAPER
         results["runs"] += paper["runs"]
         write_results(results, args.out / scenario.name)
-        print(f"\n== {scenario.name} ({len(seeds)} seeds, {time.perf_counter() - started:.0f} s)"
-              f"{' oracle noise ' + str(scenario.oracle_noise) if scenario.oracle_noise else ''}")
+        print(f"\n== {scenario.name} ({len(seeds)} seeds, {time.perf_counter() - started:.0f} s, "
+              f"{scenario.oracle} oracle{', noise ' + str(scenario.oracle_noise) if scenario.oracle_noise else ''}; "
+              f"load average now {load_average()})")
         print("test accuracy, % (mean ± 95% interval half-width)")
         print_scenario(results, "accuracy", budgets)
         if any("accuracy_revised" in r for run in results["runs"] for r in run["rounds"]):
             print("accuracy on the revised test reviews, %")
             print_scenario(results, "accuracy_revised", budgets)
+    print_end()
 
 
 if __name__ == "__main__":

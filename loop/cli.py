@@ -79,6 +79,7 @@ def add_dataset_arguments(parser: argparse.ArgumentParser, default: str | None =
     parser.add_argument("--data-dir", help="folder holding the cad-imdb files (*_paired.tsv)")
     parser.add_argument("--n-samples", type=int, help="size of a synthetic 2D data set")
     parser.add_argument("--noise", type=float, help="noise of a synthetic 2D data set")
+    parser.add_argument("--n-classes", type=int, help="classes of a synthetic set that can have several (gaussians)")
 
 
 def add_retrain_arguments(parser: argparse.ArgumentParser, *, with_defaults: bool = True) -> None:
@@ -93,8 +94,18 @@ def add_retrain_arguments(parser: argparse.ArgumentParser, *, with_defaults: boo
                         help=f"epochs of a warm-started retrain (default {warm})")
 
 
+def add_stop_argument(parser: argparse.ArgumentParser, effect: str) -> None:
+    """``--stop``: stopping criteria (loop.stopping), comma-separated or repeated."""
+    from loop.stopping import CRITERIA
+
+    parser.add_argument("--stop", type=_comma_list(), action="extend", default=[], metavar="NAME=VALUE",
+                        help=f"stopping criteria, e.g. --stop budget=200,stable=0.99 (repeatable; "
+                        f"{', '.join(CRITERIA)}; options as stable=0.99:window=5): {effect}")
+
+
 def dataset_options(args: argparse.Namespace) -> dict:
-    options = {"data_dir": args.data_dir, "n_samples": args.n_samples, "noise": args.noise}
+    options = {"data_dir": args.data_dir, "n_samples": args.n_samples, "noise": args.noise,
+               "n_classes": args.n_classes}
     return {key: value for key, value in options.items() if value is not None}
 
 
@@ -126,6 +137,7 @@ def add_simulate(subparsers) -> None:
     parser.add_argument("--batch-size", type=int, default=1, help="queries per round (default 1)")
     parser.add_argument("--seeds", type=_comma_list(int), default=[0], help="comma-separated seeds (default 0)")
     add_retrain_arguments(parser)
+    add_stop_argument(parser, "end each run when one is met")
     parser.add_argument("--set", dest="estimator", action="append", metavar="PARAM=VALUE",
                         help="estimator parameter, e.g. --set criterion__alpha=0.3 (repeatable)")
     parser.add_argument("--out", required=True, help="output folder")
@@ -141,7 +153,7 @@ def run_simulate(args: argparse.Namespace) -> int:
         oracle=args.oracle,
         label_noise=args.label_noise, angle_noise=args.angle_noise, budget=args.budget,
         batch_size=args.batch_size, seeds=args.seeds, estimator=key_values(args.estimator),
-        full_refit_every=args.full_refit_every, warm_epochs=args.warm_epochs,
+        full_refit_every=args.full_refit_every, warm_epochs=args.warm_epochs, stop=args.stop,
     )
     results = simulate(config, progress=lambda message: print(message, flush=True))
     for path in write_results(results, args.out):

@@ -18,6 +18,7 @@ from estimators import DirectionClassifier
 from loop.datasets import Dataset
 from loop.errors import SessionError
 from loop.references import decode, encode
+from loop.stopping import check_stop_specs
 from strategies import get_strategy, make_learner
 
 # Sentence embeddings get a linear model: on the CAD dev split it beat MLPs at every
@@ -51,6 +52,9 @@ class SessionConfig:
     lease_seconds : how long a handed-out point stays reserved for its annotator.
     max_directions : directions one answer may carry.
     augment_rewrites : a rewrite also adds its text as a labelled example of the other class.
+    stop : stopping criteria, specs such as ``["budget=200", "stable=0.99"]``; the session's
+        stopping rule is met when any one is (see :mod:`loop.stopping`). It is reported by
+        ``Session.status()``; nothing stops by itself (``nudge simulate`` stops its runs).
 
     Custom classes and functions are stored by import name and must be importable
     again to resume the session (a lambda is refused at once).
@@ -68,6 +72,7 @@ class SessionConfig:
     lease_seconds: float = 600.0
     max_directions: int = 4
     augment_rewrites: bool = True
+    stop: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         try:
@@ -84,6 +89,7 @@ class SessionConfig:
             raise SessionError("lease_seconds must be positive")
         if self.max_directions < 1:
             raise SessionError("max_directions must be at least 1")
+        self.stop = check_stop_specs(self.stop)
         self.to_dict()  # anything that cannot be stored is refused now, not at resume
 
     def to_dict(self) -> dict:

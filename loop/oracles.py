@@ -9,7 +9,8 @@
   A point that noise put on the wrong side of the true boundary (its label is
   not the class of its region) gets no direction: from there, no way to the
   boundary leads out of its labelled class. Texts without a revision get no
-  direction either. Two classes only.
+  direction either. Any number of classes for a generator (the direction
+  leads to the class beyond the nearest boundary point); two for revisions.
 - ``nearest-opposite``: the true label and ``X[j] - X[i]``, with ``j`` the
   nearest pool point of another class than the given label (the pool only, so
   test points never leak into training). Works for any labelled data set,
@@ -187,25 +188,28 @@ class ExactOracle(SimulatedAnnotator):
                 f"xor) or counterfactual revisions (cad-imdb, text-csv with a 'counterfactual' "
                 f"column); {dataset.name} has neither: use the 'nearest-opposite' oracle"
             )
-        if dataset.n_classes != 2:
+        if dataset.generator is None and dataset.n_classes != 2:
             raise ValueError(
-                f"the exact oracle needs two classes ({dataset.name} has {dataset.n_classes}: "
-                "a revision's class is not recorded); use the 'nearest-opposite' oracle"
+                f"the exact oracle needs two classes for revisions ({dataset.name} has "
+                f"{dataset.n_classes}: a revision's class is not recorded); use the 'nearest-opposite' oracle"
             )
         self.source = "oracle" if dataset.generator is not None else "rewrite"
 
     @cached_property
-    def _true_directions(self) -> np.ndarray:
-        """(N, n) every point's true direction, NaN rows where there is none."""
+    def _true_directions(self) -> tuple[np.ndarray, np.ndarray]:
+        """(N, n) every point's true direction, NaN rows where there is none, and (N,) the class
+        each leads to."""
         data = self.dataset
         if data.generator is not None:
-            return data.generator.boundary_direction(data.X, data.y)
-        return data.counterfactual_X.astype(np.float64) - data.X
+            points = data.X.astype(np.float64)
+            return data.generator.boundary_direction(points, data.y), data.generator.boundary_target(points)
+        return data.counterfactual_X.astype(np.float64) - data.X, 1 - data.y
 
     def _direction(self, index: int, true_label: int, label: int) -> tuple[np.ndarray, int] | None:
         if label != true_label:
             return None
-        return self._true_directions[index], 1 - label
+        directions, targets = self._true_directions
+        return directions[index], int(targets[index])
 
 
 class NearestOppositeOracle(SimulatedAnnotator):
@@ -256,14 +260,16 @@ ORACLE_CLASSES: dict[str, type[SimulatedAnnotator]] = {
 def default_oracle(dataset: Dataset) -> tuple[str, str]:
     """(kind, why): the most informative oracle that can answer on ``dataset``.
 
-    ``exact`` where the true direction is known (a generator's boundary or
-    counterfactual revisions, two classes), else ``nearest-opposite``, which
-    works on any labelled data set.
+    ``exact`` where the true direction is known (a generator's boundary, any
+    number of classes; counterfactual revisions, two classes), else
+    ``nearest-opposite``, which works on any labelled data set.
     """
-    knows_directions = dataset.generator is not None or dataset.counterfactual_X is not None
-    if knows_directions and dataset.n_classes == 2:
-        return "exact", "the data set knows its true directions"
-    reason = "no known boundary or revisions" if not knows_directions else f"{dataset.n_classes} classes"
+    if dataset.generator is not None:
+        return "exact", "the data set knows its true boundary"
+    if dataset.counterfactual_X is not None and dataset.n_classes == 2:
+        return "exact", "the data set holds counterfactual revisions"
+    reason = "revisions of more than two classes" if dataset.counterfactual_X is not None else \
+        "no known boundary or revisions"
     return "nearest-opposite", f"{reason}: directions go to the nearest pool point of another class"
 
 

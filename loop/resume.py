@@ -18,7 +18,7 @@ from loop.config import SessionConfig
 from loop.errors import SessionError
 
 PINNED = ("dataset", "dataset_options", "loss", "estimator", "seed", "max_directions", "augment_rewrites")
-ADJUSTABLE = ("strategy", "retrain_every", "full_refit_every", "warm_epochs", "lease_seconds")
+ADJUSTABLE = ("strategy", "retrain_every", "full_refit_every", "warm_epochs", "lease_seconds", "stop")
 
 
 def fingerprint_changes(stored: dict, current: dict) -> list[str]:

@@ -16,7 +16,14 @@ import re
 import signal
 import threading
 
-from loop.cli import SetOnce, add_dataset_arguments, add_retrain_arguments, dataset_options, key_values
+from loop.cli import (
+    SetOnce,
+    add_dataset_arguments,
+    add_retrain_arguments,
+    add_stop_argument,
+    dataset_options,
+    key_values,
+)
 from loop.config import SessionConfig
 from loop.errors import SessionError
 from loop.resume import resumed_settings
@@ -41,6 +48,7 @@ def add_session_arguments(parser: argparse.ArgumentParser) -> None:
                         help="query strategy (default boundary)")
     parser.add_argument("--retrain-every", type=int, help="retrain after every k answers (default 1)")
     add_retrain_arguments(parser, with_defaults=False)
+    add_stop_argument(parser, "the status says when one is met")
     parser.add_argument("--set", dest="estimator", action="append", metavar="PARAM=VALUE",
                         help="estimator parameter of a new session, e.g. --set max_epochs=50 (repeatable)")
 
@@ -57,6 +65,8 @@ def requested_settings(args: argparse.Namespace) -> dict:
         requested["dataset_options"] = dataset_options(args)
     if args.estimator:
         requested["estimator"] = key_values(args.estimator)
+    if args.stop:
+        requested["stop"] = list(args.stop)
     return requested
 
 

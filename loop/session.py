@@ -39,6 +39,7 @@ from loop.datasets import Dataset, load_dataset
 from loop.errors import SessionError
 from loop.leasing import Leases
 from loop.resume import check_same_data
+from loop.stopping import StoppingRule, check_stop_specs
 from loop.store import Annotation, LeaseLimits, QueryRecord, Store
 from loop.training import InlineTrainer, ModelSnapshot, Trainer
 from strategies import select_queries
@@ -94,7 +95,8 @@ class Session:
         self.session_id = session_id
         self.config = config
         self.dataset = dataset
-        self.callbacks = list(callbacks)
+        self.stopping = StoppingRule.from_specs(config.stop, dataset, seed=config.seed)
+        self.callbacks = [self.stopping, *callbacks]  # first, so other callbacks see this round's verdict
         self._encoder = encoder
         self.leases = Leases(store, session_id, dataset.pool, len(dataset.X), config.lease_seconds, lease_limits)
         self.trainer = trainer or InlineTrainer()
@@ -118,6 +120,7 @@ class Session:
         config = config or SessionConfig()
         dataset = dataset or load_dataset(config.dataset, encoder=encoder, **config.dataset_options)
         check_estimator(config, dataset)  # before anything is stored
+        check_stop_specs(config.stop, dataset.n_classes)
         session_id = session_id or uuid.uuid4().hex[:12]
         store.create_session(session_id, config.to_dict(), fingerprint=dataset.fingerprint or None)
         return cls(store, session_id, config, dataset, trainer=trainer, callbacks=callbacks, encoder=encoder,
@@ -396,4 +399,5 @@ class Session:
             "n_undone": sum(1 for a in answers if a.undone),
             "accuracy": snapshot.accuracy,
             "pool_size": int(self.leases.pool_mask.sum()),
+            "stopping": self.stopping.status(),
         }

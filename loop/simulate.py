@@ -21,6 +21,7 @@ from loop.datasets import Dataset, load_dataset
 from loop.oracles import apply_answer, default_oracle, make_oracle
 from loop.references import encode
 from loop.session import Session, SessionConfig
+from loop.stopping import check_stop_specs
 from loop.store import Store
 
 SIMULATED_ANNOTATOR = "oracle"
@@ -44,6 +45,7 @@ class SimulationConfig:
     estimator: dict = field(default_factory=dict)
     full_refit_every: int = SessionConfig.full_refit_every
     warm_epochs: int = SessionConfig.warm_epochs
+    stop: Sequence[str] = ()  # stopping criteria (loop.stopping); a run ends when its rule is met
 
     def __post_init__(self) -> None:
         if self.budget < 1:
@@ -55,6 +57,7 @@ class SimulationConfig:
         for name, values in (("loss", self.losses), ("strategy", self.strategies)):
             if not values:
                 raise ValueError(f"give at least one {name}")
+        self.stop = check_stop_specs(self.stop)
 
 
 def run_once(
@@ -71,7 +74,7 @@ def run_once(
         dataset=dataset.name, loss=loss, strategy=strategy, seed=seed,
         retrain_every=config.batch_size, full_refit_every=config.full_refit_every,
         warm_epochs=config.warm_epochs,
-        estimator=dict(config.estimator), augment_rewrites=augment,
+        estimator=dict(config.estimator), augment_rewrites=augment, stop=list(config.stop),
     )
     session = Session.create(Store("sqlite://"), session_config, dataset=dataset)
     oracle_kind = config.oracle or default_oracle(dataset)[0]
@@ -79,7 +82,8 @@ def run_once(
         oracle_kind, dataset, label_noise=config.label_noise, angle_noise=config.angle_noise, seed=seed,
     )
     rounds = []
-    while session.model.n_labeled < config.budget:
+    stopped = None
+    while session.model.n_labeled < config.budget and stopped is None:
         wanted = min(config.batch_size, config.budget - session.model.n_labeled)
         started = time.perf_counter()
         queries = session.next_queries(SIMULATED_ANNOTATOR, wanted)
@@ -92,7 +96,11 @@ def run_once(
         if session.model.version == version:  # a short last batch did not reach retrain_every
             session.retrain()
         model = session.model
+        stopping = session.stopping.status()
+        if stopping["met"]:
+            stopped = {"round": len(rounds) + 1, "n_labeled": model.n_labeled, "reason": stopping["reason"]}
         rounds.append({
+            "round": len(rounds) + 1,
             "queried": [query.point_id for query in queries],
             "n_labeled": model.n_labeled,
             "n_directions": model.n_directions,
@@ -100,9 +108,16 @@ def run_once(
             **{f"accuracy_{name}": session.evaluate(X, y) for name, (X, y) in dataset.extra_tests.items()},
             "train_seconds": session.last_train_seconds,
             "query_seconds": query_seconds,
+            **(stop_columns(stopping) if config.stop else {}),
         })
     return {"seed": seed, "dataset": dataset.name, "loss": loss, "strategy": session_config.strategy_name,
-            "augment": augment, "oracle": oracle_kind, "rounds": rounds}
+            "augment": augment, "oracle": oracle_kind, "rounds": rounds, "stopped": stopped}
+
+
+def stop_columns(stopping: dict) -> dict:
+    """A round's stopping state as flat columns: each criterion's value, and the reason when met."""
+    values = {f"stop {criterion['criterion']}": criterion["value"] for criterion in stopping["criteria"]}
+    return {**values, "stop": stopping["reason"] or ""}
 
 
 def simulate(config: SimulationConfig, *, encoder=None, progress=None) -> dict:
@@ -124,9 +139,11 @@ def simulate(config: SimulationConfig, *, encoder=None, progress=None) -> dict:
             runs.append(run)
             if progress is not None:
                 final = run["rounds"][-1] if run["rounds"] else {}
+                stopped = f", stopped at round {run['stopped']['round']}: {run['stopped']['reason']}" \
+                    if run["stopped"] else ""
                 progress(
                     f"seed {seed} {loss}/{run['strategy']}{' +augment' if augment else ''}: "
-                    f"{final.get('n_labeled', 0)} labels, accuracy {final.get('accuracy')}"
+                    f"{final.get('n_labeled', 0)} labels, accuracy {final.get('accuracy')}{stopped}"
                 )
     return {"config": encode(asdict(config), "the simulation settings"), "runs": runs}
 

@@ -15,7 +15,7 @@ from conftest import SMALL_NET
 from loop.session import SessionConfig
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
-SCRIPTS = ["bench_baseline", "bench_latency", "bench_memory", "bench_strategies", "bench_training"]
+SCRIPTS = ["bench_baseline", "bench_latency", "bench_memory", "bench_quality", "bench_strategies", "bench_training"]
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from loop.datasets import (
     SHARED_CAD_DIR,
     BlobsGenerator,
     CirclesGenerator,
+    GaussiansGenerator,
     MoonsGenerator,
     XorGenerator,
     find_cad_dir,
@@ -114,6 +115,60 @@ def test_points_labelled_against_the_true_side_get_no_direction():
         XorGenerator().boundary_direction(np.zeros((2, 3)))
 
 
+# --------------------------------------------------------------------------- several classes
+
+
+def test_gaussians_are_equal_blobs_on_a_circle_with_seeded_splits():
+    data = load_dataset("gaussians", n_samples=300, seed=2)
+    assert data.class_names == ["0", "1", "2"] and np.bincount(data.y).tolist() == [100, 100, 100]
+    assert (len(data.pool), len(data.test)) == (240, 60) and np.bincount(data.y[data.test]).tolist() == [20] * 3
+    np.testing.assert_allclose(data.generator.centres, [[3, 0], [-1.5, 1.5 * np.sqrt(3)], [-1.5, -1.5 * np.sqrt(3)]],
+                               atol=1e-12)
+    np.testing.assert_array_equal(load_dataset("gaussians", n_samples=300, seed=2).X, data.X)
+    nine = load_dataset("gaussians", n_classes=9, noise=0.0, n_samples=90)
+    assert nine.n_classes == 9 and nine.describe().startswith("gaussians: 90 points with 2 features, 9 classes")
+    np.testing.assert_array_equal(nine.generator.truth(nine.X), nine.y)  # noise-free points sit on their centres
+
+
+def test_gaussians_direction_ends_on_the_boundary_into_the_class_beyond():
+    data = load_dataset("gaussians", n_classes=5, n_samples=500, seed=1)
+    generator, X = data.generator, data.X.astype(float)
+    directions, beyond, side = generator.boundary_direction(X), generator.boundary_target(X), generator.truth(X)
+    np.testing.assert_array_equal(generator.truth(X + 0.99 * directions), side)
+    np.testing.assert_array_equal(generator.truth(X + 1.01 * directions), beyond)
+    assert np.all(beyond != side)
+
+
+def test_gaussians_direction_leads_to_the_nearest_boundary_point():
+    generator = GaussiansGenerator()
+    points = np.random.default_rng(0).uniform(-4, 4, size=(60, 2))
+    grid = np.stack(np.meshgrid(np.arange(-6, 6, 0.01), np.arange(-6, 6, 0.01)), -1).reshape(-1, 2)
+    grid_truth, truths = generator.truth(grid), generator.truth(points)
+    brute = [np.linalg.norm(grid[grid_truth != t] - p, axis=1).min() for p, t in zip(points, truths)]
+    lengths = np.linalg.norm(generator.boundary_direction(points), axis=1)
+    assert np.all(lengths <= np.array(brute) + 1e-9)  # never longer than the way to a grid point beyond
+    np.testing.assert_allclose(lengths, brute, atol=0.01 * np.sqrt(2))  # within one grid diagonal
+
+
+def test_gaussians_direction_on_a_hand_picked_point():
+    """(2, 1) is nearest centre 0 (at 0 degrees); the bisector of centres 0 and 1 (at 120 degrees) is the
+    line through the origin at 60 degrees, 2 sin 60 - cos 60 away along its normal (-sin 60, cos 60)."""
+    generator, point = GaussiansGenerator(), np.array([[2.0, 1.0]])
+    distance, (sin60, cos60) = 2 * np.sin(np.pi / 3) - np.cos(np.pi / 3), (np.sin(np.pi / 3), np.cos(np.pi / 3))
+    np.testing.assert_allclose(generator.boundary_direction(point), [[-distance * sin60, distance * cos60]])
+    assert (generator.truth(point).tolist(), generator.boundary_target(point).tolist()) == ([0], [1])
+
+
+def test_digits_are_64_scaled_features_in_10_classes():
+    data = load_dataset("digits", seed=1)
+    assert data.X.shape == (1797, 64) and data.X.dtype == np.float32
+    assert data.X.min() == 0.0 and data.X.max() == 1.0
+    assert data.class_names == [str(d) for d in range(10)] and data.generator is None
+    assert (len(data.pool), len(data.test)) == (1437, 360)
+    assert np.bincount(data.y[data.test]).min() >= 35  # stratified: about 36 of each digit
+    assert not np.array_equal(load_dataset("digits", seed=2).test, data.test)
+
+
 # --------------------------------------------------------------------------- options and paths
 
 
@@ -125,6 +180,8 @@ def test_points_labelled_against_the_true_side_get_no_direction():
         ("moons", {"test_fraction": 1.0}, "test_fraction must be between 0 and 1"),
         ("moons", {"noise": -0.1}, "noise must be 0 or more"),
         ("moons", {"n_samples": 2}, "n_samples must be at least 4"),
+        ("moons", {"n_classes": 3}, "moons has two classes; n_classes is for gaussians"),
+        ("gaussians", {"n_classes": 1}, "n_classes must be at least 2"),
     ],
 )
 def test_bad_options_are_refused(spec, options, message):

@@ -58,8 +58,21 @@ def test_exact_oracle_on_text_gives_revision_minus_original():
 def test_exact_oracle_refuses_data_it_cannot_answer():
     with pytest.raises(ValueError, match="has neither: use the 'nearest-opposite' oracle"):
         make_oracle("exact", line_dataset())
-    with pytest.raises(ValueError, match="needs two classes .*has 3"):
+    with pytest.raises(ValueError, match="needs two classes for revisions .*has 3"):
         make_oracle("exact", text_dataset(n_classes=3))
+
+
+def test_exact_oracle_on_gaussians_names_the_class_beyond_the_nearest_boundary():
+    data = load_dataset("gaussians", n_samples=300)
+    oracle = make_oracle("exact", data)
+    X = data.X.astype(float)
+    for i in range(0, 300, 7):
+        answer = oracle.answer(i)
+        if data.generator.truth(X[i:i + 1])[0] != data.y[i]:
+            assert answer.directions == []  # noise put it in another class's region
+            continue
+        np.testing.assert_allclose(answer.directions[0], data.generator.boundary_direction(X[i:i + 1])[0])
+        assert answer.targets == [int(data.generator.boundary_target(X[i:i + 1])[0])] != [answer.label]
 
 
 def test_nearest_opposite_uses_pool_points_of_another_class():

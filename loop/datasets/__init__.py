@@ -2,8 +2,11 @@
 
 :func:`load_dataset` takes a spec, a registered kind (see :func:`dataset_specs`):
 
-- ``moons``, ``circles``, ``blobs``, ``xor``: 2-D sets from generators whose
-  true boundary is known (:mod:`loop.datasets.generators`);
+- ``moons``, ``circles``, ``blobs``, ``xor``: two-class 2-D sets from generators
+  whose true boundary is known (:mod:`loop.datasets.generators`);
+- ``gaussians``: several classes in 2-D, one Gaussian blob each, true classes
+  known (:mod:`loop.datasets.gaussians`);
+- ``digits``: scikit-learn's 8x8 digits, 64 features, 10 classes (:mod:`loop.datasets.digits`);
 - ``csv:PATH`` and ``text-csv:PATH``: the user's numeric data and texts
   (:mod:`loop.datasets.files`);
 - ``cad-imdb``: IMDb reviews with human counterfactual revisions
@@ -17,7 +20,7 @@ New kinds register a loader with :func:`register_dataset`.
 """
 
 # The built-in kinds register themselves on import, in the order help texts list them.
-from loop.datasets import generators, cad, files  # noqa: F401, I001
+from loop.datasets import generators, gaussians, digits, cad, files  # noqa: F401, I001
 from loop.datasets.base import Dataset, split_pool_test, spread
 from loop.datasets.cad import (
     CAD_CLASSES,
@@ -34,9 +37,11 @@ from loop.datasets.generators import (
     BlobsGenerator,
     CirclesGenerator,
     MoonsGenerator,
+    TwoClassGenerator,
     TwoDGenerator,
     XorGenerator,
 )
+from loop.datasets.gaussians import GaussiansGenerator
 from loop.datasets.reading import resolve_data_path
 from loop.datasets.registry import (
     DATASET_KINDS,
@@ -61,8 +66,10 @@ __all__ = [
     "CirclesGenerator",
     "Dataset",
     "DatasetKind",
+    "GaussiansGenerator",
     "LoadOptions",
     "MoonsGenerator",
+    "TwoClassGenerator",
     "TwoDGenerator",
     "XorGenerator",
     "dataset_specs",

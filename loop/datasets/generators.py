@@ -1,15 +1,18 @@
-"""Two-class 2-D data sets drawn from generators whose true boundary is known.
+"""2-D data sets drawn from generators whose true classes and boundary are known.
 
-``moons``, ``circles``, ``blobs`` and ``xor``: each :class:`TwoDGenerator`
-knows every point's noise-free class and the way to the true boundary (the
-simulated annotators use it; the page draws it). Options: ``n_samples``
-(default 1000), ``noise`` (default per generator), ``seed``.
+:class:`TwoDGenerator` is what every such generator offers: samples, every
+point's noise-free class, and the way to the nearest point of the true
+boundary with the class beyond it (the simulated annotators use them; the page
+draws the boundary). Two-class kinds, ``moons``, ``circles``, ``blobs`` and
+``xor``, are each a :class:`TwoClassGenerator` (a score whose sign is the class);
+``gaussians`` has several classes (:mod:`loop.datasets.gaussians`). Options:
+``n_samples`` (default 1000), ``noise`` (default per generator), ``seed``.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cached_property
 
 import numpy as np
@@ -20,38 +23,37 @@ from sklearn.neighbors import NearestNeighbors
 from loop.datasets.base import Dataset, split_pool_test
 from loop.datasets.registry import LoadOptions, register_dataset
 
-TWO_D_CLASSES = ["0", "1"]
-
 
 class TwoDGenerator(ABC):
-    """A two-class 2D data generator whose noise-free classes are known everywhere.
+    """A 2D data generator whose noise-free classes are known everywhere.
 
-    The true class of a point (:meth:`truth`) is the class of the nearer
-    noise-free generating set: the nearer moon arc, the nearer circle, the
-    nearer blob centre, the quadrant for xor. Its boundary is the true
-    boundary that the UI draws and that the exact oracle points to. It is the
-    Bayes boundary for blobs and xor, and its small-noise limit for moons and
-    circles. ``noise`` is the standard deviation of the Gaussian noise added to
-    the points (for blobs, the spread of each blob).
+    :meth:`truth` gives each point's noise-free class; the boundary between
+    the regions of the classes is the true boundary that the UI draws and that
+    the exact oracle points to. ``noise`` is the spread of the points around
+    their noise-free generating sets.
     """
 
     noise: float
+    n_classes: int = 2
 
     @abstractmethod
     def sample(self, n_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """(X (n_samples, 2) float64, y (n_samples,) int64), the same for the same seed."""
 
     @abstractmethod
-    def score(self, points: np.ndarray) -> np.ndarray:
-        """(N,) a continuous score, positive where the true class is 1 and negative for 0."""
+    def truth(self, points: np.ndarray) -> np.ndarray:
+        """(N,) int64, the noise-free class of each point in ``points`` (N, 2)."""
 
     @abstractmethod
     def _to_boundary(self, points: np.ndarray) -> np.ndarray:
         """(N, 2) the vector from each point to the nearest point of the true boundary."""
 
-    def truth(self, points: np.ndarray) -> np.ndarray:
-        """(N,) int64, the noise-free class of each point in ``points`` (N, 2)."""
-        return (self.score(_as_points(points)) > 0).astype(np.int64)
+    def boundary_target(self, points: np.ndarray) -> np.ndarray:
+        """(N,) int64, the class just beyond the nearest point of the true boundary.
+
+        For two classes, the other class.
+        """
+        return 1 - self.truth(points)
 
     def boundary_direction(
         self, points: np.ndarray, labels: np.ndarray | None = None
@@ -59,11 +61,11 @@ class TwoDGenerator(ABC):
         """(N, 2) the vector from each point to the nearest point of the true boundary.
 
         ``x + direction`` lies on the boundary, and any step beyond it lies in
-        the other class. With ``labels`` (N,), rows whose label is not the
+        the class :meth:`boundary_target`. With ``labels`` (N,), rows whose label is not the
         point's true class (noise put it on the other side) are NaN: from
         there, no way to the boundary leads out of the labelled class.
         """
-        points = _as_points(points)
+        points = as_points(points)
         directions = self._to_boundary(points)
         if labels is not None:
             labels = np.asarray(labels)
@@ -73,7 +75,24 @@ class TwoDGenerator(ABC):
         return directions
 
 
-def _as_points(points: np.ndarray) -> np.ndarray:
+class TwoClassGenerator(TwoDGenerator):
+    """A two-class generator whose true class is the sign of a score.
+
+    The true class of a point is the class of the nearer noise-free
+    generating set: the nearer moon arc, the nearer circle, the nearer blob
+    centre, the quadrant for xor. It is the Bayes boundary for blobs and xor,
+    and its small-noise limit for moons and circles.
+    """
+
+    @abstractmethod
+    def score(self, points: np.ndarray) -> np.ndarray:
+        """(N,) a continuous score, positive where the true class is 1 and negative for 0."""
+
+    def truth(self, points: np.ndarray) -> np.ndarray:
+        return (self.score(as_points(points)) > 0).astype(np.int64)
+
+
+def as_points(points: np.ndarray) -> np.ndarray:
     points = np.asarray(points, dtype=np.float64)
     if points.ndim != 2 or points.shape[1] != 2:
         raise ValueError(f"points must be an (N, 2) array, got shape {points.shape}")
@@ -94,7 +113,7 @@ def _distance_to_half_circle(
 
 
 @dataclass
-class MoonsGenerator(TwoDGenerator):
+class MoonsGenerator(TwoClassGenerator):
     """scikit-learn's two moons: class 0 on the upper arc, class 1 on the lower one.
 
     The true boundary (points as far from one arc as from the other) has no
@@ -113,7 +132,7 @@ class MoonsGenerator(TwoDGenerator):
         return X, y.astype(np.int64)
 
     def score(self, points: np.ndarray) -> np.ndarray:
-        points = _as_points(points)
+        points = as_points(points)
         upper = _distance_to_half_circle(points, (0.0, 0.0), upper=True)
         lower = _distance_to_half_circle(points, (1.0, 0.5), upper=False)
         return upper - lower
@@ -153,7 +172,7 @@ class MoonsGenerator(TwoDGenerator):
 
 
 @dataclass
-class CirclesGenerator(TwoDGenerator):
+class CirclesGenerator(TwoClassGenerator):
     """scikit-learn's two circles: class 0 on the unit circle, class 1 on radius ``factor``.
 
     The true boundary is the circle halfway between them; directions are radial.
@@ -171,7 +190,7 @@ class CirclesGenerator(TwoDGenerator):
         return X, y.astype(np.int64)
 
     def score(self, points: np.ndarray) -> np.ndarray:
-        return self.boundary_radius - np.linalg.norm(_as_points(points), axis=1)
+        return self.boundary_radius - np.linalg.norm(as_points(points), axis=1)
 
     def _to_boundary(self, points: np.ndarray) -> np.ndarray:
         radius = np.linalg.norm(points, axis=1, keepdims=True)
@@ -181,7 +200,7 @@ class CirclesGenerator(TwoDGenerator):
 
 
 @dataclass
-class BlobsGenerator(TwoDGenerator):
+class BlobsGenerator(TwoClassGenerator):
     """Two Gaussian blobs of equal spread ``noise`` around ``centres`` (class 0, class 1).
 
     The true boundary is the perpendicular bisector of the centres.
@@ -203,14 +222,14 @@ class BlobsGenerator(TwoDGenerator):
 
     def score(self, points: np.ndarray) -> np.ndarray:
         middle = np.mean(self.centres, axis=0)
-        return (_as_points(points) - middle) @ self._normal
+        return (as_points(points) - middle) @ self._normal
 
     def _to_boundary(self, points: np.ndarray) -> np.ndarray:
         return -self.score(points)[:, None] * self._normal
 
 
 @dataclass
-class XorGenerator(TwoDGenerator):
+class XorGenerator(TwoClassGenerator):
     """Uniform points in [-1, 1]^2, class 1 where x1 * x2 > 0, then Gaussian noise.
 
     The true boundary is the two axes; the direction goes straight to the nearer one.
@@ -224,7 +243,7 @@ class XorGenerator(TwoDGenerator):
         return clean + rng.normal(0.0, self.noise, size=clean.shape), self.truth(clean)
 
     def score(self, points: np.ndarray) -> np.ndarray:
-        points = _as_points(points)
+        points = as_points(points)
         return points[:, 0] * points[:, 1]
 
     def _to_boundary(self, points: np.ndarray) -> np.ndarray:
@@ -235,7 +254,7 @@ class XorGenerator(TwoDGenerator):
         return directions
 
 
-GENERATORS: dict[str, type[TwoDGenerator]] = {
+GENERATORS: dict[str, type[TwoClassGenerator]] = {  # the two-class kinds
     "moons": MoonsGenerator,
     "circles": CirclesGenerator,
     "blobs": BlobsGenerator,
@@ -244,18 +263,29 @@ GENERATORS: dict[str, type[TwoDGenerator]] = {
 GENERATED = tuple(GENERATORS)
 
 
+def generated_dataset(name: str, generator: TwoDGenerator, options: LoadOptions) -> Dataset:
+    """``options.n_samples`` points of ``generator`` (seeded), split into pool and test."""
+    X, y = generator.sample(options.n_samples, options.seed)
+    pool, test = split_pool_test(y, options.test_fraction, options.seed, name)
+    class_names = [str(c) for c in range(generator.n_classes)]
+    fingerprint = {"kind": name, "generator": _settings(generator), "n_samples": options.n_samples,
+                   "seed": options.seed, "test_fraction": options.test_fraction}
+    return Dataset(name, X.astype(np.float32), y, class_names, pool, test, generator=generator,
+                   fingerprint=fingerprint)
+
+
+def _settings(generator: TwoDGenerator) -> dict:
+    """A generator's options (its dataclass fields) as JSON-ready values, for the fingerprint."""
+    return {field.name: np.asarray(getattr(generator, field.name)).tolist() for field in fields(generator)}
+
+
 def _generated_loader(kind: str):
     def load(_path: None, options: LoadOptions) -> Dataset:
+        if options.n_classes not in (None, 2):
+            raise ValueError(f"{kind} has two classes; n_classes is for gaussians")
         generator_class = GENERATORS[kind]
         generator = generator_class() if options.noise is None else generator_class(noise=options.noise)
-        X, y = generator.sample(options.n_samples, options.seed)
-        pool, test = split_pool_test(y, options.test_fraction, options.seed, kind)
-        fingerprint = {"kind": kind, "n_samples": options.n_samples, "noise": generator.noise,
-                       "seed": options.seed, "test_fraction": options.test_fraction}
-        return Dataset(
-            kind, X.astype(np.float32), y, list(TWO_D_CLASSES), pool, test, generator=generator,
-            fingerprint=fingerprint,
-        )
+        return generated_dataset(kind, generator, options)
 
     load.__name__ = f"load_{kind}"
     return load

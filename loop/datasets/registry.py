@@ -28,6 +28,8 @@ class LoadOptions:
 
     n_samples : points drawn by a generator. Default 1000.
     noise : the generator's noise. Default: the generator's own.
+    n_classes : classes of a generator that can make several (``gaussians``,
+        default 3); the two-class generators refuse any other number than 2.
     seed : seeds the generator and the pool/test split. Default 0.
     test_fraction : share of points held out for testing (generated and CSV
         sets; CAD has its own splits). Default 0.2.
@@ -40,6 +42,7 @@ class LoadOptions:
 
     n_samples: int = 1000
     noise: float | None = None
+    n_classes: int | None = None
     seed: int = 0
     test_fraction: float = 0.2
     data_dir: str | Path | None = None
@@ -52,6 +55,8 @@ class LoadOptions:
             raise ValueError(f"n_samples must be at least 4, got {self.n_samples}")
         if self.noise is not None and not self.noise >= 0:
             raise ValueError(f"noise must be 0 or more, got {self.noise}")
+        if self.n_classes is not None and self.n_classes < 2:
+            raise ValueError(f"n_classes must be at least 2, got {self.n_classes}")
         if not 0 < self.test_fraction < 1:
             raise ValueError(
                 f"test_fraction must be between 0 and 1 (exclusive), got {self.test_fraction}"
