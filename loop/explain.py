@@ -97,6 +97,7 @@ class Explainer:
         self._results: OrderedDict[tuple[int, int], dict] = OrderedDict()
         self._pending: dict[tuple[int, int], Future] = {}
         self._lock = threading.Lock()
+        self._load_lock = threading.Lock()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="explain")
 
     def close(self) -> None:
@@ -200,6 +201,7 @@ class Explainer:
         text = check_text(text)
         snapshot = self._trained_model()
         query = None if query_id is None else self.session.query(self._query_id(query_id))
+        attributor = self._attributor_for_model()  # loads the sentence model once, for both
         vector = self._text_encoder().encode_transient([text])
         probabilities = snapshot.learner.predict_proba(vector)[0]
         names = self.session.dataset.class_names
@@ -214,9 +216,10 @@ class Explainer:
         original_prediction = int(np.argmax(snapshot.learner.predict_proba(query.x[None, :])[0]))
         return {**reading, "query_id": query.query_id, "original_prediction": names[original_prediction],
                 "flips": int(np.argmax(probabilities)) != original_prediction,
-                **self._rewrite_changes(query.text, text)}
+                **self._rewrite_changes(query.text, text, attributor)}
 
-    def _rewrite_changes(self, original: str, rewrite: str) -> dict:
+    @staticmethod
+    def _rewrite_changes(original: str, rewrite: str, attributor: SentenceAttributor) -> dict:
         before, after, changes = word_changes(original, rewrite)
         listed = [{"op": change.op, "original": _span(before, change.i1, change.i2),
                    "rewrite": _span(after, change.j1, change.j2)} for change in changes]
@@ -226,17 +229,11 @@ class Explainer:
             warning = ("the rewrite has the same words as the text" if rewrite.strip() != original.strip()
                        else "the rewrite is the same as the text")
             warning += "; change the words that carry the label"
-        elif self._reads_past(original, before, changes):
+        elif _all_past(attributor.word_pieces(original).read_chars(len(original), attributor.max_pieces),
+                       original, before, changes):
             warning = ("every change lies past the first ~200 words, which the sentence model does not "
                        "read; change something earlier")
         return {"changes": listed, "changed_words": changed, "warning": warning}
-
-    def _reads_past(self, original: str, before: np.ndarray, changes: list[WordChange]) -> bool:
-        """Whether every change starts after the part of ``original`` the sentence model reads."""
-        read_chars = self._attributor_for_model().word_pieces(original).read_chars(
-            len(original), self._attributor_for_model().max_pieces)
-        first_changed = min(c.i1 for c in changes)
-        return first_changed < len(before) and before[first_changed, 0] >= read_chars
 
     # ------------------------------------------------------------ validation
     def _trained_model(self) -> ModelSnapshot:
@@ -255,12 +252,12 @@ class Explainer:
         return self.encoder
 
     def _attributor_for_model(self) -> SentenceAttributor:
-        if self._attributor is None:
-            model = self._text_encoder().sentence_model()
-            with self._lock:
-                if self._attributor is None:
-                    self._attributor = SentenceAttributor(model, n_steps=self.n_steps)
-        return self._attributor
+        """The attributor over the encoder's loaded model, loading it once (under a lock, so the
+        worker and a request never load two copies)."""
+        with self._load_lock:
+            if self._attributor is None:
+                self._attributor = SentenceAttributor(self._text_encoder().sentence_model(), n_steps=self.n_steps)
+            return self._attributor
 
     def _query_id(self, query_id) -> str:
         if not isinstance(query_id, str) or not query_id.strip():
@@ -274,6 +271,13 @@ class Explainer:
         if texts is not None and not 0 <= point_id < len(texts):
             raise SessionError(f"point {point_id} is not in the data set")
         return int(point_id)
+
+
+def _all_past(read_chars: int, original: str, before: np.ndarray, changes: list[WordChange]) -> bool:
+    """Whether every change lies past the first ``read_chars`` characters of a truncated ``original``."""
+    first = min(c.i1 for c in changes)
+    start = int(before[first, 0]) if first < len(before) else len(original)  # an insertion at the end
+    return read_chars < len(original) and start >= read_chars
 
 
 def _span(spans: np.ndarray, first: int, last: int) -> list[int]:

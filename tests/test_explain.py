@@ -124,6 +124,8 @@ def test_unchanged_and_trivial_rewrites_are_flagged(explainer):
     long_query = query_at(session, 16)
     late = explainer.predict_text(LONG.replace("wonderful", "awful"), long_query)
     assert "past the first ~200 words" in late["warning"] and late["changed_words"] == 1
+    assert "past the first" in explainer.predict_text(LONG + " Not really.", long_query)["warning"]
+    assert explainer.predict_text(original + " Not really.", query_id)["warning"] is None  # read: short
 
 
 def test_drafts_are_not_stored_in_the_embedding_cache(explainer, encoder):
