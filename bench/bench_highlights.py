@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -253,11 +254,12 @@ def main() -> None:
             rows[f"{name}, {ranking}"] = {b: scores[ranking, b] for b in budgets}
             saved[f"{name}, {ranking}"] = {b: scores[ranking, b].tolist() for b in budgets}
         median, p95 = median_p95(seconds)
-        print(f"{name}: {len(seconds)} attributions, median {median:.3f} s, p95 {p95:.3f} s "
-              f"on {args.threads} thread(s), load {load_average()}", flush=True)
-    print(f"\nprecision@5 and recall@10 (%) against the words the human revision changed, {args.split} split, "
-          f"{len(seeds)} seeds (mean ± 95% interval over pairs)")
-    print_table(rows, budgets)
+        print(f"\n{name}: {len(seconds)} attributions, median {median:.3f} s, p95 {p95:.3f} s "
+              f"on {args.threads} thread(s), load {load_average()}")
+        print(f"precision@5 and recall@10 (%) against the words the human revision changed, {args.split} split, "
+              f"{len(seeds)} seeds (mean ± 95% interval over pairs)")
+        print_table(rows, budgets)
+        sys.stdout.flush()
 
     print(f"\nlatency over {args.latency_reviews} train-split reviews, {max(budgets)}-label model, "
           f"integrated gradients {IG_STEPS} steps (seconds)")
