@@ -39,7 +39,7 @@ import numpy as np
 from bench_quality import interval
 from common import load_average, median_p95, print_end, print_machine, set_threads, submit_answer
 
-from estimators.attribution import SentenceAttributor, word_spans
+from estimators.attribution import HiddenStateAttributor, SentenceAttributor, word_spans
 from estimators.encoders import SentenceEncoder
 from loop.datasets import Dataset, load_dataset, spread
 from loop.explain import IG_STEPS, Explainer, word_changes
@@ -165,6 +165,16 @@ def attribution_scores(pairs: list[Pair], models: dict[int, dict[int, ModelSnaps
     return out, seconds
 
 
+def attributor_named(method: str, encoder: SentenceEncoder) -> tuple[SentenceAttributor, str]:
+    """A --methods entry: a number of integrated-gradients steps on the word-piece embeddings
+    (1: gradient x input), or "hidden" (shares of the last hidden states)."""
+    if method == "hidden":
+        return HiddenStateAttributor(encoder.sentence_model()), "hidden-state shares"
+    steps = int(method)
+    name = "gradient x input" if steps == 1 else f"integrated gradients, {steps} steps"
+    return SentenceAttributor(encoder.sentence_model(), n_steps=steps), name
+
+
 def cell(values: np.ndarray) -> str:
     """'mean±half' in % of a (pairs, seeds) array: seeds averaged per pair, interval over pairs."""
     mean, half = interval(values.mean(axis=1) * 100)
@@ -211,7 +221,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=("dev", "test"), default="dev")
     parser.add_argument("--methods", default=str(IG_STEPS),
-                        help=f"comma-separated integrated-gradients steps, 1 = gradient x input (default {IG_STEPS}, shipped)")
+                        help="comma-separated: integrated-gradients steps (1 = gradient x input) or 'hidden' "
+                             f"(default {IG_STEPS}, shipped)")
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--budgets", default=",".join(map(str, BUDGETS)))
     parser.add_argument("--pairs", type=int, help="score only this many pairs, spread through the split (default all)")
@@ -224,7 +235,7 @@ def main() -> None:
     if args.quick:
         args.seeds, args.budgets, args.pairs, args.latency_reviews = 2, "20", 12, 5
     budgets = [int(b) for b in args.budgets.split(",")]
-    methods = [int(m) for m in args.methods.split(",")]
+    methods = args.methods.split(",")
     seeds = list(range(args.seeds))
     set_threads(args.threads)
     print_machine(args.threads)
@@ -246,10 +257,9 @@ def main() -> None:
     baselines = baseline_scores(pairs, seeds)
     rows = {name: {b: values for b in budgets} for name, values in baselines.items()}
     saved = {name: values.tolist() for name, values in baselines.items()}
-    for steps in methods:
-        attributor = SentenceAttributor(encoder.sentence_model(), n_steps=steps)
+    for method in methods:
+        attributor, name = attributor_named(method, encoder)
         scores, seconds = attribution_scores(pairs, models, attributor, seeds)
-        name = "gradient x input" if steps == 1 else f"integrated gradients, {steps} steps"
         for ranking in RANKINGS:
             rows[f"{name}, {ranking}"] = {b: scores[ranking, b] for b in budgets}
             saved[f"{name}, {ranking}"] = {b: scores[ranking, b].tolist() for b in budgets}

@@ -162,6 +162,16 @@ class SentenceAttributor:
         batch["inputs_embeds"] = inputs_embeds
         return self.model(batch)["sentence_embedding"]
 
+    def path(self, pieces: WordPieces) -> tuple[Tensor, Tensor, Callable[[Tensor], Tensor]]:
+        """What is attributed: (inputs (1, T, h), baseline (1, T, h), the map from a batch of such
+        inputs (S, T, h) to sentence embeddings (S, d)). Here the word-piece embeddings, the
+        baseline word piece in place of every non-special piece, and the whole sentence model."""
+        ids = pieces.features["input_ids"]
+        baseline_ids = torch.where(torch.from_numpy(pieces.special)[None, :], ids, self.baseline_id)
+        with torch.no_grad():
+            inputs, baseline = self.token_embeddings(ids), self.token_embeddings(baseline_ids)
+        return inputs, baseline, lambda batch: self.embed(batch, pieces.features)
+
     def attribute(self, text: str, logits: Callable[[Tensor], Tensor]) -> WordAttributions:
         """The words of ``text`` with their weight towards each class of ``logits``.
 
@@ -169,18 +179,16 @@ class SentenceAttributor:
         such as a fitted DirectionClassifier's ``module_``, in eval mode).
         """
         pieces = self.word_pieces(text)
-        ids = pieces.features["input_ids"]
-        baseline_ids = torch.where(torch.from_numpy(pieces.special)[None, :], ids, self.baseline_id)
+        inputs, baseline, to_embedding = self.path(pieces)
         with torch.no_grad():
-            inputs, baseline = self.token_embeddings(ids), self.token_embeddings(baseline_ids)
-            end_logits = logits(self.embed(torch.cat([inputs, baseline]), pieces.features))
+            end_logits = logits(to_embedding(torch.cat([inputs, baseline])))
         scores, baseline_scores = log_odds(end_logits).numpy()
         probabilities = torch.softmax(end_logits[0], -1).numpy()
         n_classes = len(scores)
         targets = [1] if n_classes == 2 else list(range(n_classes))
 
-        def score(inputs_embeds: Tensor) -> Tensor:
-            return log_odds(logits(self.embed(inputs_embeds, pieces.features)))
+        def score(path_inputs: Tensor) -> Tensor:
+            return log_odds(logits(to_embedding(path_inputs)))
 
         per_piece = self._per_piece(score, inputs, baseline, targets)
         if n_classes == 2:
@@ -212,6 +220,38 @@ class SentenceAttributor:
                                  internal_batch_size=self.n_steps)[0].sum(-1).detach().numpy()
             for target in targets
         ], axis=1)
+
+
+class HiddenStateAttributor(SentenceAttributor):
+    """Attributions to the transformer's last hidden states: one forward pass, no gradient through it.
+
+    A mean-pooled, normalised sentence model embeds a text as e = m / ||m||, m the mean of
+    the last hidden states h_t over the T word pieces. Holding the text's own length ||m||
+    fixed, e is linear in the h_t, so for a linear classifier the class score splits exactly
+    into one share per word piece, the classifier's reading of h_t / (T ||m||) (gradient x
+    input with a zero baseline; any ``n_steps`` gives the same). Each h_t has seen the whole
+    text, so a share says which position carries the score, not what removing the word
+    would do. Needs a model made of Transformer, mean Pooling and Normalize (MiniLM is).
+    """
+
+    def __init__(self, model, n_steps: int = 1, baseline_token: str | None = None) -> None:
+        super().__init__(model, n_steps, baseline_token)
+        names = [type(module).__name__ for module in model]
+        if names != ["Transformer", "Pooling", "Normalize"] or getattr(model[1], "pooling_mode", None) not in ("mean", ("mean",)):
+            raise ValueError(f"hidden-state attributions need Transformer, mean Pooling, Normalize; got {names}")
+
+    def path(self, pieces: WordPieces) -> tuple[Tensor, Tensor, Callable[[Tensor], Tensor]]:
+        transformer, pooling = self.model[0], self.model[1]
+        mask = pieces.features["attention_mask"]
+
+        def pooled(hidden: Tensor) -> Tensor:
+            return pooling({"token_embeddings": hidden, "attention_mask": mask.expand(len(hidden), -1)})[
+                "sentence_embedding"]
+
+        with torch.no_grad():
+            hidden = transformer(dict(pieces.features))["token_embeddings"]
+            length = pooled(hidden).norm(dim=-1, keepdim=True)
+        return hidden, torch.zeros_like(hidden), lambda batch: pooled(batch) / length
 
 
 def gather_to_words(

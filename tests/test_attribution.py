@@ -8,7 +8,13 @@ from sentence_transformers import SentenceTransformer
 from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
 from transformers import AutoTokenizer, BertConfig, BertModel
 
-from estimators.attribution import SentenceAttributor, gather_to_words, log_odds, word_spans
+from estimators.attribution import (
+    HiddenStateAttributor,
+    SentenceAttributor,
+    gather_to_words,
+    log_odds,
+    word_spans,
+)
 from estimators.encoders import SentenceEncoder, default_model_path
 
 TEXT = "Don't miss it!<br /><br />A well-made film, 10/10."
@@ -131,6 +137,28 @@ def test_a_long_review_is_read_as_far_as_minilm_reads(minilm):
     with torch.no_grad():
         expected = torch.softmax(classifier(torch.from_numpy(minilm.encode([text]))), -1)[0].numpy()
     np.testing.assert_allclose(result.probabilities, expected, atol=1e-5)
+
+
+def test_hidden_state_shares_split_a_linear_score_exactly(tiny_model):
+    classifier = head(16, 2)
+    result = HiddenStateAttributor(tiny_model).attribute("a fine film", classifier)
+    attributor = HiddenStateAttributor(tiny_model)
+    pieces = attributor.word_pieces("a fine film")
+    with torch.no_grad():
+        hidden = tiny_model[0](dict(pieces.features))["token_embeddings"][0]  # (T, 16): [CLS] a fine film [SEP]
+        mean = hidden.mean(0)
+        w = classifier[0].weight[1] - classifier[0].weight[0]
+        expected = (hidden @ w / (len(hidden) * mean.norm()))[1:-1]
+    np.testing.assert_allclose(result.weights[:, 1], expected.numpy(), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(result.delta, 0.0, atol=1e-5)  # [CLS] and [SEP] hold the rest
+    np.testing.assert_allclose(result.probabilities, torch.softmax(
+        classifier(torch.from_numpy(tiny_model.encode(["a fine film"]))), -1)[0].detach().numpy(), atol=1e-6)
+
+
+def test_hidden_state_shares_need_mean_pooling(tiny_model):
+    cls_pooled = SentenceTransformer(modules=[tiny_model[0], Pooling(16, "cls"), Normalize()], device="cpu")
+    with pytest.raises(ValueError, match="mean Pooling"):
+        HiddenStateAttributor(cls_pooled)
 
 
 def test_an_unknown_baseline_token_is_refused(tiny_model):
