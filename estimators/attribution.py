@@ -138,6 +138,13 @@ class SentenceAttributor:
         self.token_embeddings = model[0].auto_model.get_input_embeddings()
 
     @property
+    def description(self) -> str:
+        """The method in words, for a page or a report."""
+        if self.n_steps == 1:
+            return "gradient x (input - baseline) on the word-piece embeddings, [PAD] baseline"
+        return f"integrated gradients on the word-piece embeddings, {self.n_steps} steps, [PAD] baseline"
+
+    @property
     def max_pieces(self) -> int:
         return int(self.model.max_seq_length)
 
@@ -239,6 +246,10 @@ class HiddenStateAttributor(SentenceAttributor):
         names = [type(module).__name__ for module in model]
         if names != ["Transformer", "Pooling", "Normalize"] or getattr(model[1], "pooling_mode", None) not in ("mean", ("mean",)):
             raise ValueError(f"hidden-state attributions need Transformer, mean Pooling, Normalize; got {names}")
+
+    @property
+    def description(self) -> str:
+        return "each word's share of the class score through the last hidden states (exact for a linear model)"
 
     def path(self, pieces: WordPieces) -> tuple[Tensor, Tensor, Callable[[Tensor], Tensor]]:
         transformer, pooling = self.model[0], self.model[1]
