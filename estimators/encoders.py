@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import threading
 from collections.abc import Iterable, Sequence
 from contextlib import closing
 from functools import cached_property
@@ -173,6 +174,7 @@ class SentenceEncoder:
         self.batch_size = batch_size
         self.show_progress = show_progress
         self._model: Any = None
+        self._load_lock = threading.Lock()
 
     @cached_property
     def model_id(self) -> str:
@@ -243,8 +245,9 @@ class SentenceEncoder:
         return embedded
 
     def _loaded_model(self) -> Any:
-        if self._model is None:
-            self._model = self._load_model()
+        with self._load_lock:  # threads (a request, the highlights worker) share one model
+            if self._model is None:
+                self._model = self._load_model()
         return self._model
 
     def _load_model(self) -> Any:
