@@ -120,7 +120,7 @@ class Explainer:
         weights: [per class], read}], read_chars, unread_words, max_weight, probabilities,
         prediction, method, completeness_gap: [per class]}. ``start``/``end`` index ``text``
         (the stored text, HTML line breaks included); weights are log-odds shares, positive
-        towards the class. Waits for the computation (about a second).
+        towards the class. Waits for the computation (one forward pass of the sentence model).
         """
         query = self.session.query(self._query_id(query_id))
         return {"query_id": query.query_id, **self.explain_point(query.point_id)}
