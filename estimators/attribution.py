@@ -1,22 +1,22 @@
 """Word attributions: which words of a text push a classifier over sentence embeddings towards each class.
 
 The classifier reads E(text), the sentence model's embedding (for MiniLM: the
-normalised mean of the transformer's last hidden states). Attributions go
-through the whole chain, text -> word-piece embeddings -> transformer ->
-pooling -> classifier, by integrated gradients (Sundararajan et al. 2017) on
-the word-piece embeddings, computed with Captum:
+normalised mean of the transformer's last hidden states). Each word piece t of
+the text gets a share a_t of each class score s_c, the log-odds of class c,
+log p_c - log(1 - p_c) = z_c - logsumexp_{j != c} z_j (for two classes the two
+scores are opposite, z_1 - z_0 and z_0 - z_1, so one pass gives both). Two
+ways, one path each (:meth:`SentenceAttributor.path`):
 
-    a_t = (e_t - e'_t) . integral_0^1 d s(e' + alpha (e - e')) / d e_t  d alpha
-
-where e holds the text's word-piece embeddings (T, h), e' the baseline (every
-word piece replaced by ``[PAD]``, the special tokens ``[CLS]`` / ``[SEP]``
-kept, so they get nothing), and s a class score: the log-odds of class c,
-log p_c - log(1 - p_c) = z_c - logsumexp_{j != c} z_j. For two classes the
-scores of the two classes are opposite (z_1 - z_0 and z_0 - z_1), so one
-pass gives both. Completeness: sum_t a_t = s(e) - s(e'), up to the
-quadrature error, reported as ``delta``. With ``n_steps=1`` the integral is
-taken at alpha = 1 only: gradient x (input - baseline), which is exact for a
-model linear in e.
+- :class:`SentenceAttributor`: integrated gradients (Sundararajan et al. 2017,
+  by Captum) on the word-piece embeddings e, through the whole model:
+  a_t = (e_t - e'_t) . integral_0^1 d s(e' + alpha (e - e')) / d e_t d alpha,
+  with the baseline e' putting ``[PAD]`` in place of every word piece (``[CLS]``
+  and ``[SEP]`` kept, so they get nothing). Completeness: sum_t a_t =
+  s(e) - s(e') up to the quadrature error, reported as ``delta``. With
+  ``n_steps=1``: gradient x (input - baseline) at the text.
+- :class:`HiddenStateAttributor`: each position's exact share of a linear
+  classifier's score through the last hidden states, in one forward pass
+  (the shipped choice, made on the CAD dev split by bench/bench_highlights.py).
 
 Word pieces are gathered into words (letters and digits with inner
 apostrophes, see :func:`word_spans`; IMDb's ``<br />`` markup and punctuation
@@ -26,9 +26,9 @@ pieces (256 for MiniLM, about 200 words): later words are marked unread and
 get no weight, as the model never saw them.
 
 Attributions use the loaded ``SentenceTransformer`` itself (the weights that
-made the embeddings), calling its modules with ``inputs_embeds`` in place of
-token ids: nothing is hooked or changed in the model, so embeddings computed
-at the same time in other threads are untouched.
+made the embeddings), calling its modules directly (with ``inputs_embeds`` in
+place of token ids for integrated gradients): nothing is hooked or changed in
+the model, so embeddings computed at the same time in other threads are untouched.
 """
 
 from __future__ import annotations
