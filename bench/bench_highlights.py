@@ -2,9 +2,12 @@
 
 Run (from the repository root; the shared CAD copy is found beside the project, else pass --data-dir):
 
-    .venv/bin/python bench/bench_highlights.py --split dev --methods 1,4,8 --seeds 2 --pairs 120   # the choice
-    .venv/bin/python bench/bench_highlights.py --split test                                      # once
-    .venv/bin/python bench/bench_highlights.py --quick                                           # a minute
+    .venv/bin/python bench/bench_highlights.py --split dev --methods 1,8,hidden --seeds 2 --pairs 80   # the choice
+    .venv/bin/python bench/bench_highlights.py --split test            # once, with the shipped method (hidden)
+    .venv/bin/python bench/bench_highlights.py --quick                 # under a minute
+
+Methods: a number of integrated-gradients steps on the word-piece embeddings (1 = gradient x
+input) or "hidden" (each word piece's share through the last hidden states, the shipped one).
 
 For models trained by the loop (shipped session defaults: direction loss, boundary querying,
 rewrites also added as examples, the exact oracle answering with the human revisions; retrained
