@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import threading
 from collections.abc import Iterable, Sequence
 from contextlib import closing
 from functools import cached_property
@@ -173,6 +174,7 @@ class SentenceEncoder:
         self.batch_size = batch_size
         self.show_progress = show_progress
         self._model: Any = None
+        self._load_lock = threading.Lock()
 
     @cached_property
     def model_id(self) -> str:
@@ -195,6 +197,22 @@ class SentenceEncoder:
 
         Only texts missing from the cache are embedded (each distinct text once).
         """
+        return self._encode(texts, store=True)
+
+    def encode_transient(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed ``texts`` like :meth:`encode`, without storing the new vectors: (N, d) float32.
+
+        For texts seen once and thrown away (a rewrite read as it is typed): cached
+        vectors are used, the others computed and forgotten, so drafts never fill the cache.
+        """
+        return self._encode(texts, store=False)
+
+    def sentence_model(self) -> Any:
+        """The loaded sentence-transformers model (loaded now if need be): the weights behind
+        every vector this encoder computes, e.g. for attributions through it."""
+        return self._loaded_model()
+
+    def _encode(self, texts: Sequence[str], *, store: bool) -> np.ndarray:
         texts = _checked_texts(texts)
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
@@ -203,14 +221,14 @@ class SentenceEncoder:
         found = {} if known is None else self.cache.get(set(keys), known)
         missing = {key: text for key, text in zip(keys, texts) if key not in found}
         if missing:
-            found.update(self._embed(missing))
+            found.update(self._embed(missing, store=store))
         return np.stack([found[key] for key in keys])
 
     def _key(self, text: str) -> bytes:
         return hashlib.sha256(f"{self.model_id}\0{text}".encode()).digest()
 
-    def _embed(self, missing: dict[bytes, str]) -> dict[bytes, np.ndarray]:
-        """Embed the texts of ``missing`` in batches, storing each batch as it is done."""
+    def _embed(self, missing: dict[bytes, str], *, store: bool) -> dict[bytes, np.ndarray]:
+        """Embed the texts of ``missing`` in batches, storing each batch as it is done when ``store``."""
         model = self._loaded_model()
         items = list(missing.items())
         show = len(items) > self.batch_size if self.show_progress is None else self.show_progress
@@ -225,14 +243,16 @@ class SentenceEncoder:
                     show_progress_bar=False,
                 )
                 done = {key: np.asarray(v, dtype=np.float32) for (key, _), v in zip(batch, vectors)}
-                self.cache.put(self.model_id, done)
+                if store:
+                    self.cache.put(self.model_id, done)
                 embedded.update(done)
                 bar.update(len(batch))
         return embedded
 
     def _loaded_model(self) -> Any:
-        if self._model is None:
-            self._model = self._load_model()
+        with self._load_lock:  # threads (a request, the highlights worker) share one model
+            if self._model is None:
+                self._model = self._load_model()
         return self._model
 
     def _load_model(self) -> Any:

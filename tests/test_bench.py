@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 from conftest import SMALL_NET
 
+from loop.datasets import Dataset, load_dataset
 from loop.session import SessionConfig
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
-SCRIPTS = ["bench_baseline", "bench_latency", "bench_memory", "bench_quality", "bench_strategies", "bench_training"]
+SCRIPTS = ["bench_baseline", "bench_highlights", "bench_latency", "bench_memory", "bench_quality", "bench_strategies",
+           "bench_training"]
 
 
 @pytest.fixture(scope="module")
@@ -57,3 +59,25 @@ def test_median_p95_and_timed(common):
     assert median == 3.0 and 4.0 < p95 < 100.0
     value, seconds = common.timed(lambda: 7)
     assert value == 7 and seconds >= 0
+
+
+def test_highlight_scores_count_the_changed_words_among_the_top_ranked(common):
+    highlights = importlib.import_module("bench_highlights")
+    order = np.array([4, 0, 7, 1, 2, 9, 3, 5, 6, 8, 10])
+    precision, recall = highlights.precision_recall(order, frozenset({0, 2, 5, 10}))
+    assert precision == 2 / 5 and recall == 3 / 4  # top 5: 0, 2; top 10: 0, 2, 5 of four changed
+    rng = np.random.default_rng(0)
+    ranked = highlights.ranked(np.array([0.5, -2.0, 0.5, 3.0]), np.array([True, True, True, False]), rng)
+    assert ranked[2] == 1 and set(ranked[:2]) == {0, 2}  # the unread word 3 is not ranked
+
+
+def test_only_pairs_whose_revision_changed_a_word_are_scored(common):
+    highlights = importlib.import_module("bench_highlights")
+    texts = ["a good film", "fine acting", "a dull plot"]
+    revisions = ["a bad film", "fine acting, really", "a dull plot!"]
+    dataset = Dataset("pairs", np.zeros((3, 2), np.float32), np.array([1, 1, 0]), ["Negative", "Positive"],
+                      np.array([0]), np.array([1, 2]), dev=np.array([]), texts=texts,
+                      counterfactual_texts=revisions)
+    assert highlights.scored_pairs(dataset, "test", None) == []  # an insertion, punctuation: no word changed
+    (pair,) = highlights.scored_pairs(dataset, "pool", None)
+    assert pair.changed == frozenset({1}) and pair.n_words == 3 and pair.label == 1

@@ -76,6 +76,17 @@ def test_changing_the_model_files_changes_its_identity(model_folder, tmp_path, c
     assert counting.embedded == ["x", "x"]
 
 
+def test_transient_encoding_reads_the_cache_and_stores_nothing(model_folder, tmp_path, counting):
+    encoder = SentenceEncoder(model_folder, cache_dir=tmp_path)
+    encoder.encode(["kept"])
+    vectors = encoder.encode_transient(["kept", "a draft"])
+    np.testing.assert_array_equal(vectors, [[4, 0, 1, -1], [7, 2, 1, -1]])
+    assert counting.embedded == ["kept", "a draft"]
+    encoder.encode_transient(["a draft"])
+    assert counting.embedded == ["kept", "a draft", "a draft"]  # not stored: embedded again
+    assert encoder.sentence_model() is counting
+
+
 def test_progress_bar_appears_only_for_more_than_a_batch(model_folder, tmp_path, counting, capsys):
     SentenceEncoder(model_folder, cache_dir=tmp_path, batch_size=4).encode(["a", "b"])
     assert "Embedding texts" not in capsys.readouterr().err
