@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import SMALL_NET
 
-from loop.datasets import Dataset, load_dataset
+from loop.datasets import Dataset
 from loop.session import SessionConfig
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
