@@ -108,16 +108,22 @@ def direction_targets(
     return [likeliest_other(j) for j in range(n_directions)]
 
 
+def check_text(text: object, what: str = "the text") -> str:
+    """``text`` if it is text the session would read (a rewrite, a draft), else a SessionError saying why."""
+    if not isinstance(text, str) or not text.strip():
+        raise SessionError(f"{what} is empty")
+    if len(text) > MAX_REWRITE_CHARS:
+        raise SessionError(f"{what} is longer than {MAX_REWRITE_CHARS} characters")
+    if "\x00" in text:
+        raise SessionError(f"{what} holds a NUL character; send plain text")
+    return text
+
+
 def check_rewrite(rewrite: object, text: str | None) -> str:
     """A rewrite of the query's ``text`` (None: the data set has no texts), checked as text."""
     if text is None:
         raise SessionError("rewrites are for text data sets; this one has no texts")
-    if not isinstance(rewrite, str) or not rewrite.strip():
-        raise SessionError("the rewrite is empty")
-    if len(rewrite) > MAX_REWRITE_CHARS:
-        raise SessionError(f"the rewrite is longer than {MAX_REWRITE_CHARS} characters")
-    if "\x00" in rewrite:
-        raise SessionError("the rewrite holds a NUL character; send plain text")
+    rewrite = check_text(rewrite, "the rewrite")
     if rewrite.strip() == text.strip():
         raise SessionError("the rewrite is the same as the text; change it so the label flips")
     return rewrite

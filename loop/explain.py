@@ -34,7 +34,8 @@ import numpy as np
 
 from estimators.attribution import HiddenStateAttributor, SentenceAttributor, WordAttributions, word_spans
 from estimators.encoders import SentenceEncoder
-from loop.session import MAX_REWRITE_CHARS, ModelSnapshot, Session, SessionError
+from loop.answers import check_text
+from loop.session import ModelSnapshot, Session, SessionError
 
 # Chosen on the CAD dev split by bench/bench_highlights.py (README, "Do the highlights point at
 # the words people change?"): hidden-state shares, ranked towards the class, found the changed
@@ -70,17 +71,6 @@ def word_changes(original: str, rewrite: str) -> tuple[np.ndarray, np.ndarray, l
     matcher = difflib.SequenceMatcher(a=left, b=right, autojunk=False)
     changes = [WordChange(op, i1, i2, j1, j2) for op, i1, i2, j1, j2 in matcher.get_opcodes() if op != "equal"]
     return before, after, changes
-
-
-def check_text(text, what: str = "the text") -> str:
-    """``text`` if it is text the session would take as a rewrite, else a SessionError saying why."""
-    if not isinstance(text, str) or not text.strip():
-        raise SessionError(f"{what} is empty")
-    if len(text) > MAX_REWRITE_CHARS:
-        raise SessionError(f"{what} is longer than {MAX_REWRITE_CHARS} characters")
-    if "\x00" in text:
-        raise SessionError(f"{what} holds a NUL character; send plain text")
-    return text
 
 
 class Explainer:
