@@ -114,6 +114,15 @@ class Query:
 
 
 @dataclass(frozen=True)
+class Proposal:
+    """A point chosen for an annotator but not leased to them (see :meth:`Session.propose_queries`)."""
+
+    point_id: int
+    score: float | None
+    model_version: int  # the model that chose it
+
+
+@dataclass(frozen=True)
 class ModelSnapshot:
     """A trained learner and the annotations it was trained on; never mutated once published."""
 
@@ -126,7 +135,8 @@ class ModelSnapshot:
 
     @property
     def is_fitted(self) -> bool:
-        return self.version > 0
+        """Trained on at least one answer (a retrain after the last answer was undone is not)."""
+        return self.n_labeled > 0
 
     @property
     def estimator(self) -> DirectionClassifier:
@@ -421,6 +431,62 @@ class Session:
         """One point for ``annotator``, or None when the pool is used up."""
         queries = self.next_queries(annotator, 1)
         return queries[0] if queries else None
+
+    def propose_queries(self, annotator: str, n: int = 1, *, exclude: Sequence[int] = ()) -> list[Proposal]:
+        """Choose up to n points for ``annotator`` with the current model, without leasing them.
+
+        For preparing an annotator's next query while they look at the current
+        one: nothing is stored and nothing is reserved, so preparing never holds a
+        second lease. The points are those :meth:`next_queries` could hand out now
+        (not labelled, not answered or skipped by ``annotator``, not leased to
+        anyone, the annotator's own open queries included), minus ``exclude``
+        (e.g. points prepared for other tabs). Lease one with :meth:`claim_query`
+        when it is needed; by then it may have gone to someone else.
+        """
+        annotator = self._check_annotator(annotator)
+        snapshot = self._snapshot
+        available = self._available(self.store.open_queries(self.session_id), annotator, time.time())
+        excluded = np.asarray(list(exclude), dtype=int)
+        available[excluded[(excluded >= 0) & (excluded < len(available))]] = False
+        count = min(n, int(available.sum()))
+        if count < 1:
+            return []
+        indices, scores = select_queries(
+            snapshot.learner, self.dataset.X, count, self.config.strategy,
+            available=available, random_state=self.config.seed + snapshot.version,
+        )
+        return [Proposal(int(i), _finite_or_none(s), snapshot.version) for i, s in zip(indices, scores)]
+
+    def claim_query(self, annotator: str, point_id: int, *, score: float | None = None,
+                    model_version: int | None = None) -> Query | None:
+        """Lease ``point_id`` to ``annotator`` if :meth:`next_queries` could hand it to them now.
+
+        Returns the new query, or None when the point was labelled, answered by
+        them or leased meanwhile. ``score`` and ``model_version`` record what chose
+        the point (a :class:`Proposal`'s); the version defaults to the current model.
+        The check and the lease happen under the session's lock, as in next_queries.
+        """
+        annotator = self._check_annotator(annotator)
+        with self._lock:
+            available = self._available(self.store.open_queries(self.session_id), annotator, time.time())
+            if not (0 <= int(point_id) < len(available) and available[int(point_id)]):
+                return None
+            snapshot = self._snapshot
+            record = self.store.add_query(
+                self.session_id, uuid.uuid4().hex, int(point_id), annotator, self.config.lease_seconds,
+                snapshot.version if model_version is None else model_version, score,
+            )
+        return self._describe(record, snapshot)
+
+    def release_query(self, query_id: str, *, annotator: str) -> None:
+        """Give ``annotator``'s open query back unanswered: its point may go to anyone again.
+
+        For a page whose tab changed its annotator's name while showing the query.
+        """
+        annotator = self._check_annotator(annotator)
+        with self._lock:
+            self._open_query(query_id, annotator)
+            self.store.release_query(self.session_id, str(query_id))
 
     def _available(self, open_queries: list[QueryRecord], annotator: str, now: float) -> np.ndarray:
         """(N,) mask of pool points that may be handed to ``annotator`` now."""
