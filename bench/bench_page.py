@@ -202,7 +202,7 @@ def main() -> None:
     print(f"\nfloor: trivial Gradio event median {event_median:.1f} p95 {event_p95:.1f}; "
           f"trivial server function median {function_median:.1f} p95 {function_p95:.1f} "
           f"({len(floor_events)} each, before and after the rows)")
-    print(f"\n| pool | labels | median | p95 | p95 / floor p95 | arrows stored / clicked | names stored / typed | load (1 min) |")
+    print("\n| pool | labels | median | p95 | p95 / floor p95 | arrows stored / clicked | names stored / typed | load (1 min) |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for row in results:
         median, p95 = median_p95(row["latencies"])
