@@ -1,7 +1,6 @@
 """The named API of the annotation UI, driven by gradio_client against a local launch (``running_app``)."""
 
 import json
-import re
 import threading
 
 import httpx
