@@ -17,8 +17,9 @@ In the same run, the floor: a trivial Gradio event (a button whose handler adds
 one to a number in a text box), click to the frame after the DOM changes,
 timed the same way; and a trivial server function (the page's way to the
 server) for reference. Printed per row: median and p95 of Enter -> drawn, the
-ratio to the floor's, arrows stored / clicked, answers carrying the typed name
-/ answers, and the load average. Target (issue 10, quiet machine): p95 <= 100
+ratio to the floor's, how many next points were ready in advance (prepared
+while the person looked, rather than chosen when the answer came), arrows
+stored / clicked, answers carrying the typed name / answers, and the load average. Target (issue 10, quiet machine): p95 <= 100
 ms on both data sets at 200 labels, every arrow and every name kept.
 """
 
@@ -154,6 +155,7 @@ def run_page(browser, dataset, n_labels: int, rounds: int, think: float, folder:
         clocks = page.evaluate("() => window.__bench")
         page.close()
         store_answers = session.store.annotations(session.session_id)[already:]
+        found = dict(app.tabs.found)
     finally:
         demo.close()
         app.close()
@@ -166,6 +168,7 @@ def run_page(browser, dataset, n_labels: int, rounds: int, think: float, folder:
         "answers": len(store_answers),
         "named": sum(a.annotator == name for a in store_answers),
         "clicks": rounds,
+        "prepared": found.get("prepared", 0),
     }
 
 
@@ -202,12 +205,13 @@ def main() -> None:
     print(f"\nfloor: trivial Gradio event median {event_median:.1f} p95 {event_p95:.1f}; "
           f"trivial server function median {function_median:.1f} p95 {function_p95:.1f} "
           f"({len(floor_events)} each, before and after the rows)")
-    print("\n| pool | labels | median | p95 | p95 / floor p95 | arrows stored / clicked | names stored / typed | load (1 min) |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("\n| pool | labels | median | p95 | p95 / floor p95 | next point ready | arrows stored / clicked "
+          "| names stored / typed | load (1 min) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for row in results:
         median, p95 = median_p95(row["latencies"])
         print(f"| {row['dataset']} | {row['labels']} | {median:.1f} | {p95:.1f} | {p95 / event_p95:.2f} | "
-              f"{row['arrows']} / {row['clicks']} | {row['named']} / {row['answers']} | {row['load'].split()[0]} |")
+              f"{row['prepared']} / {row['answers']} | {row['arrows']} / {row['clicks']} | {row['named']} / {row['answers']} | {row['load'].split()[0]} |")
     print(f"\ntarget: p95 <= {TARGET_MS:.0f} ms at 200 labels, every arrow and name kept")
     for row in results:
         if row["labels"] != 200:

@@ -230,15 +230,18 @@ class AnnotationService:
         plane_point: Sequence[float] | None = None,
         towards: int | None = None,
         rewrite: str | None = None,
+        query: Query | None = None,
     ) -> Annotation:
         """Record an answer: a label and its directions, committed before this returns.
 
         ``directions`` as :class:`Direction` values; the keywords ``direction``,
         ``plane_point``, ``towards`` and ``rewrite`` add one each (the API's forms).
-        Targets are given for every direction or for none.
+        Targets are given for every direction or for none. ``query``: the query
+        ``query_id`` names, when the caller holds it (it is looked up otherwise).
         """
         given = [*Direction.from_forms(direction, plane_point, towards, rewrite), *directions]
-        query = self.session.query(query_id)
+        if query is None or query.query_id != query_id:
+            query = self.session.query(query_id) if given else None
         rewrites = [d for d in given if d.rewrite is not None]
         if len(rewrites) > 1:
             raise SessionError("an answer carries at most one rewrite")
@@ -257,7 +260,7 @@ class AnnotationService:
         if rewrites:
             text = rewrites[0].rewrite
             if isinstance(text, str) and query.text is not None:
-                text = as_written_in(text, query.text)
+                text = as_written_in(text, query.text)  # the page shows and edits texts with line breaks
         return self.session.submit(query_id, label, vectors, annotator=annotator, sources=sources,
                                    targets=targets, rewrite=text)
 

@@ -22,6 +22,7 @@ import secrets
 import threading
 import time
 import weakref
+from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
@@ -84,6 +85,7 @@ class Tabs:
         self.session = service.session
         self._tabs: dict[str, Tab] = {}
         self._lock = threading.Lock()
+        self.found = Counter()  # how each next query was found: "prepared" (ready in advance) or "fresh"
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prepare")
         self._stopping = threading.Event()
         # the watcher holds the tabs weakly, so tabs that are dropped without close() stop it too
@@ -154,7 +156,8 @@ class Tabs:
             if current.shown is None or current.note is not None:
                 self._prepare(tab)
                 return current
-            self.service.submit(tab.shown.query.query_id, label, directions, annotator=annotator)
+            query = tab.shown.query
+            self.service.submit(query.query_id, label, directions, annotator=annotator, query=query)
             return self._move_on(tab, annotator)
 
     def skip(self, token: str, name: str, point_id: int) -> Outcome:
@@ -285,6 +288,7 @@ class Tabs:
                 and prepared.proposal.model_version == self.session.model.version):
             shown = self._claim(annotator, prepared.proposal, prepared.picture)
             if shown is not None:
+                self.found["prepared"] += 1
                 return shown
         for _ in range(CLAIM_ATTEMPTS):
             proposals = self.session.propose_queries(annotator, exclude=self._prepared_points(tab))
@@ -294,6 +298,7 @@ class Tabs:
                 return None
             shown = self._claim(annotator, proposals[0])
             if shown is not None:
+                self.found["fresh"] += 1
                 return shown
         raise SessionError("every point offered was taken by others at the same moment: press s to try again")
 
