@@ -23,6 +23,7 @@ import threading
 import time
 import weakref
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
@@ -149,27 +150,33 @@ class Tabs:
     def answer(self, token: str, name: str, point_id: int, label: int | str,
                directions: list[Direction]) -> Outcome:
         """Record the tab's answer for the point it shows; the tab moves on to its next query."""
-        tab = self._tab(token)
-        annotator = self.annotator(token, name)
-        with tab.lock:
-            current = self._current(tab, annotator, point_id)
-            if current.shown is None or current.note is not None:
-                self._prepare(tab)
-                return current
-            query = tab.shown.query
-            self.service.submit(query.query_id, label, directions, annotator=annotator, query=query)
-            return self._move_on(tab, annotator)
+        return self._record(token, name, point_id, lambda query, annotator: self.service.submit(
+            query.query_id, label, directions, annotator=annotator, query=query))
 
     def skip(self, token: str, name: str, point_id: int) -> Outcome:
         """Pass on the point the tab shows; the tab moves on to its next query."""
+        return self._record(token, name, point_id, lambda query, annotator: self.service.skip(
+            query.query_id, annotator=annotator))
+
+    def _record(self, token: str, name: str, point_id: int, store: Callable[[Query, str], object]) -> Outcome:
+        """Store an answer or a skip for the tab's point (``store(query, annotator)``), then move on."""
         tab = self._tab(token)
         annotator = self.annotator(token, name)
         with tab.lock:
-            current = self._current(tab, annotator, point_id)
-            if current.shown is None or current.note is not None:
+            blocked = self._blocked(tab, annotator, point_id)
+            if blocked is None:
+                try:
+                    store(tab.shown.query, annotator)
+                except SessionError:
+                    if self._is_open(tab.shown.query.query_id):
+                        raise  # the person's mistake
+                    # released between the check and the write (an undo in another tab): hold it again, once
+                    blocked = self._blocked(tab, annotator, point_id)
+                    if blocked is None:
+                        store(tab.shown.query, annotator)
+            if blocked is not None:
                 self._prepare(tab)
-                return current
-            self.service.skip(tab.shown.query.query_id, annotator=annotator)
+                return blocked
             return self._move_on(tab, annotator)
 
     def undo(self, token: str, name: str) -> Outcome | None:
@@ -195,11 +202,12 @@ class Tabs:
         return self.annotator(token, name)
 
     # -------------------------------------------------------------- internals
-    def _current(self, tab: Tab, annotator: str, point_id: int) -> Outcome:
+    def _blocked(self, tab: Tab, annotator: str, point_id: int) -> Outcome | None:
         """Make sure the tab holds the point the person answers, leased under their present name.
 
-        Sets and returns what the tab shows, with a note when the answer cannot be
-        stored for that point (it was taken meanwhile, or the page showed another point).
+        None when it does; else what the tab shows now, with a note saying why the
+        answer cannot be stored for that point (it was taken meanwhile, or the page
+        showed another point).
         """
         if tab.shown is None:
             raise SessionError("there is no point to answer: reload the page")
@@ -211,7 +219,7 @@ class Tabs:
         if switched.note is not None:
             return switched
         if self._is_open(tab.shown.query.query_id):
-            return switched
+            return None
         # released meanwhile (an undo in another tab of this annotator): hold the point again if it is free
         query = self.session.claim_query(annotator, point_id)
         if query is None:
@@ -220,7 +228,7 @@ class Tabs:
                                       "was not saved; here is the next point")
         self.service.remember_plane(query.query_id, tab.shown.picture.plane)
         tab.shown = replace(tab.shown, query=query)
-        return Outcome(tab.shown)
+        return None
 
     def _switch_annotator(self, tab: Tab, annotator: str) -> Outcome:
         """The tab's shown point, leased to ``annotator`` (its name changed: the old lease is given back)."""
