@@ -393,3 +393,28 @@ def test_names_from_the_data_are_shown_as_text(tmp_path, launch_ui, context):
     finally:
         session.close()
         session.store.close()
+
+
+def test_under_auth_the_login_names_the_annotator(tmp_path, context):
+    from conftest import nudge_serve
+
+    db = tmp_path / "auth.db"
+    with nudge_serve(db, "--dataset", "moons", "--n-samples", "200", "--session", "auth",
+                     "--auth", "alice:wonderland", "--set", "max_epochs=10") as server:
+        page = context.new_page()
+        page.goto(server.url)
+        page.get_by_label("username").fill("alice")
+        page.get_by_label("password").fill("wonderland")
+        page.get_by_role("button", name="Login").click()
+        point = shown_point(page)
+        name = page.locator("#annotator-name input")
+        assert name.input_value() == "alice" and not name.is_editable()
+        page.keyboard.press("1")
+        page.keyboard.press("Enter")
+        next_point(page, point)
+    store = Store(db, create=False)
+    try:
+        (answer,) = store.annotations("auth")
+        assert (answer.point_id, answer.annotator) == (point, "alice")
+    finally:
+        store.close()
