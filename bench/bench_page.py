@@ -37,6 +37,7 @@ import numpy as np
 from common import DATASET_LOADERS, bench_parser, load_average, median_p95, prefilled_session, print_end, start_run
 from playwright.sync_api import sync_playwright
 
+from loop.datasets import load_dataset
 from loop.service import AnnotationService
 from ui.app import AnnotationApp, launch_app
 
@@ -177,6 +178,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, help="rounds per row (default 50)")
     parser.add_argument("--labels", help=f"comma-separated pre-filled labels (default {LABELS})")
     parser.add_argument("--think", type=float, default=0.0, help="seconds the person waits after each point is drawn")
+    parser.add_argument("--data-dir", help="the CAD files' folder (default: found as load_dataset finds it)")
     args = start_run(parser)
     rounds = args.rounds or (10 if args.quick else 50)
     names = ["moons"] if args.quick else args.datasets.split(",")
@@ -190,7 +192,8 @@ def main() -> None:
         browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
         floor_events, floor_functions = measure_floor(browser, FLOOR_EVENTS)
         for name in names:
-            dataset = DATASET_LOADERS[name]()
+            dataset = (load_dataset("cad-imdb", data_dir=args.data_dir) if name == "cad-imdb" and args.data_dir
+                       else DATASET_LOADERS[name]())
             for n_labels in sizes:
                 row = run_page(browser, dataset, n_labels, rounds, args.think, Path(folder))
                 row.update(dataset=name, labels=n_labels, load=load_average())

@@ -72,7 +72,7 @@ class Projection:
         ``a`` (G_a,) and ``b`` (G_b,) coordinates and ``probabilities`` nested
         [G_b][G_a][C] (rounded to 4 decimals), None before any training.
         """
-        probabilities = None if self.probabilities is None else np.round(self.probabilities, 4).tolist()
+        probabilities = None if self.probabilities is None else np.round(self.probabilities.astype(float), 4).tolist()
         return {
             "origin": self.plane.origin.tolist(),
             "u1": self.plane.u1.tolist(),
