@@ -49,14 +49,15 @@ FLOOR_EVENTS = 40
 
 # In-page clocks: Enter keydowns, and the frame after each change of the point shown.
 CLOCKS = """() => {
-  window.__bench = {enter: [], drawn: []};
+  window.__bench = {enter: [], drawn: [], frame: []};
   window.addEventListener('keydown', (e) => { if (e.key === 'Enter') __bench.enter.push(performance.now()); }, true);
   const picture = document.querySelector('#projection');
   let shown = picture.dataset.pointId;
   new MutationObserver(() => {
     if (picture.dataset.pointId === shown) return;
     shown = picture.dataset.pointId;
-    requestAnimationFrame(() => __bench.drawn.push(performance.now()));
+    __bench.drawn.push(performance.now());
+    requestAnimationFrame(() => __bench.frame.push(performance.now()));
   }).observe(picture, {attributes: true, attributeFilter: ['data-point-id']});
 }"""
 
@@ -79,15 +80,20 @@ FLOOR_LOOP = """async (n) => {
   const events = [], functions = [];
   for (let i = 0; i < n; i++) {
     const old = box.value, start = performance.now();
+    let changed = 0;
+    const observer = new MutationObserver(() => { if (!changed && box.value !== old) changed = performance.now(); });
+    observer.observe(box.parentElement, {attributes: true, childList: true, subtree: true, characterData: true});
     await new Promise((resolve) => {
       const wait = () => (box.value !== old ? requestAnimationFrame(resolve) : setTimeout(wait, 0));
       button.click(); wait();
     });
-    events.push(performance.now() - start);
+    observer.disconnect();
+    events.push([(changed || performance.now()) - start, performance.now() - start]);
     const called = performance.now();
     await window.__floorServer.ping(i);
+    const answered = performance.now();
     await new Promise((resolve) => requestAnimationFrame(resolve));
-    functions.push(performance.now() - called);
+    functions.push([answered - called, performance.now() - called]);
   }
   return [events, functions];
 }"""
@@ -162,9 +168,9 @@ def run_page(browser, dataset, n_labels: int, rounds: int, think: float, folder:
         app.close()
         session.close()
         session.store.close()
-    latencies = [min(d for d in clocks["drawn"] if d > e) - e for e in clocks["enter"]]
     return {
-        "latencies": latencies,
+        "latencies": [min(f for f in clocks["frame"] if f > e) - e for e in clocks["enter"]],
+        "drawn": [min(d for d in clocks["drawn"] if d > e) - e for e in clocks["enter"]],
         "arrows": sum(a.sources.count("arrow") for a in store_answers),
         "answers": len(store_answers),
         "named": sum(a.annotator == name for a in store_answers),
@@ -203,11 +209,17 @@ def main() -> None:
         browser.close()
     floor_events += more_events
     floor_functions += more_functions
-    event_median, event_p95 = median_p95(floor_events)
-    function_median, function_p95 = median_p95(floor_functions)
-    print(f"\nfloor: trivial Gradio event median {event_median:.1f} p95 {event_p95:.1f}; "
-          f"trivial server function median {function_median:.1f} p95 {function_p95:.1f} "
-          f"({len(floor_events)} each, before and after the rows)")
+    event_median, event_p95 = median_p95([frame for _, frame in floor_events])
+    print(f"\nfloor ({len(floor_events)} each, before and after the rows), median / p95 ms, to the DOM change "
+          "(or the reply) and to the next frame:")
+    for what, times in (("trivial Gradio event", floor_events), ("trivial server function", floor_functions)):
+        (dom_median, dom_p95), (frame_median, frame_p95) = (median_p95(column) for column in zip(*times))
+        print(f"  {what:<24} {dom_median:6.1f} / {dom_p95:6.1f}   frame {frame_median:6.1f} / {frame_p95:6.1f}")
+    print("page, Enter -> next point drawn (before the frame), median / p95 ms:")
+    for row in results:
+        print(f"  {row['dataset']:<9} {row['labels']:>4} labels  {median_p95(row['drawn'])[0]:6.1f} / "
+              f"{median_p95(row['drawn'])[1]:6.1f}")
+    print("\nEnter -> the frame after the next point is drawn (ms):")
     print("\n| pool | labels | median | p95 | p95 / floor p95 | next point ready | arrows stored / clicked "
           "| names stored / typed | load (1 min) |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
