@@ -316,3 +316,33 @@ def orjson_loads(response):
     import orjson
 
     return orjson.loads(response.body)
+
+
+def test_with_three_classes_each_direction_of_a_page_answer_keeps_its_target(tmp_path):
+    from test_ui_api import WordCountEncoder
+
+    from loop.datasets import Dataset
+
+    words = ("good great", "bad awful", "boring fun")
+    texts = [f"review {i}: {words[i % 3]}" for i in range(45)]
+    encoder = WordCountEncoder()
+    dataset = Dataset("three", encoder.encode(texts), np.arange(45) % 3, ["pos", "neg", "meh"], np.arange(36),
+                      np.arange(36, 45), texts=texts)
+    session = Session.create(Store(tmp_path / "three.db"), SessionConfig(estimator=SMALL, retrain_every=10**6),
+                             dataset=dataset, session_id=SESSION, encoder=encoder)
+    app = AnnotationApp(AnnotationService(session))
+    try:
+        token = app.open_tab()["token"]
+        query = app.page_begin(page(app, token))["query"]
+        base = page(app, token, point_id=query["point_id"], label="pos")
+        with pytest.raises(SessionError, match="for none of them"):
+            app.page_answer({**base, "arrows": [{"a": 0.3, "b": 0.1, "target": "meh"}],
+                             "rewrite": query["readable_text"] + " and boring"})
+        app.page_answer({**base, "arrows": [{"a": 0.3, "b": 0.1, "target": "meh"}],
+                         "rewrite": query["readable_text"] + " and bad", "rewrite_target": "neg"})
+        (answer,) = session.store.annotations(SESSION)
+        assert (answer.label, answer.sources, answer.targets) == (0, ["arrow", "rewrite"], [2, 1])
+    finally:
+        app.close()
+        session.close()
+        session.store.close()

@@ -83,9 +83,7 @@ const radios = classes.map((name, index) => {
   });
   return radio;
 });
-if (C > 2) {
-  ui.rewriteTarget.hidden = false;
-}
+ui.rewriteTarget.hidden = C <= 2;
 
 // ------------------------------------------------------------------ geometry of the picture
 function box() {
@@ -205,7 +203,7 @@ function ticks(low, high, count) {
   return values;
 }
 
-function label(value) {
+function tickLabel(value) {
   return Math.abs(value) >= 100 || value === 0 ? String(Math.round(value)) : value.toPrecision(2).replace(/\.?0+$/, '');
 }
 
@@ -276,12 +274,12 @@ function draw() {
   context.fillStyle = ink; context.font = '11px sans-serif'; context.textBaseline = 'top'; context.textAlign = 'center';
   for (const v of ticks(p.a_range[0], p.a_range[1], 6)) {
     const [x] = toPixel(v, 0);
-    context.fillText(label(v), x, g.bottom + 4);
+    context.fillText(tickLabel(v), x, g.bottom + 4);
   }
   context.textAlign = 'right'; context.textBaseline = 'middle';
   for (const v of ticks(p.b_range[0], p.b_range[1], 6)) {
     const [, y] = toPixel(0, v);
-    context.fillText(label(v), g.left - 5, y);
+    context.fillText(tickLabel(v), g.left - 5, y);
   }
   context.textAlign = 'center'; context.textBaseline = 'bottom'; context.font = '12px sans-serif';
   context.fillText(p.axes[0], (g.left + g.right) / 2, g.height - 4);
@@ -643,7 +641,6 @@ ui.submit.addEventListener('click', () => act({type: 'submit'}));
 ui.skip.addEventListener('click', () => act({type: 'skip'}));
 ui.undo.addEventListener('click', () => act({type: 'undo'}));
 ui.clear.addEventListener('click', () => act({type: 'clear'}));
-ui.rewrite.addEventListener('input', () => draw());
 ui.name.addEventListener('input', () => {
   state.name = ui.name.value.trim();
   if (state.name) localStorage.setItem(NAME_KEY, state.name);
