@@ -125,7 +125,8 @@ def measure_floor(browser, events: int) -> tuple[list[float], list[float]]:
     try:
         page = browser.new_page()
         page.goto(demo.local_url)
-        page.wait_for_function("() => window.__floorServer && document.querySelector('#floor-out textarea')")
+        page.wait_for_function("() => window.__floorServer && document.querySelector('#floor-button')"
+                               " && document.querySelector('#floor-out textarea')")
         event_ms, function_ms = page.evaluate(FLOOR_LOOP, events + 5)
         page.close()
         return event_ms[5:], function_ms[5:]  # the first calls warm the connection up
