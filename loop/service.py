@@ -126,16 +126,6 @@ class AnnotationService:
         data["candidates"] = self._candidates(projection, shown, point_probabilities)
         return Picture(int(point_id), data, projection.plane, probabilities, model.version)
 
-    def projection(self, query: Query) -> Projection:
-        """The local boundary projection of a query with the current model, in the plane it was shown in."""
-        model = self.session.model
-        return project_query(
-            query.point_id, self.session.dataset.X, self.session.dataset.pool, self.session.labelled_points(),
-            predict_proba=model.learner.predict_proba if model.is_fitted else None,
-            margin_gradient=model.estimator.margin_and_gradient if model.is_fitted else None,
-            seed=self.session.config.seed, plane=self._remembered(query.query_id),
-        )
-
     def query_picture(self, query: Query) -> Picture:
         """A handed-out query's picture with the current model, in the plane it was first shown in."""
         picture = self.picture(query.point_id, plane=self._remembered(query.query_id))
