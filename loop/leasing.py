@@ -85,6 +85,10 @@ class Leases:
                 break
         return claimed
 
+    def free(self, annotator: str, candidates: list[tuple[int, float]], count: int) -> list[tuple[int, float]]:
+        """The first ``count`` of ``candidates`` free for ``annotator`` now (nothing is leased)."""
+        return self.store.free_points(self.session_id, annotator, candidates, count)
+
     def claim_ranked(self, annotator: str, count: int, candidates: list[tuple[int, float]], model_version: int,
                      client: str | None = None) -> list[QueryRecord]:
         """Lease up to ``count`` of ranked ``candidates`` (best first) that are free now (see

@@ -64,7 +64,15 @@ class Projection:
     is_data_plane: bool
 
     def as_dict(self) -> dict:
-        """JSON-ready description (basis, grid extent, shown points) for API clients."""
+        """JSON-ready description for API clients and the page, which draws it.
+
+        Basis and extent (``origin``, ``u1``, ``u2``, ``a_range``, ``b_range``),
+        the shown ``points`` (id, plane coordinates a and b to 7 decimals, class: label if
+        labelled, else prediction, else -1) and the model's probability ``grid``:
+        ``a`` (G_a,) and ``b`` (G_b,) coordinates and ``probabilities`` nested
+        [G_b][G_a][C] (rounded to 4 decimals), None before any training.
+        """
+        probabilities = None if self.probabilities is None else np.round(self.probabilities.astype(float), 4).tolist()
         return {
             "origin": self.plane.origin.tolist(),
             "u1": self.plane.u1.tolist(),
@@ -74,8 +82,9 @@ class Projection:
             "is_data_plane": self.is_data_plane,
             "points": [
                 {"point_id": int(i), "a": float(c[0]), "b": float(c[1]), "class": int(k), "labelled": bool(l)}
-                for i, c, k, l in zip(self.point_ids, self.coordinates, self.classes, self.labelled)
+                for i, c, k, l in zip(self.point_ids, np.round(self.coordinates, 7), self.classes, self.labelled)
             ],
+            "grid": {"a": self.a.tolist(), "b": self.b.tolist(), "probabilities": probabilities},
         }
 
 

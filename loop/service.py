@@ -1,9 +1,13 @@
-"""The annotation service: what the UI and the API endpoints call.
+"""The annotation service: what the page and the API endpoints call.
 
 It wraps a :class:`loop.session.Session` with the ways a person gives a
 direction (DESIGN.md section 1): a click on the local boundary projection
 (plane coordinates), "towards that example" (a point id), a rewrite (text
-data), or a full vector. Everything returned is JSON-ready.
+data), or a full vector, each as a :class:`Direction`. The page and the API
+build the same :class:`Direction` values and go through :meth:`AnnotationService.submit`,
+so they accept exactly the same answers. Every picture is data
+(:meth:`AnnotationService.picture`): the page draws it, API clients get the same.
+Everything returned by :meth:`AnnotationService.describe` is JSON-ready.
 """
 
 from __future__ import annotations
@@ -11,124 +15,263 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
+from loop.picture import boundary_lines, towards_candidates, true_boundary
 from loop.projection import Plane, Projection, project_query
-from loop.session import Query, Session, SessionError
+from loop.session import ModelSnapshot, Query, Session, SessionError
+from loop.store import Annotation
+from loop.texts import as_written_in, readable
 
 PLANE_CACHE_SIZE = 4096
+AXES = {True: ("x1 (relative to the query)", "x2 (relative to the query)"),
+        False: ("a: across the boundary (u1)", "b: towards other examples (u2)")}
+
+
+@dataclass(frozen=True)
+class Direction:
+    """One direction of an answer in the form the person gave it, and the class it leads to.
+
+    Exactly one form: ``vector`` a full vector in R^n (source "api"); ``plane``
+    (a, b) on the query's projection, k = a u1 + b u2 (source "arrow");
+    ``towards`` a pool point id, k = x_towards - x (source "towards-example");
+    ``rewrite`` the query's text rewritten (text data, source "rewrite").
+    ``target``: the class it leads to (name or index); None leaves it to the
+    session (the other class of two; for more, the likeliest other class at the tip).
+    """
+
+    vector: Sequence[float] | None = None
+    plane: Sequence[float] | None = None
+    towards: int | None = None
+    rewrite: str | None = None
+    target: int | str | None = None
+
+    def __post_init__(self) -> None:
+        forms = [f for f in (self.vector, self.plane, self.towards, self.rewrite) if f is not None]
+        if len(forms) != 1:
+            raise SessionError("a direction is given as one of: a vector, a plane point, a point "
+                               "to move towards, or a rewrite")
+
+    @classmethod
+    def from_forms(cls, direction=None, plane_point=None, towards=None, rewrite=None) -> list[Direction]:
+        """The directions of an API answer: one per form given (None: not given)."""
+        return [cls(**{name: value}) for name, value in
+                (("vector", direction), ("plane", plane_point), ("towards", towards), ("rewrite", rewrite))
+                if value is not None]
+
+
+@dataclass(frozen=True)
+class Picture:
+    """What a point looks like to one model version: its projection as data and its prediction."""
+
+    point_id: int
+    data: dict  # Projection.as_dict() with boundary, truth, candidates, axes and model_version
+    plane: Plane
+    probabilities: np.ndarray | None  # (C,) the point's, from the same model; None before any training
+    model_version: int
+
+
+@dataclass(frozen=True)
+class Restored:
+    """An undone answer as the controls showed it: label, arrows (plane coordinates), example, rewrite."""
+
+    label: str | None
+    arrows: list[dict]  # {"a", "b", "target"}
+    towards: dict | None  # {"point_id", "target"}
+    rewrite: str | None  # as the person read and edited it
+    other_directions: int  # given in a form the page does not show (a full vector over the API)
 
 
 class AnnotationService:
-    """Queries with their projections, and answers in every form a direction can take."""
+    """Queries with their pictures, and answers in every form a direction can take."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
         self._planes: OrderedDict[str, Plane] = OrderedDict()
         self._planes_lock = threading.Lock()
+        self._truth: dict[tuple, list[np.ndarray]] = {}
 
     # ----------------------------------------------------------------- queries
     def next_query(self, annotator: str, *, client: str | None = None) -> Query | None:
         """The annotator's next query; ``client`` is the address asking (for the per-address lease limit)."""
         return self.session.next_query(annotator, client=client)
 
-    def projection(self, query: Query) -> Projection:
-        """The local boundary projection of a query, drawn with the current model.
+    def picture(self, point_id: int, *, model: ModelSnapshot | None = None, plane: Plane | None = None) -> Picture:
+        """The picture of a point drawn by one model (default: the current one), in ``plane`` if given.
 
-        The plane is remembered per query, so the picture keeps its axes while the
-        model changes, and a click is read in the plane the annotator saw.
+        The prediction, the probability field, the boundary and the classes of the
+        shown points all come from that one model.
         """
-        model = self.session.model
-        with self._planes_lock:
-            plane = self._planes.get(query.query_id)
+        model = model or self.session.model
+        dataset = self.session.dataset
+        fitted = model.is_fitted
+        predict = model.learner.predict_proba if fitted else None
         projection = project_query(
-            query.point_id, self.session.dataset.X, self.session.dataset.pool,
-            self.session.labelled_points(),
-            predict_proba=model.learner.predict_proba if model.is_fitted else None,
-            margin_gradient=model.estimator.margin_and_gradient if model.is_fitted else None,
+            point_id, dataset.X, dataset.pool, self.session.labelled_points(),
+            predict_proba=predict, margin_gradient=model.estimator.margin_and_gradient if fitted else None,
             seed=self.session.config.seed, plane=plane,
         )
-        if plane is None:
-            with self._planes_lock:
-                self._planes[query.query_id] = projection.plane
-                while len(self._planes) > PLANE_CACHE_SIZE:
-                    self._planes.popitem(last=False)
-        return projection
+        shown = dataset.X[projection.point_ids]
+        point_probabilities = probabilities = None
+        if fitted:  # the shown points and the query in one forward pass
+            together = predict(np.vstack([shown, dataset.X[point_id][None, :]]).astype(np.float32))
+            point_probabilities, probabilities = together[:-1], together[-1]
+        data = projection.as_dict()
+        data["model_version"] = model.version
+        data["axes"] = list(AXES[projection.is_data_plane])
+        data["boundary"] = [] if projection.probabilities is None else [
+            np.round(line, 5).tolist() for line in boundary_lines(projection.a, projection.b, projection.probabilities)]
+        data["truth"] = self._truth_lines(projection)
+        data["candidates"] = self._candidates(projection, shown, point_probabilities)
+        return Picture(int(point_id), data, projection.plane, probabilities, model.version)
+
+    def query_picture(self, query: Query) -> Picture:
+        """A handed-out query's picture with the current model, in the plane it was first shown in."""
+        picture = self.picture(query.point_id, plane=self._remembered(query.query_id))
+        self.remember_plane(query.query_id, picture.plane)
+        return picture
+
+    def remember_plane(self, query_id: str, plane: Plane) -> None:
+        """Keep the plane a query is shown in, so its picture keeps its axes while the model changes
+        and a click is read in the plane the annotator saw."""
+        with self._planes_lock:
+            self._planes[query_id] = plane
+            self._planes.move_to_end(query_id)
+            while len(self._planes) > PLANE_CACHE_SIZE:
+                self._planes.popitem(last=False)
+
+    def _remembered(self, query_id: str) -> Plane | None:
+        with self._planes_lock:
+            return self._planes.get(query_id)
 
     def plane(self, query_id: str, point_id: int) -> Plane:
-        """The plane a query was shown in (recomputed with the current model if unknown)."""
-        with self._planes_lock:
-            plane = self._planes.get(query_id)
-        if plane is not None:
-            return plane
-        query = self.session.query(query_id)
-        return self.projection(query).plane
+        """The plane a query was shown in (chosen now with the current model if unknown)."""
+        plane = self._remembered(query_id)
+        if plane is None:
+            plane = self.query_picture(self.session.query(query_id)).plane
+        return plane
 
-    def describe(self, query: Query | None) -> dict | None:
-        """A query as JSON: ids, features, text, prediction and its projection."""
+    def describe(self, query: Query | None, picture: Picture | None = None) -> dict | None:
+        """A query as JSON: ids, features, text, and prediction and projection from one model.
+
+        ``model_version`` is the model that chose the query; ``prediction_model_version``
+        the one that made the prediction and drew the projection.
+        """
         if query is None:
             return None
-        projection = self.projection(query)
+        picture = picture or self.query_picture(query)
         names = self.session.dataset.class_names
-        probabilities = None if query.probabilities is None else query.probabilities.tolist()
+        probabilities = picture.probabilities
         return {
             "query_id": query.query_id,
             "point_id": query.point_id,
             "annotator": query.annotator,
             "model_version": query.model_version,
+            "prediction_model_version": picture.model_version,
             "x": query.x.tolist(),
             "text": query.text,
+            "readable_text": None if query.text is None else readable(query.text),
             "classes": names,
-            "prediction": None if query.prediction is None else names[query.prediction],
-            "probabilities": probabilities,
-            "projection": projection.as_dict(),
+            "prediction": None if probabilities is None else names[int(np.argmax(probabilities))],
+            "probabilities": None if probabilities is None else probabilities.tolist(),
+            "projection": picture.data,
         }
+
+    def _truth_lines(self, projection: Projection) -> list | None:
+        """The true boundary in the projection's plane coordinates (generated 2-D sets only)."""
+        generator = self.session.dataset.generator
+        if generator is None or not projection.is_data_plane:
+            return None
+        origin = projection.plane.origin
+        low = origin + np.array([projection.a[0], projection.b[0]])
+        high = origin + np.array([projection.a[-1], projection.b[-1]])
+        key = tuple(np.round(np.concatenate([low, high]), 9))
+        if key not in self._truth:  # the data plane's window is the same for every query
+            self._truth[key] = true_boundary(generator.score, low, high)
+        return [np.round(line - origin, 5).tolist() for line in self._truth[key]]
+
+    def _candidates(self, projection: Projection, shown: np.ndarray, probabilities: np.ndarray | None) -> list[dict]:
+        """The examples offered to move towards, numbered from 1, with their plane coordinates (and texts)."""
+        texts = self.session.dataset.texts
+        index = {int(i): k for k, i in enumerate(projection.point_ids)}
+        chosen = towards_candidates(projection.plane.origin, projection.point_ids, shown, projection.classes,
+                                    projection.labelled, probabilities)
+        described = []
+        for number, candidate in enumerate(chosen, 1):
+            a, b = np.round(projection.coordinates[index[candidate.point_id]], 7)  # as in the points
+            entry = {"number": number, "point_id": candidate.point_id, "class": candidate.klass,
+                     "labelled": candidate.labelled, "a": float(a), "b": float(b),
+                     "distance": round(candidate.distance, 6)}
+            if texts is not None:
+                entry["text"] = readable(texts[candidate.point_id])
+            described.append(entry)
+        return described
 
     # ----------------------------------------------------------------- answers
     def submit(
         self,
         query_id: str,
         label: int | str,
+        directions: Sequence[Direction] = (),
         *,
         annotator: str,
         direction: Sequence[float] | None = None,
         plane_point: Sequence[float] | None = None,
         towards: int | None = None,
         rewrite: str | None = None,
-    ):
-        """Record an answer; each given form of direction adds one direction.
+        query: Query | None = None,
+    ) -> Annotation:
+        """Record an answer: a label and its directions, committed before this returns.
 
-        direction: a full vector in R^n (source "api"); plane_point: (a, b) on the
-        query's projection, k = a u1 + b u2 (source "arrow"); towards: a pool point
-        id, k = x_towards - x (source "towards-example"); rewrite: text data only.
+        ``directions`` as :class:`Direction` values; the keywords ``direction``,
+        ``plane_point``, ``towards`` and ``rewrite`` add one each (the API's forms).
+        Targets are given for every direction or for none. ``query``: the query
+        ``query_id`` names, when the caller holds it (it is looked up otherwise).
         """
-        query = self.session.query(query_id)
-        directions: list[np.ndarray] = []
-        sources: list[str] = []
-        if direction is not None:
-            directions.append(direction)  # the session checks its length and values
-            sources.append("api")
-        if plane_point is not None:
-            directions.append(self._from_plane(query_id, query.point_id, plane_point))
-            sources.append("arrow")
-        if towards is not None:
-            directions.append(self._towards(query.point_id, towards))
-            sources.append("towards-example")
-        return self.session.submit(
-            query_id, label, directions, annotator=annotator, sources=sources, rewrite=rewrite,
-        )
+        given = [*Direction.from_forms(direction, plane_point, towards, rewrite), *directions]
+        if query is None or query.query_id != query_id:
+            query = self.session.query(query_id) if given else None
+        rewrites = [d for d in given if d.rewrite is not None]
+        if len(rewrites) > 1:
+            raise SessionError("an answer carries at most one rewrite")
+        ordered = [d for d in given if d.rewrite is None] + rewrites  # the session adds the rewrite last
+        vectors, sources = [], []
+        for d in ordered[: len(ordered) - len(rewrites)]:
+            vector, source = self._vector(query, d)
+            vectors.append(vector)
+            sources.append(source)
+        targets = [d.target for d in ordered]
+        if all(t is None for t in targets):
+            targets = None
+        elif any(t is None for t in targets):
+            raise SessionError("say which class each direction leads to, or for none of them")
+        text = None
+        if rewrites:
+            text = rewrites[0].rewrite
+            if isinstance(text, str) and query.text is not None:
+                text = as_written_in(text, query.text)  # the page shows and edits texts with line breaks
+        return self.session.submit(query_id, label, vectors, annotator=annotator, sources=sources,
+                                   targets=targets, rewrite=text)
 
-    def _from_plane(self, query_id: str, point_id: int, plane_point: Sequence[float]) -> np.ndarray:
+    def _vector(self, query: Query, direction: Direction) -> tuple[Sequence[float] | np.ndarray, str]:
+        if direction.vector is not None:
+            return direction.vector, "api"  # the session checks its length and values
+        if direction.plane is not None:
+            return self._from_plane(query, direction.plane), "arrow"
+        return self._towards(query.point_id, direction.towards), "towards-example"
+
+    def _from_plane(self, query: Query, plane_point: Sequence[float]) -> np.ndarray:
         try:
             coordinates = np.asarray(plane_point, dtype=float)
         except (TypeError, ValueError):
             coordinates = None
         if coordinates is None or coordinates.shape != (2,):
-            raise SessionError(f"a plane point is two numbers (a, b), got {plane_point!r}")
+            raise SessionError(f"a plane point is two numbers (a, b), got {plane_point!r:.80}")
         if not np.all(np.isfinite(coordinates)):
             raise SessionError("a plane point must be finite numbers")
-        return self.plane(query_id, point_id).direction(*coordinates)
+        return self.plane(query.query_id, query.point_id).direction(*coordinates)
 
     def _towards(self, point_id: int, towards: int) -> np.ndarray:
         dataset = self.session.dataset
@@ -137,9 +280,9 @@ class AnnotationService:
         except (TypeError, ValueError, OverflowError):
             target = None
         if target is None or isinstance(towards, bool):
-            raise SessionError(f"towards must be a point id, got {towards!r}")
+            raise SessionError(f"towards must be a point id, got {towards!r:.80}")
         if target != towards or target not in set(dataset.pool.tolist()):
-            raise SessionError(f"point {towards!r} is not a pool point")
+            raise SessionError(f"point {towards!r:.80} is not a pool point")
         if target == point_id:
             raise SessionError("a direction towards the query itself has zero length")
         return dataset.X[target].astype(float) - dataset.X[point_id]
@@ -148,8 +291,50 @@ class AnnotationService:
         return self.session.skip(query_id, annotator=annotator)
 
     def undo(self, annotator: str, *, client: str | None = None) -> Query | None:
-        return self.session.undo(annotator, client=client)
+        """Undo the annotator's last answer; its point comes back as a new query (None: nothing to undo)."""
+        undone = self.undo_with_answer(annotator, client=client)
+        return None if undone is None else undone[0]
+
+    def undo_with_answer(self, annotator: str, *, client: str | None = None) -> tuple[Query, Annotation | None] | None:
+        """:meth:`undo`, with the answer that was undone (None when its point went to someone else
+        meanwhile and another point comes back instead). The new query keeps the old one's plane."""
+        undone = self.session.undo_answer(annotator, client=client)
+        if undone is None:
+            return None
+        query, answer = undone
+        if query is None:  # undone, but its point is taken and the pool has nothing else left
+            return None
+        if answer.point_id != query.point_id:
+            return query, None
+        plane = None if answer.query_id is None else self._remembered(answer.query_id)
+        if plane is not None:
+            self.remember_plane(query.query_id, plane)
+        return query, answer
+
+    def restored(self, answer: Annotation, query: Query) -> Restored:
+        """An undone answer as the page's controls showed it, in the plane of ``query`` (the reopened one)."""
+        names = self.session.dataset.class_names
+        plane = self.plane(query.query_id, query.point_id)
+        arrows, towards, rewrite, other = [], None, None, 0
+        for vector, target, source in zip(answer.directions, answer.targets, answer.sources):
+            if source == "arrow":
+                arrows.append({"a": float(vector @ plane.u1), "b": float(vector @ plane.u2), "target": names[target]})
+            elif source == "towards-example" and towards is None:
+                towards = {"point_id": self._towards_point(answer.point_id, vector), "target": names[target]}
+            elif source == "rewrite" and answer.rewrite is not None:
+                rewrite = readable(answer.rewrite)
+            else:
+                other += 1
+        label = None if answer.label is None else names[answer.label]
+        return Restored(label, arrows, towards, rewrite, other)
+
+    def _towards_point(self, point_id: int, vector: np.ndarray) -> int | None:
+        """The pool point x_t with x_t - x_point == vector (the example moved towards), if any."""
+        X, pool = self.session.dataset.X, self.session.dataset.pool
+        target = X[point_id] + vector
+        distances = np.linalg.norm(X[pool] - target, axis=1)
+        nearest = int(np.argmin(distances))
+        return int(pool[nearest]) if distances[nearest] <= 1e-4 * (1 + np.linalg.norm(vector)) else None
 
     def status(self) -> dict:
         return self.session.status()
-

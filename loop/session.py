@@ -76,6 +76,15 @@ class Query:
         return None if self.probabilities is None else int(np.argmax(self.probabilities))
 
 
+@dataclass(frozen=True)
+class Proposal:
+    """A point chosen for an annotator but not leased to them (see :meth:`Session.propose_queries`)."""
+
+    point_id: int
+    score: float | None
+    model_version: int  # the model that chose it
+
+
 class Session:
     """One annotation session; see the module docstring. Build with :meth:`create` or :meth:`open`."""
 
@@ -265,6 +274,62 @@ class Session:
         """A query handed out earlier, described with the current model."""
         return self._describe(self.leases.record(query_id), self.model)
 
+    def propose_queries(self, annotator: str, n: int = 1, *, exclude: Sequence[int] = (),
+                        client: str | None = None) -> list[Proposal]:
+        """Choose up to n points for ``annotator`` with the current model, without leasing them.
+
+        For preparing an annotator's next query while they look at the current
+        one: nothing is stored and nothing is reserved, so preparing never holds a
+        second lease. The points are those :meth:`next_queries` could hand out now
+        (not labelled, not answered or skipped by ``annotator``, not leased to
+        anyone), minus ``exclude`` (e.g. points prepared for other tabs): the best
+        free ones of the model's ranking when the trainer keeps one, else chosen
+        afresh. Lease one with :meth:`claim_query` when it is needed; by then it
+        may have gone to someone else.
+        """
+        annotator = check_annotator(annotator)
+        snapshot, ranking = self.model, self.trainer.ranking
+        excluded = {int(point) for point in exclude}
+        if ranking is not None and ranking.version == snapshot.version:
+            candidates = [(point, score) for point, score in ranking.candidates() if point not in excluded]
+            free = self.leases.free(annotator, candidates, n)
+            if len(free) == n:
+                return [Proposal(point, _finite_or_none(score), snapshot.version) for point, score in free]
+        available = self.leases.available(annotator)
+        available[[point for point in excluded if 0 <= point < len(available)]] = False
+        count = min(n, int(available.sum()))
+        if count < 1:
+            return []
+        indices, scores = select_queries(
+            snapshot.learner, self.dataset.X, count, self.config.strategy,
+            available=available, random_state=self.config.seed + snapshot.version,
+        )
+        return [Proposal(int(i), _finite_or_none(s), snapshot.version) for i, s in zip(indices, scores)]
+
+    def claim_query(self, annotator: str, point_id: int, *, score: float | None = None,
+                    model_version: int | None = None, client: str | None = None) -> Query | None:
+        """Lease ``point_id`` to ``annotator`` if :meth:`next_queries` could hand it to them now.
+
+        Returns the new query, or None when the point was labelled, answered by
+        them or leased meanwhile. ``score`` and ``model_version`` record what chose
+        the point (a :class:`Proposal`'s); the version defaults to the current model.
+        The check and the lease happen in one database transaction.
+        """
+        annotator = check_annotator(annotator)
+        snapshot = self.model
+        version = snapshot.version if model_version is None else model_version
+        claimed = self.leases.claim_ranked(annotator, 1, [(int(point_id), score)], version, client)
+        return self._describe(claimed[0], snapshot) if claimed else None
+
+    def release_query(self, query_id: str, *, annotator: str) -> None:
+        """Give ``annotator``'s open query back unanswered: its point may go to anyone again.
+
+        For a page whose tab changed its annotator's name while showing the query.
+        """
+        annotator = check_annotator(annotator)
+        record = self.leases.answerable(query_id, annotator)
+        self.store.release_query(self.session_id, record.id)
+
     def _describe(self, record: QueryRecord, snapshot: ModelSnapshot) -> Query:
         x = self.dataset.X[record.point_id]
         probabilities = None
@@ -337,6 +402,12 @@ class Session:
         None when there is nothing to undo. When someone else holds the point by now
         (it was a skip), the annotator gets their next point instead.
         """
+        undone = self.undo_answer(annotator, client=client)
+        return None if undone is None else undone[0]
+
+    def undo_answer(self, annotator: str, *, client: str | None = None) -> tuple[Query, Annotation] | None:
+        """:meth:`undo`, returning (the query handed back, the answer that was undone); None when
+        there is nothing to undo. The query is for another point when the undone one is taken."""
         annotator = check_annotator(annotator)
         snapshot = self.model
         undone = self.leases.reopen(annotator, snapshot.version, client)
@@ -345,9 +416,8 @@ class Session:
         answer, record = undone
         if not answer.is_skip:
             self.request_retrain()
-        if record is None:
-            return self.next_query(annotator, client=client)
-        return self._describe(record, snapshot)
+        query = self.next_query(annotator, client=client) if record is None else self._describe(record, snapshot)
+        return query, answer
 
     def relabel(self, point_id: int, label: int | str, directions: Sequence[Sequence[float]] = (),
                 *, annotator: str, sources: Sequence[str] | None = None,
@@ -384,7 +454,9 @@ class Session:
     def status(self) -> dict:
         """Counts and the current model, for progress displays and the API."""
         snapshot = self.model
-        answers = self.store.annotations(self.session_id)
+        # the light query: the page polls this, and decoding every stored direction took ~50 ms at 200 CAD labels
+        standing = self.store.answered_points(self.session_id)
+        n_answers = sum(1 for _, label, _ in standing if label is not None)
         return {
             "session": self.session_id,
             "dataset": self.dataset.name,
@@ -394,10 +466,17 @@ class Session:
             "retraining": self.training,
             "n_labeled": snapshot.n_labeled,
             "n_directions": snapshot.n_directions,
-            "n_answers": sum(1 for a in answers if not a.is_skip and not a.undone),
-            "n_skips": sum(1 for a in answers if a.is_skip and not a.undone),
-            "n_undone": sum(1 for a in answers if a.undone),
+            "n_answers": n_answers,
+            "n_skips": len(standing) - n_answers,
+            "n_undone": self.store.count_annotations(self.session_id) - len(standing),
             "accuracy": snapshot.accuracy,
             "pool_size": int(self.leases.pool_mask.sum()),
             "stopping": self.stopping.status(),
         }
+
+
+def _finite_or_none(value) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if np.isfinite(value) else None

@@ -203,6 +203,20 @@ class Store:
                                                  lease_seconds, model_version, score, client))
             return claimed
 
+    def free_points(self, session_id: str, annotator: str, candidates: Iterable[tuple[int, float | None]],
+                    count: int) -> list[tuple[int, float | None]]:
+        """The first ``count`` candidates that :meth:`claim_queries` would lease to ``annotator`` now
+        (read only: by the time one is claimed it may be taken)."""
+        now = time.time()
+        free = []
+        with self.engine.connect() as connection:
+            for point_id, score in candidates:
+                if len(free) == count:
+                    break
+                if _is_free(connection, session_id, int(point_id), annotator, now):
+                    free.append((int(point_id), score))
+        return free
+
     def lease_point(self, session_id: str, annotator: str, point_id: int, *, lease_seconds: float,
                     model_version: int, client: str | None = None) -> QueryRecord:
         """A query for ``point_id`` whether answered or not (a relabel), unless someone else holds it now."""

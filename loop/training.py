@@ -57,7 +57,8 @@ class ModelSnapshot:
 
     @property
     def is_fitted(self) -> bool:
-        return self.version > 0
+        """Trained on at least one answer (a retrain after the last answer was undone is not)."""
+        return self.n_labeled > 0
 
     @property
     def estimator(self):

@@ -38,6 +38,7 @@ class RunningApp:
     session: object  # loop.session.Session
     service: object  # loop.service.AnnotationService
     demo: object  # gradio.Blocks
+    app: object  # ui.app.AnnotationApp
 
 
 def free_port() -> int:
@@ -50,15 +51,17 @@ def free_port() -> int:
 def launched(session):
     """Serve the UI of a session on a free local port (as ``nudge serve`` does); closed on exit."""
     from loop.service import AnnotationService
-    from ui.app import build_app, launch_app
+    from ui.app import AnnotationApp, launch_app
 
     service = AnnotationService(session)
-    demo = build_app(service)
+    app = AnnotationApp(service)
+    demo = app.build()
     try:
         launch_app(demo, server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
-        yield RunningApp(demo.local_url, session, service, demo)
+        yield RunningApp(demo.local_url, session, service, demo, app)
     finally:
         demo.close()
+        app.close()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import gradio as gr
 import numpy as np
 import pytest
 from gradio_client import Client
@@ -20,7 +19,6 @@ from loop.cli import main
 from loop.service import AnnotationService
 from loop.session import MAX_REWRITE_CHARS, Session, SessionConfig, SessionError
 from loop.store import Store
-from ui.app import AnnotationApp, TabState
 
 NUDGE = [sys.executable, "-m", "loop.cli"]
 pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
@@ -73,23 +71,6 @@ def test_impossible_query_ids_are_unknown(session, query_id):
     """Checked before the database sees them (PostgreSQL refuses NUL characters outright)."""
     with pytest.raises(SessionError, match="unknown query id"):
         session.submit(query_id, 0, annotator="ann")
-
-
-def test_a_click_beside_the_plot_draws_and_stores_nothing(session):
-    app = AnnotationApp(AnnotationService(session))
-    *_, state, _ = app.start("ann", TabState(), None)
-    g = state.geometry
-    for pixel in ([g.left - 5, g.top + 5], [g.right + 1, g.bottom], None):
-        with pytest.warns(UserWarning, match="outside the plot"):
-            _, after = app.click(None, state, gr.SelectData(None, {"index": pixel, "value": None}))
-        assert after.arrow is None
-    assert session.store.annotations("s") == []
-    app.submit("1", None, "", after)  # the answer carries the label only
-    (stored,) = session.store.annotations("s")
-    assert (stored.label, stored.directions, stored.sources) == (1, [], [])
-    with pytest.raises(gr.Error, match="no query"):
-        app.click(None, TabState(annotator="ann"), gr.SelectData(None, {"index": [g.left + 9, g.top + 9],
-                                                                         "value": None}))
 
 
 def test_empty_huge_and_nul_rewrites_are_refused_over_the_api(text_session, launch_ui):  # noqa: F811

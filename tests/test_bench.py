@@ -16,8 +16,8 @@ from loop.datasets import Dataset
 from loop.session import SessionConfig
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
-SCRIPTS = ["bench_baseline", "bench_highlights", "bench_latency", "bench_memory", "bench_quality", "bench_strategies",
-           "bench_training"]
+SCRIPTS = ["bench_baseline", "bench_highlights", "bench_latency", "bench_memory", "bench_page", "bench_quality",
+           "bench_strategies", "bench_training"]
 
 
 @pytest.fixture(scope="module")

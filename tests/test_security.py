@@ -15,7 +15,6 @@ from gradio_client.exceptions import AppError
 from estimators import DirectionClassifier
 from loop.cli import main
 from loop.store import Store
-from ui.app import AnnotationApp, TabState
 
 SESSION = "secure"
 USERS = {"alice": "wonderland", "bob": "builder"}
@@ -87,10 +86,11 @@ def test_the_login_names_the_annotator_and_owns_its_queries(guarded):
 
 
 def test_the_page_takes_the_login_name_over_the_typed_one(running_app):
-    app = AnnotationApp(running_app.service)
-    *_, state, shown_name = app.start("mallory", TabState(), SimpleNamespace(username="alice"))
-    assert state.annotator == shown_name == "alice"
-    assert running_app.session.query(state.query_id).annotator == "alice"
+    app = running_app.app
+    token = app.open_tab(SimpleNamespace(username="alice"))["token"]
+    query = app.page_begin({"token": token, "name": "mallory"})["query"]
+    assert query["annotator"] == "alice"
+    assert running_app.session.query(query["query_id"]).annotator == "alice"
 
 
 def test_no_file_is_served_that_the_app_did_not_make(running_app, tmp_path):

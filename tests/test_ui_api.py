@@ -1,7 +1,6 @@
 """The named API of the annotation UI, driven by gradio_client against a local launch (``running_app``)."""
 
 import json
-import re
 import threading
 
 import httpx
@@ -16,7 +15,7 @@ from loop.oracles import make_oracle
 from loop.service import AnnotationService
 from loop.session import Session, SessionConfig, SessionError
 from loop.store import Store
-from ui.app import AnnotationApp, TabState
+from ui.app import AnnotationApp
 
 SESSION = "ui-test"
 # gradio's queue calls pandas options that pandas 3 deprecates; nothing of ours
@@ -162,43 +161,34 @@ def test_two_concurrent_clients_never_get_the_same_query(running_app):
     assert sorted(x.point_id for x in stored(running_app)) == sorted(a + b)
 
 
-def test_the_page_offers_examples_of_the_other_class_to_move_towards(running_app):
-    """The UI's "towards this example" choices: shown points of another class than the
-    prediction, nearest first; choosing one stores k = x_example - x_query."""
-    session = running_app.session
+def test_the_page_offers_examples_of_each_class_to_move_towards(running_app):
+    """The picture's "towards this example" candidates: per class, shown points of that class
+    (labelled, or confidently predicted), nearest first, never two the same way; choosing one
+    stores k = x_example - x_query, its class as the target."""
+    session, app = running_app.session, running_app.app
     pool, y = session.dataset.pool, session.dataset.y
     for point in [*pool[y[pool] == 0][:3], *pool[y[pool] == 1][:3]]:  # three labels of each class
         session.relabel(point, int(y[point]), annotator="seed")
     assert session.wait_until_trained(timeout=60) and session.model.is_fitted
-    app = AnnotationApp(running_app.service)
-    _, _, prediction, towards, _, state, _ = app.start("ann", TabState(), None)
-    assert "sure)" in prediction
-    query = session.query(state.query_id)
-    projection = running_app.service.projection(query)
-    shown = {int(i): (int(k), float(np.hypot(*c))) for i, k, c in
-             zip(projection.point_ids, projection.classes, projection.coordinates)}
-    choices = [point for _, point in towards["choices"]]
-    assert 0 < len(choices) <= 12 and towards["value"] is None
-    assert all(shown[point][0] not in (query.prediction, -1) for point in choices)
-    distances = [shown[point][1] for point in choices]
-    assert distances == sorted(distances)
-    nearer_others = [i for i, (k, d) in shown.items() if k not in (query.prediction, -1) and d < distances[-1]]
-    assert set(nearer_others) <= set(choices)  # no nearer example of the other class left out
-
-    # labelled against the model's prediction: the examples offered are of the prediction's class
-    names = session.dataset.class_names
-    against, image, _ = app.towards_for_label(names[1 - query.prediction], choices[0], state)
-    assert against["value"] is None and against["choices"] and image.shape == (560, 640, 3)  # mark gone
-    assert all(shown[point][0] == query.prediction for _, point in against["choices"])
-    kept, image, _ = app.towards_for_label(names[query.prediction], choices[0], state)
-    assert kept == {"__type__": "update", "choices": towards["choices"]}  # the choice stays
-
-    image, marked = app.show_towards(choices[0], state)
-    assert image.shape == (560, 640, 3) and marked.query_id == state.query_id
-    app.submit(names[query.prediction], choices[0], "", marked)
+    token = app.open_tab()["token"]
+    query = app.page_begin({"token": token, "name": "ann"})["query"]
+    assert query["prediction"] is not None and query["prediction_model_version"] >= 1
+    X, x = session.dataset.X, session.dataset.X[query["point_id"]]
+    shown = {p["point_id"]: p for p in query["projection"]["points"]}
+    candidates = query["projection"]["candidates"]
+    assert candidates and {c["class"] for c in candidates} <= {0, 1}
+    for klass in (0, 1):
+        mine = [c for c in candidates if c["class"] == klass]
+        distances = [np.linalg.norm(X[c["point_id"]] - x) for c in mine]
+        assert distances == sorted(distances) and len(mine) <= 5
+        assert all(shown[c["point_id"]]["class"] == klass for c in mine)
+    target = next(c for c in candidates if c["class"] != session.dataset.class_names.index(query["prediction"]))
+    label = session.dataset.class_names[1 - target["class"]]
+    app.page_answer({"token": token, "name": "ann", "point_id": query["point_id"], "label": label,
+                     "towards": {"point_id": target["point_id"], "target": None}})
     answer = session.store.annotations(SESSION)[-1]
-    assert (answer.point_id, answer.sources) == (query.point_id, ["towards-example"])
-    np.testing.assert_allclose(answer.directions[0], session.dataset.X[choices[0]] - session.dataset.X[query.point_id])
+    assert (answer.point_id, answer.sources, answer.targets) == (query["point_id"], ["towards-example"], [target["class"]])
+    np.testing.assert_allclose(answer.directions[0], X[target["point_id"]] - x)
 
 
 # --------------------------------------------------------------------------- refusals
@@ -300,27 +290,29 @@ def text_session(tmp_path):
     store.close()
 
 
-def test_text_queries_show_the_review_and_take_a_rewrite(text_session, launch_ui):
+def test_text_queries_show_the_review_and_take_a_rewrite(text_session, launch_ui, tmp_path):
     session, encoder = text_session, WordCountEncoder()
     for _ in range(2):  # a first model, so the prediction and its confidence are shown
         query = session.next_query("ann")
         session.submit(query.query_id, int(session.dataset.y[query.point_id]), annotator="ann")
     app = AnnotationApp(AnnotationService(session))
-    _, text, prediction, _, rewrite, state, _ = app.start("ann", TabState(), None)
-    review = session.dataset.texts[state.point_id]
-    assert text == review and rewrite == review  # the review, and a copy to rewrite
-    assert re.fullmatch(rf"Point \*\*{state.point_id}\*\* · model says \*\*(Negative|Positive)\*\* \(\d+% sure\)",
-                        prediction)
-    label = session.dataset.class_names[session.dataset.y[state.point_id]]
-    *_, state, _ = app.submit(label, None, rewrite, state)  # the copy left as it was: no direction
-    untouched = session.store.annotations(SESSION)[-1]
-    assert (untouched.directions, untouched.rewrite) == ([], None)
-    rewritten = session.dataset.texts[state.point_id] + " and great fun"
-    app.submit("Negative", None, rewritten, state)
+    token = app.open_tab()["token"]
+    shown = app.page_begin({"token": token, "name": "ann"})["query"]
+    point = shown["point_id"]
+    review = session.dataset.texts[point]
+    assert shown["text"] == shown["readable_text"] == review  # the review, which the page copies to rewrite
+    assert shown["prediction"] in ("Negative", "Positive") and len(shown["probabilities"]) == 2
+    label = session.dataset.class_names[session.dataset.y[point]]
+    # the copy left as it was is not sent by the page; sent, it is refused as over the API
+    with pytest.raises(SessionError, match="the same as the text"):
+        app.page_answer({"token": token, "name": "ann", "point_id": point, "label": label, "rewrite": review})
+    rewritten = review + " and great fun"
+    app.page_answer({"token": token, "name": "ann", "point_id": point, "label": "Negative", "rewrite": rewritten})
     edited = session.store.annotations(SESSION)[-1]
-    assert (edited.point_id, edited.sources, edited.rewrite) == (state.point_id, ["rewrite"], rewritten)
-    np.testing.assert_allclose(edited.directions[0], encoder.encode([rewritten])[0] - session.dataset.X[state.point_id],
+    assert (edited.point_id, edited.sources, edited.rewrite) == (point, ["rewrite"], rewritten)
+    np.testing.assert_allclose(edited.directions[0], encoder.encode([rewritten])[0] - session.dataset.X[point],
                                atol=1e-6)
+    app.close()
 
     with launch_ui(session) as running:
         api = Client(running.url, verbose=False)
@@ -347,20 +339,29 @@ def test_a_rewrite_the_encoder_cannot_tell_apart_is_refused_with_the_reason(text
 
 
 def test_html_line_breaks_are_shown_as_lines_and_kept_in_a_rewrite(tmp_path):
+    """The page shows IMDb's <br /> as line breaks; an edit typed with line breaks, from the page or
+    over the API, is stored with <br /> again (one rule, in the service)."""
     texts = [f"review {i}:<br /><br />the film was {'great fun' if i % 2 else 'awful and boring'}" for i in range(20)]
     encoder = WordCountEncoder()
     dataset = Dataset("reviews", encoder.encode(texts), np.arange(20) % 2, ["Negative", "Positive"],
                       np.arange(16), np.arange(16, 20), texts=texts)
-    session = Session.create(Store("sqlite://"), SessionConfig(dataset="reviews", estimator={"max_epochs": 5}),
+    session = Session.create(Store(tmp_path / "breaks.db"),
+                             SessionConfig(dataset="reviews", estimator={"max_epochs": 5}, retrain_every=100),
                              session_id=SESSION, dataset=dataset, encoder=encoder)
     app = AnnotationApp(AnnotationService(session))
-    _, text, _, _, rewrite, state, _ = app.start("ann", TabState(), None)
-    original = texts[state.point_id]
-    assert "<br />" not in text and text == rewrite == original.replace("<br />", "\n")
-    label = dataset.class_names[dataset.y[state.point_id]]
-    *_, state, _ = app.submit(label, None, rewrite, state)  # untouched: a label, no direction
-    assert session.store.annotations(SESSION)[-1].directions == []
-    edited = texts[state.point_id].replace("<br />", "\n") + " and great fun"  # as typed in the box
-    app.submit("Negative", None, edited, state)
+    token = app.open_tab()["token"]
+    shown = app.page_begin({"token": token, "name": "ann"})["query"]
+    original = texts[shown["point_id"]]
+    assert "<br />" not in shown["readable_text"] and shown["readable_text"] == original.replace("<br />", "\n")
+    edited = shown["readable_text"] + " and great fun"  # as typed in the box
+    reply = app.page_answer({"token": token, "name": "ann", "point_id": shown["point_id"], "label": "Negative",
+                             "rewrite": edited})
     stored = session.store.annotations(SESSION)[-1]
     assert stored.rewrite == edited.replace("\n", "<br />") and "<br /><br />" in stored.rewrite
+    following = session.query(next(q.id for q in session.store.open_queries(SESSION)))
+    api_edit = texts[following.point_id].replace("<br />", "\n") + " and great fun"
+    app.service.submit(following.query_id, "Negative", annotator="ann", rewrite=api_edit)
+    assert session.store.annotations(SESSION)[-1].rewrite == api_edit.replace("\n", "<br />")
+    assert reply["ok"] and reply["query"]["point_id"] == following.point_id
+    app.close()
+    session.close()

@@ -1,14 +1,23 @@
-"""The annotation page in a real browser (Debian's chromium, headless, driven by Playwright).
+"""The annotation page in a real browser (Debian's chromium, headless, driven by Playwright) against
+a real server: input is never lost, names count at once and survive a reload, refusals leave every
+control usable, arrows with three classes say where they lead, two tabs of one name get two points,
+and names from the data are shown as text.
 
-Screenshots go to ``artifacts/`` at the repository root: one with the drawn
-arrow, one after the answer was submitted.
+Screenshots go to ``artifacts/`` at the repository root.
 """
 
+import logging
 import re
 import shutil
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from conftest import SMALL_NET
+
+from loop.session import Session, SessionConfig
+from loop.store import Store
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 CHROMIUM = shutil.which("chromium")
@@ -18,115 +27,395 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning"),  # from gradio's queue, not ours
 ]
 
-from ui.plot import PlotGeometry  # noqa: E402
-
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 SESSION = "ui-test"
-POINT = re.compile(r"Point (\d+)")
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
 @pytest.fixture
-def page(running_app):
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            # narrow enough that the 640 px picture is shown scaled down
-            page = browser.new_page(viewport={"width": 1000, "height": 1000})
-            page.set_default_timeout(30_000)
-            page.goto(running_app.url)
-            yield page
-        finally:
-            browser.close()
+def context(browser):
+    """A fresh browser profile (its own localStorage); pages fail the test on a script error or a dialog."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1100})
+    context.set_default_timeout(30_000)
+    problems = []
+    context.on("page", lambda page: (page.on("pageerror", lambda error: problems.append(str(error))),
+                                     page.on("dialog", lambda dialog: problems.append(f"dialog {dialog.message}"))))
+    yield context
+    context.close()
+    assert not problems, problems
+
+
+def open_page(context, url: str):
+    page = context.new_page()
+    page.goto(url)
+    shown_point(page)
+    return page
 
 
 def shown_point(page) -> int:
-    return int(POINT.search(page.locator("#prediction").inner_text()).group(1))
+    page.wait_for_function("() => document.querySelector('#projection')?.dataset.pointId")
+    point = int(page.locator("#projection").get_attribute("data-point-id"))
+    assert re.search(rf"\bPoint {point}\b", page.locator("#prediction").inner_text())
+    return point
 
 
-def open_query(running_app, annotator: str):
-    (record,) = [q for q in running_app.session.store.open_queries(SESSION) if q.annotator == annotator]
-    return running_app.session.query(record.id)
+def next_point(page, old: int) -> int:
+    page.wait_for_function("old => document.querySelector('#projection').dataset.pointId !== String(old)", arg=old)
+    return shown_point(page)
 
 
-def page_position(page, natural_x: float, natural_y: float) -> tuple[float, float, float]:
-    """Where a pixel of the projection image (natural size) is on the page, and the scale
-    of the image there: it is shown scaled down to fit, centred in its element
-    (object-fit: scale-down)."""
-    image = page.locator("#projection img")
-    box = image.bounding_box()
-    natural_width, natural_height = image.evaluate("i => [i.naturalWidth, i.naturalHeight]")
-    scale = min(box["width"] / natural_width, box["height"] / natural_height, 1)
-    assert scale < 0.99, "the picture should be scaled in this viewport"
-    left = box["x"] + (box["width"] - natural_width * scale) / 2
-    top = box["y"] + (box["height"] - natural_height * scale) / 2
-    return left + natural_x * scale, top + natural_y * scale, scale
+def pixel(page, a: float, b: float) -> tuple[float, float]:
+    """Where plane coordinates (a, b) are on the screen."""
+    return tuple(page.evaluate("""([a, b]) => {
+        const rect = document.querySelector('#projection canvas').getBoundingClientRect();
+        const [x, y] = window.nudgePage.toPixel(a, b);
+        return [rect.left + x, rect.top + y]; }""", [a, b]))
 
 
-def test_label_draw_submit_and_keyboard_in_a_browser(running_app, page):
+def shown_query(page) -> dict:
+    return page.evaluate("() => window.nudgePage.state.query")
+
+
+def unfocus(page) -> None:
+    page.locator(".nudge .title").click()  # the focus leaves any box, as a person's would
+
+
+def answers(session) -> list:
+    return session.store.annotations(session.session_id)
+
+
+def no_error_badges(page) -> None:
+    assert page.get_by_text("Error", exact=True).count() == 0
+    assert page.locator(".toast-body").count() == 0
+
+
+def csv_session(tmp_path, name: str, rows: list[str]):
+    path = tmp_path / f"{name}.csv"
+    path.write_text("x1,x2,label\n" + "\n".join(rows) + "\n")
+    config = SessionConfig(dataset=f"csv:{path}", estimator=SMALL_NET)
+    return Session.create(Store(tmp_path / f"{name}.db"), config, session_id=name, background=True)
+
+
+def blobs(names: list[str], per_class: int = 30) -> list[str]:
+    rng = np.random.default_rng(0)
+    centres = [(0, 0), (3, 0), (1.5, 2.6)]
+    return [f"{cx + rng.normal(0, 0.5):.4f},{cy + rng.normal(0, 0.5):.4f},{name}"
+            for name, (cx, cy) in zip(names, centres) for _ in range(per_class)]
+
+
+# --------------------------------------------------------------------------- input is kept
+
+
+def test_a_click_right_after_a_label_key_is_kept_as_the_arrow_aimed_at(running_app, context):
     ARTIFACTS.mkdir(exist_ok=True)
-    page.wait_for_function("() => /Point \\d+/.test(document.querySelector('#prediction')?.innerText ?? '')")
-    annotator = page.locator("#annotator-name").locator("input, textarea").first.input_value()
-    assert annotator.startswith("guest-")
-    query = open_query(running_app, annotator)
-    assert shown_point(page) == query.point_id
-    page.wait_for_function("() => document.querySelector('#status-line')?.innerText.includes('Answers 0')")
-
-    # the label, then an arrow to a click at three quarters right, a third down the axes
-    page.locator("#label-choice label").filter(has_text="2 · 1").click()
-    geometry = PlotGeometry.of(running_app.service.projection(query))
-    natural = (geometry.left + 0.75 * (geometry.right - geometry.left),
-               geometry.top + 0.33 * (geometry.bottom - geometry.top))
-    expected = geometry.to_plane(*natural)
-    before = page.locator("#projection img").get_attribute("src")
-    x, y, scale = page_position(page, *natural)
-    page.mouse.click(x, y)
-    page.wait_for_function(
-        "old => { const i = document.querySelector('#projection img'); return i && i.src !== old && i.complete; }",
-        arg=before)
-    page.screenshot(path=str(ARTIFACTS / "ui_arrow.png"), full_page=True)
-
-    page.locator("#submit-button").click()
-    page.wait_for_function(
-        "old => { const m = /Point (\\d+)/.exec(document.querySelector('#prediction').innerText);"
-        " return m && Number(m[1]) !== old; }", arg=query.point_id)
-    page.wait_for_function("() => document.querySelector('#status-line').innerText.includes('Answers 1')")
+    page = open_page(context, running_app.url)
+    session = running_app.session
+    name = page.locator("#annotator-name input").input_value()
+    assert name.startswith("guest-")
+    page.wait_for_function("() => document.querySelector('#status-line').innerText.includes('Answers 0')")
+    expected = []
+    for round_ in range(4):
+        point = shown_point(page)
+        projection = shown_query(page)["projection"]
+        a = projection["a_range"][0] + (0.2 + 0.15 * round_) * (projection["a_range"][1] - projection["a_range"][0])
+        b = projection["b_range"][0] + 0.7 * (projection["b_range"][1] - projection["b_range"][0])
+        x, y = pixel(page, a, b)
+        page.keyboard.press("2")
+        page.mouse.click(x, y)  # 0 ms after the key
+        if round_ == 0:
+            page.screenshot(path=str(ARTIFACTS / "ui_arrow.png"), full_page=True)
+        page.keyboard.press("Enter")
+        expected.append((point, a, b))
+        next_point(page, point)
     page.screenshot(path=str(ARTIFACTS / "ui_submitted.png"), full_page=True)
-    (answer,) = running_app.session.store.annotations(SESSION)
-    assert (answer.point_id, answer.label, answer.sources) == (query.point_id, 1, ["arrow"])
-    assert answer.annotator == annotator
-    # the click was read in the image's own pixels: the stored arrow is the aimed one, to about a
-    # screen pixel (1 / scale image pixels) plus Gradio's rounding to whole image pixels
-    slack = 1 / scale + 1
-    a_pixel = (geometry.a_range[1] - geometry.a_range[0]) / (geometry.right - geometry.left)
-    b_pixel = (geometry.b_range[1] - geometry.b_range[0]) / (geometry.bottom - geometry.top)
-    assert abs(answer.directions[0][0] - expected[0]) <= slack * a_pixel
-    assert abs(answer.directions[0][1] - expected[1]) <= slack * b_pixel
-    second = open_query(running_app, annotator)
-    assert shown_point(page) == second.point_id != query.point_id
-
-    # keyboard: "1" picks the first label, Enter submits
-    page.locator("h2").first.click()  # focus on the page, not on a button or a text box
-    page.keyboard.press("1")
-    page.keyboard.press("Enter")
-    page.wait_for_function("() => document.querySelector('#status-line').innerText.includes('Answers 2')")
-    keyed = running_app.session.store.annotations(SESSION)[-1]
-    assert (keyed.point_id, keyed.label, keyed.directions) == (second.point_id, 0, [])
-    third = open_query(running_app, annotator)
-    page.wait_for_function(f"() => document.querySelector('#prediction').innerText.includes('Point {third.point_id} ')")
-
-    # Enter also submits right after a label was clicked (the radio button has the focus), and "u" undoes it
-    page.locator("#label-choice label").filter(has_text="2 · 1").click()
-    page.keyboard.press("Enter")
-    page.wait_for_function("() => document.querySelector('#status-line').innerText.includes('Answers 3')")
-    assert running_app.session.store.annotations(SESSION)[-1].point_id == third.point_id
-    page.locator("h2").first.click()
-    page.keyboard.press("u")
-    page.wait_for_function(f"() => document.querySelector('#prediction').innerText.includes('Point {third.point_id} ')")
-    assert running_app.session.store.annotations(SESSION)[-1].undone
-    page.wait_for_function("() => document.querySelector('#status-line').innerText.includes('Answers 2')")
-
-    # the model retrains in the background and the status line follows
+    stored = answers(session)
+    assert [(s.point_id, s.label, s.sources, s.annotator) for s in stored] == [
+        (point, 1, ["arrow"], name) for point, _, _ in expected]
+    a_pixel = (projection["a_range"][1] - projection["a_range"][0]) / page.evaluate(
+        "() => { const g = window.nudgePage.box(); return g.right - g.left; }")
+    for answer, (_, a, b) in zip(stored, expected):  # on the data plane the arrow is (a, b) itself
+        np.testing.assert_allclose(answer.directions[0], [a, b], atol=1.5 * a_pixel)
+    # the status line follows on its own: the answers, then a retrained model
+    page.wait_for_function("() => document.querySelector('#status-line').innerText.includes('Answers 4 (yours 4)')")
     page.wait_for_function("() => /model v[1-9]/.test(document.querySelector('#status-line').innerText)",
                            timeout=60_000)
+
+
+def test_keys_and_clicks_made_while_the_next_point_is_on_its_way_apply_to_it(running_app, context, monkeypatch):
+    page = open_page(context, running_app.url)
+    service = running_app.service
+    slow_submit = service.submit
+
+    def submit(*args, **kwargs):  # an answer that takes a while to store
+        time.sleep(0.4)
+        return slow_submit(*args, **kwargs)
+
+    monkeypatch.setattr(service, "submit", submit)
+    first = shown_point(page)
+    box = page.locator("#projection canvas").bounding_box()
+    page.keyboard.press("2")
+    page.keyboard.press("Enter")
+    page.keyboard.press("1")  # while the answer is on its way
+    page.mouse.click(box["x"] + 0.6 * box["width"], box["y"] + 0.4 * box["height"])
+    second = next_point(page, first)
+    assert page.locator("#label-choice input").nth(0).is_checked()
+    assert page.locator("#arrow-list li").count() == 1
+    page.keyboard.press("c")  # clear, then two arrows, the last one taken back
+    assert page.locator("#arrow-list li").count() == 0
+    page.mouse.click(box["x"] + 0.3 * box["width"], box["y"] + 0.3 * box["height"])
+    page.mouse.click(box["x"] + 0.7 * box["width"], box["y"] + 0.3 * box["height"])
+    page.keyboard.press("Backspace")
+    assert page.locator("#arrow-list li").count() == 1
+    page.keyboard.press("Enter")
+    third = next_point(page, second)
+    page.keyboard.press("s")
+    next_point(page, third)
+    stored = answers(running_app.session)
+    assert [(a.point_id, a.label, a.sources) for a in stored] == [
+        (first, 1, []), (second, 0, ["arrow"]), (third, None, [])]
+
+
+def test_a_click_beside_the_plot_draws_nothing(running_app, context):
+    page = open_page(context, running_app.url)
+    box = page.locator("#projection canvas").bounding_box()
+    page.mouse.click(box["x"] + 4, box["y"] + box["height"] - 4)  # in the margin of the axes
+    assert "outside the plot" in page.locator("#message").inner_text()
+    assert page.locator("#arrow-list li").count() == 0
+    point = shown_point(page)
+    page.keyboard.press("1")
+    page.keyboard.press("Enter")
+    next_point(page, point)
+    (stored,) = answers(running_app.session)
+    assert (stored.point_id, stored.label, stored.directions) == (point, 0, [])
+
+
+# --------------------------------------------------------------------------- who is annotating
+
+
+def test_a_typed_name_counts_at_once_and_survives_a_reload_where_undo_brings_the_answer_back(running_app, context):
+    page = open_page(context, running_app.url)
+    page.locator("#annotator-name input").fill("alice")  # no Enter
+    unfocus(page)
+    point = shown_point(page)
+    projection = shown_query(page)["projection"]
+    a, b = (0.25 * projection["a_range"][1], 0.3 * projection["b_range"][1])
+    page.keyboard.press("2")
+    page.mouse.click(*pixel(page, a, b))
+    page.keyboard.press("Enter")
+    following = next_point(page, point)
+    (stored,) = answers(running_app.session)
+    assert (stored.point_id, stored.annotator, stored.sources) == (point, "alice", ["arrow"])
+
+    page.reload()
+    assert shown_point(page) == following  # the reloaded tab keeps its point
+    assert page.locator("#annotator-name input").input_value() == "alice"
+    unfocus(page)
+    page.keyboard.press("u")
+    assert next_point(page, following) == point
+    page.wait_for_function("() => document.querySelector('#message').innerText.includes('Undid')")
+    assert page.locator("#message").inner_text() == (
+        f"Undid your answer to point {point} (label 1, 1 arrow): correct it and submit again")
+    assert page.locator("#label-choice input").nth(1).is_checked()
+    assert page.locator("#arrow-list li").count() == 1
+    restored = page.evaluate("() => window.nudgePage.state.arrows[0]")
+    assert (restored["a"], restored["b"]) == pytest.approx((a, b), abs=1e-3 * (1 + abs(a) + abs(b)) + 0.05)
+    page.keyboard.press("1")  # corrected
+    page.keyboard.press("Enter")
+    next_point(page, point)
+    first, again = answers(running_app.session)
+    assert first.undone and (again.point_id, again.label, again.annotator, again.sources) == (
+        point, 0, "alice", ["arrow"])
+
+
+def test_one_name_in_two_tabs_gets_two_points(running_app, context):
+    one = open_page(context, running_app.url)
+    two = open_page(context, running_app.url)  # the same browser: the same remembered name
+    name = one.locator("#annotator-name input").input_value()
+    assert two.locator("#annotator-name input").input_value() == name
+    first, second = shown_point(one), shown_point(two)
+    assert first != second
+    for page, point in ((one, first), (two, second)):
+        page.keyboard.press("1")
+        page.keyboard.press("Enter")
+        next_point(page, point)
+        no_error_badges(page)
+    assert sorted((a.point_id, a.annotator) for a in answers(running_app.session)) == sorted(
+        [(first, name), (second, name)])
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+def test_a_refused_action_shows_one_message_and_leaves_every_control_usable(running_app, context, caplog):
+    page = open_page(context, running_app.url)
+    point = shown_point(page)
+    page.keyboard.press("Enter")  # no label yet: refused in the page
+    assert page.locator("#message").inner_text() == "choose a label first (keys 1, 2, …)"
+    page.locator("#annotator-name input").fill("")  # no name: refused by the server
+    unfocus(page)
+    with caplog.at_level(logging.WARNING, logger="ui.app"):
+        page.keyboard.press("1")
+        page.keyboard.press("Enter")
+        page.wait_for_function("() => document.querySelector('#message').innerText.includes('enter your name')")
+    assert [r.getMessage() for r in caplog.records if r.name == "ui.app"] == [
+        "refused answer: enter your name (top of the page) before annotating"]
+    assert all(r.exc_info is None for r in caplog.records)
+    no_error_badges(page)
+    assert answers(running_app.session) == [] and shown_point(page) == point
+    page.locator("#annotator-name input").fill("bob")
+    page.locator("#label-choice label").filter(has_text="[2] 1").click()  # the label radio still answers
+    assert page.locator("#label-choice input").nth(1).is_checked()
+    page.locator("#submit-button").click()
+    next_point(page, point)
+    (stored,) = answers(running_app.session)
+    assert (stored.point_id, stored.label, stored.annotator) == (point, 1, "bob")
+
+
+# --------------------------------------------------------------------------- examples and classes
+
+
+def test_a_numbered_example_clicked_on_the_picture_is_the_direction(running_app, context):
+    session = running_app.session
+    pool, y = session.dataset.pool, session.dataset.y
+    for point in [*pool[y[pool] == 0][:4], *pool[y[pool] == 1][:4]]:
+        session.relabel(int(point), int(y[point]), annotator="seed")
+    assert session.wait_until_trained(timeout=60) and session.model.is_fitted
+    page = open_page(context, running_app.url)
+    query = shown_query(page)
+    point, predicted = query["point_id"], query["classes"].index(query["prediction"])
+    page.keyboard.press(str(predicted + 1))
+    offered = page.evaluate("""() => { const q = window.nudgePage.state.query, own = window.nudgePage.state.label;
+        return q.projection.candidates.filter((c) => c.class !== own); }""")
+    assert offered and all(c["class"] != predicted for c in offered)
+    assert page.locator("#towards-list li").count() == len(offered)
+    page.mouse.click(*pixel(page, offered[0]["a"], offered[0]["b"]))
+    assert page.locator("#towards-list li.chosen").count() == 1
+    page.keyboard.press("Enter")
+    next_point(page, point)
+    answer = answers(session)[-1]
+    assert (answer.point_id, answer.sources) == (point, ["towards-example"])
+    np.testing.assert_allclose(answer.directions[0], session.dataset.X[offered[0]["point_id"]] - session.dataset.X[point])
+
+
+def test_with_three_classes_an_arrow_says_where_it_leads_and_can_be_changed(tmp_path, launch_ui, context):
+    session = csv_session(tmp_path, "three", blobs(["a", "b", "c"]))
+    try:
+        with launch_ui(session) as running:
+            page = open_page(context, running.url)
+            point = shown_point(page)
+            box = page.locator("#projection canvas").bounding_box()
+            page.keyboard.press("1")
+            page.mouse.click(box["x"] + 0.8 * box["width"], box["y"] + 0.3 * box["height"])
+            chooser = page.locator("#arrow-list li select")
+            assert chooser.input_value() == ""  # no model yet: the page asks
+            assert "which class arrow 1 leads to" in page.locator("#message").inner_text()
+            page.keyboard.press("Enter")
+            assert "say which class arrow 1 leads to" in page.locator("#message").inner_text()
+            assert answers(session) == []
+            assert [o.strip() for o in chooser.locator("option").all_inner_texts()] == ["which class?", "b", "c"]
+            chooser.select_option(label="c")
+            page.keyboard.press("Enter")
+            next_point(page, point)
+            (first,) = answers(session)
+            assert (first.label, first.sources, first.targets) == (0, ["arrow"], [2])
+
+            y, pool = session.dataset.y, session.dataset.pool
+            for k in range(3):
+                for p in pool[y[pool] == k][:3]:
+                    session.relabel(int(p), k, annotator="seed")
+            assert session.wait_until_trained(timeout=60)
+            shown = shown_point(page)
+            page.keyboard.press("s")  # the next point is drawn by the model
+            point = next_point(page, shown)
+            query = shown_query(page)
+            assert query["probabilities"] is not None
+            label = query["classes"].index(query["prediction"])
+            tip = confident_spot(page, query, other_than=label)
+            page.keyboard.press(str(label + 1))
+            page.mouse.click(*pixel(page, tip["a"], tip["b"]))
+            assert chooser.input_value() == str(tip["class"])  # by default: the region the tip lands in
+            third = ({0, 1, 2} - {label, tip["class"]}).pop()
+            chooser.select_option(value=str(third))  # changed by the person
+            page.keyboard.press("Enter")
+            next_point(page, point)
+            answer = answers(session)[-1]
+            assert (answer.point_id, answer.label, answer.targets) == (point, label, [third])
+            no_error_badges(page)
+    finally:
+        session.close()
+        session.store.close()
+
+
+def confident_spot(page, query: dict, other_than: int) -> dict:
+    """A grid cell the model puts, surely, in another class than ``other_than``, away from the numbered examples."""
+    grid = query["projection"]["grid"]
+    examples = [pixel(page, c["a"], c["b"]) for c in query["projection"]["candidates"]]
+    for j in range(6, len(grid["b"]) - 6, 3):
+        for i in range(6, len(grid["a"]) - 6, 3):
+            p, a, b = grid["probabilities"][j][i], grid["a"][i], grid["b"][j]
+            klass = int(np.argmax(p))
+            x, y = pixel(page, a, b)
+            if klass != other_than and max(p) > 0.7 and all(np.hypot(x - cx, y - cy) > 25 for cx, cy in examples):
+                return {"a": a, "b": b, "class": klass}
+    pytest.fail("no grid cell where the model is sure of another class")
+
+
+def test_names_from_the_data_are_shown_as_text(tmp_path, launch_ui, context):
+    session = csv_session(tmp_path, "hostile", blobs([HOSTILE, "plain"], per_class=20))
+    try:
+        with launch_ui(session) as running:
+            page = open_page(context, running.url + "?__theme=dark")
+            assert page.locator(".nudge img").count() == 0
+            labels = page.locator("#label-choice label").all_inner_texts()
+            assert [text.strip() for text in labels] == [f"[1] {HOSTILE}", "[2] plain"]
+            assert HOSTILE in page.locator(".nudge .legend").inner_text()
+            page.locator("#annotator-name input").fill("<b>eve</b>")
+            unfocus(page)
+            point = shown_point(page)
+            page.keyboard.press("1")
+            page.keyboard.press("Enter")
+            next_point(page, point)
+            assert page.locator(".nudge img, .nudge b:not(.keys b)").count() == 0
+            assert answers(session)[0].annotator == "<b>eve</b>"
+            # dark mode: the picture is drawn on the dark background
+            corner = page.evaluate("""() => { const c = document.querySelector('#projection canvas');
+                return Array.from(c.getContext('2d').getImageData(2, 2, 1, 1).data); }""")
+            assert sum(corner[:3]) / 3 < 80
+    finally:
+        session.close()
+        session.store.close()
+
+
+def test_under_auth_the_login_names_the_annotator(tmp_path, context):
+    from conftest import nudge_serve
+
+    db = tmp_path / "auth.db"
+    with nudge_serve(db, "--dataset", "moons", "--n-samples", "200", "--session", "auth",
+                     "--auth", "alice:wonderland", "--set", "max_epochs=10") as server:
+        page = context.new_page()
+        page.goto(server.url)
+        page.get_by_label("username").fill("alice")
+        page.get_by_label("password").fill("wonderland")
+        page.get_by_role("button", name="Login").click()
+        point = shown_point(page)
+        name = page.locator("#annotator-name input")
+        assert name.input_value() == "alice" and not name.is_editable()
+        page.keyboard.press("1")
+        page.keyboard.press("Enter")
+        next_point(page, point)
+    store = Store(db, create=False)
+    try:
+        (answer,) = store.annotations("auth")
+        assert (answer.point_id, answer.annotator) == (point, "alice")
+    finally:
+        store.close()

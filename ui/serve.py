@@ -15,6 +15,7 @@ A database URL's password is never printed.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -94,14 +95,16 @@ def lease_limits(args: argparse.Namespace, with_logins: bool) -> LeaseLimits:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from ui.app import build_app, launch_app
+    from ui.app import AnnotationApp, launch_app
 
     auth = parse_auth([*(args.auth or []), *read_auth_file(args.auth_file)])
     if args.share and auth is None:
         print("warning: --share without --auth makes the UI public to anyone with the link; "
               "add --auth user:password or --auth-file", file=sys.stderr)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     session = open_session(args, train=not args.no_train, lease_limits=lease_limits(args, auth is not None))
-    demo = build_app(AnnotationService(session))
+    app = AnnotationApp(AnnotationService(session))
+    demo = app.build()
     try:
         launch_app(
             demo, server_name=args.host, server_port=args.port, share=args.share, auth=auth,
@@ -114,5 +117,6 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"annotate at {demo.share_url or demo.local_url}  (Ctrl+C to stop)", flush=True)
         demo.block_thread()
     finally:
+        app.close()
         session.close()
     return 0

@@ -1,0 +1,245 @@
+"""Enter -> the next point drawn, in a real browser: the annotation page against Gradio's own floor.
+
+Run: ``.venv/bin/python bench/bench_page.py`` (moons and cad-imdb, from 0 and
+from 200 labels, 50 rounds each: a few minutes once CAD's embeddings are
+cached) or ``--quick`` (moons only, 10 rounds). A scripted person in
+Playwright + Debian's chromium works the page that ``nudge serve`` serves (the
+same app and a background-training session, in this process, on a free local
+port): it types a new name into the name box (no Enter), then each round
+presses the label key of the point's true class, clicks on the picture at once
+(an arrow, away from the numbered examples) and presses Enter. Times are taken
+in the page (``performance.now``): from the Enter keydown to the frame after
+the next point is drawn (``#projection``'s ``data-point-id`` changes). The
+session starts empty or pre-filled with 200 answers of the exact oracle
+(bench/common.py), default settings (retrain after every answer).
+
+In the same run, the floor: a trivial Gradio event (a button whose handler adds
+one to a number in a text box), click to the frame after the DOM changes,
+timed the same way; and a trivial server function (the page's way to the
+server) for reference. Printed per row: median and p95 of Enter -> drawn, the
+ratio to the floor's, how many next points were ready in advance (prepared
+while the person looked, rather than chosen when the answer came), arrows
+stored / clicked, answers carrying the typed name / answers, and the load average. Target (issue 10, quiet machine): p95 <= 100
+ms on both data sets at 200 labels, every arrow and every name kept.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+from common import DATASET_LOADERS, bench_parser, load_average, median_p95, prefilled_session, print_end, start_run
+from playwright.sync_api import sync_playwright
+
+from loop.datasets import load_dataset
+from loop.service import AnnotationService
+from ui.app import AnnotationApp, launch_app
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+LABELS = (0, 200)
+TARGET_MS = 100.0
+FLOOR_EVENTS = 40
+
+# In-page clocks: Enter keydowns, and the frame after each change of the point shown.
+CLOCKS = """() => {
+  window.__bench = {enter: [], drawn: [], frame: []};
+  window.addEventListener('keydown', (e) => { if (e.key === 'Enter') __bench.enter.push(performance.now()); }, true);
+  const picture = document.querySelector('#projection');
+  let shown = picture.dataset.pointId;
+  new MutationObserver(() => {
+    if (picture.dataset.pointId === shown) return;
+    shown = picture.dataset.pointId;
+    __bench.drawn.push(performance.now());
+    requestAnimationFrame(() => __bench.frame.push(performance.now()));
+  }).observe(picture, {attributes: true, attributeFilter: ['data-point-id']});
+}"""
+
+# Where to click: a random spot of the plot box, away from the numbered examples (a click there picks one).
+CLICK_SPOT = """([fx, fy]) => {
+  const page = window.nudgePage, g = page.box(), rect = document.querySelector('#projection canvas').getBoundingClientRect();
+  const examples = page.state.query.projection.candidates.map((c) => page.toPixel(c.a, c.b));
+  const [sx, sy] = page.toPixel(0, 0);
+  for (let i = 0; i < 50; i++) {
+    const x = g.left + ((fx + 0.37 * i) % 1) * (g.right - g.left), y = g.top + ((fy + 0.61 * i) % 1) * (g.bottom - g.top);
+    if (examples.every(([cx, cy]) => Math.hypot(cx - x, cy - y) > 20) && Math.hypot(sx - x, sy - y) > 20) {
+      return [rect.left + x, rect.top + y];
+    }
+  }
+  return [rect.left + g.left + 5, rect.top + g.top + 5];
+}"""
+
+FLOOR_LOOP = """async (n) => {
+  const button = document.querySelector('#floor-button'), box = document.querySelector('#floor-out textarea');
+  const events = [], functions = [];
+  for (let i = 0; i < n; i++) {
+    const old = box.value, start = performance.now();
+    let changed = 0;
+    const observer = new MutationObserver(() => { if (!changed && box.value !== old) changed = performance.now(); });
+    observer.observe(box.parentElement, {attributes: true, childList: true, subtree: true, characterData: true});
+    await new Promise((resolve) => {
+      const wait = () => (box.value !== old ? requestAnimationFrame(resolve) : setTimeout(wait, 0));
+      button.click(); wait();
+    });
+    observer.disconnect();
+    events.push([(changed || performance.now()) - start, performance.now() - start]);
+    const called = performance.now();
+    await window.__floorServer.ping(i);
+    const answered = performance.now();
+    await new Promise((resolve) => requestAnimationFrame(resolve));
+    functions.push([answered - called, performance.now() - called]);
+  }
+  return [events, functions];
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def ping(value):
+    return value
+
+
+def floor_app() -> gr.Blocks:
+    """The trivial Gradio event and server function the page is compared with."""
+    with gr.Blocks() as demo:
+        gr.HTML("", js_on_load="window.__floorServer = server;", server_functions=[ping])
+        button = gr.Button("go", elem_id="floor-button")
+        out = gr.Textbox("0", elem_id="floor-out")
+        button.click(lambda value: str(int(value) + 1), out, out, show_progress="hidden")
+    return demo
+
+
+def measure_floor(browser, events: int) -> tuple[list[float], list[float]]:
+    demo = launch_app(floor_app(), server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
+                      quiet=True)
+    try:
+        page = browser.new_page()
+        page.goto(demo.local_url)
+        page.wait_for_function("() => window.__floorServer && document.querySelector('#floor-button')"
+                               " && document.querySelector('#floor-out textarea')")
+        event_ms, function_ms = page.evaluate(FLOOR_LOOP, events + 5)
+        page.close()
+        return event_ms[5:], function_ms[5:]  # the first calls warm the connection up
+    finally:
+        demo.close()
+
+
+def run_page(browser, dataset, n_labels: int, rounds: int, think: float, folder: Path) -> dict:
+    """The scripted person on a fresh page over a session pre-filled with n_labels answers."""
+    session = prefilled_session(dataset, n_labels, db=str(folder / f"{dataset.name}-{n_labels}.db"), background=True)
+    app = AnnotationApp(AnnotationService(session))
+    demo = launch_app(app.build(), server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
+                      quiet=True)
+    name = f"typed-{dataset.name}-{n_labels}"
+    rng = np.random.default_rng(n_labels)
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 1100})
+        page.goto(demo.local_url)
+        page.wait_for_function("() => document.querySelector('#projection')?.dataset.pointId")
+        page.evaluate(CLOCKS)
+        already = len(session.store.annotations(session.session_id))
+        page.locator("#annotator-name input").fill(name)  # typed, no Enter
+        page.locator("h2").first.click()  # the focus leaves the name box, as a person's would
+        for _ in range(rounds):
+            point = int(page.locator("#projection").get_attribute("data-point-id"))
+            x, y = page.evaluate(CLICK_SPOT, [float(rng.uniform(0.05, 0.95)), float(rng.uniform(0.05, 0.95))])
+            page.keyboard.press(str(int(dataset.y[point]) + 1))
+            page.mouse.click(x, y)
+            page.keyboard.press("Enter")
+            page.wait_for_function("old => document.querySelector('#projection').dataset.pointId !== old",
+                                   arg=str(point), timeout=60_000)
+            if think:
+                time.sleep(think)
+        clocks = page.evaluate("() => window.__bench")
+        page.close()
+        store_answers = session.store.annotations(session.session_id)[already:]
+        found = dict(app.tabs.found)
+    finally:
+        demo.close()
+        app.close()
+        session.close()
+        session.store.close()
+    return {
+        "latencies": [min(f for f in clocks["frame"] if f > e) - e for e in clocks["enter"]],
+        "drawn": [min(d for d in clocks["drawn"] if d > e) - e for e in clocks["enter"]],
+        "arrows": sum(a.sources.count("arrow") for a in store_answers),
+        "answers": len(store_answers),
+        "named": sum(a.annotator == name for a in store_answers),
+        "clicks": rounds,
+        "prepared": found.get("prepared", 0),
+    }
+
+
+def main() -> None:
+    parser = bench_parser(__doc__, quick="moons only, 10 rounds")
+    parser.add_argument("--rounds", type=int, help="rounds per row (default 50)")
+    parser.add_argument("--labels", help=f"comma-separated pre-filled labels (default {LABELS})")
+    parser.add_argument("--think", type=float, default=0.0, help="seconds the person waits after each point is drawn")
+    parser.add_argument("--data-dir", help="the CAD files' folder (default: found as load_dataset finds it)")
+    args = start_run(parser)
+    rounds = args.rounds or (10 if args.quick else 50)
+    names = ["moons"] if args.quick else args.datasets.split(",")
+    sizes = [int(n) for n in args.labels.split(",")] if args.labels else LABELS
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        raise SystemExit("Debian's chromium is not installed (apt-get install chromium)")
+    print(f"{rounds} rounds per row, think time {args.think} s; milliseconds, Enter -> next point drawn")
+    results = []
+    with sync_playwright() as playwright, tempfile.TemporaryDirectory() as folder:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        floor_events, floor_functions = measure_floor(browser, FLOOR_EVENTS)
+        for name in names:
+            dataset = (load_dataset("cad-imdb", data_dir=args.data_dir) if name == "cad-imdb" and args.data_dir
+                       else DATASET_LOADERS[name]())
+            for n_labels in sizes:
+                row = run_page(browser, dataset, n_labels, rounds, args.think, Path(folder))
+                row.update(dataset=name, labels=n_labels, load=load_average())
+                results.append(row)
+                print(f"  {name} from {n_labels} labels done (load {row['load']})", flush=True)
+        more_events, more_functions = measure_floor(browser, FLOOR_EVENTS)
+        browser.close()
+    floor_events += more_events
+    floor_functions += more_functions
+    event_median, event_p95 = median_p95([frame for _, frame in floor_events])
+    print(f"\nfloor ({len(floor_events)} each, before and after the rows), median / p95 ms, to the DOM change "
+          "(or the reply) and to the next frame:")
+    for what, times in (("trivial Gradio event", floor_events), ("trivial server function", floor_functions)):
+        (dom_median, dom_p95), (frame_median, frame_p95) = (median_p95(column) for column in zip(*times))
+        print(f"  {what:<24} {dom_median:6.1f} / {dom_p95:6.1f}   frame {frame_median:6.1f} / {frame_p95:6.1f}")
+    print("page, Enter -> next point drawn (before the frame), median / p95 ms:")
+    for row in results:
+        print(f"  {row['dataset']:<9} {row['labels']:>4} labels  {median_p95(row['drawn'])[0]:6.1f} / "
+              f"{median_p95(row['drawn'])[1]:6.1f}")
+    print("\nEnter -> the frame after the next point is drawn (ms):")
+    print("\n| pool | labels | median | p95 | p95 / floor p95 | next point ready | arrows stored / clicked "
+          "| names stored / typed | load (1 min) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for row in results:
+        median, p95 = median_p95(row["latencies"])
+        print(f"| {row['dataset']} | {row['labels']} | {median:.1f} | {p95:.1f} | {p95 / event_p95:.2f} | "
+              f"{row['prepared']} / {row['answers']} | {row['arrows']} / {row['clicks']} | {row['named']} / {row['answers']} | {row['load'].split()[0]} |")
+    print(f"\ntarget: p95 <= {TARGET_MS:.0f} ms at 200 labels, every arrow and name kept")
+    for row in results:
+        if row["labels"] != 200:
+            continue
+        p95 = median_p95(row["latencies"])[1]
+        kept = row["arrows"] == row["clicks"] and row["named"] == row["answers"] == row["clicks"]
+        verdict = "pass" if p95 <= TARGET_MS and kept else "MISS"
+        print(f"  {row['dataset']:<9} p95 {p95:6.1f} ms ({p95 / TARGET_MS:.2f}x the target), "
+              f"inputs {'all kept' if kept else 'LOST'}: {verdict}")
+    print(f"mean Enter -> drawn over all rows: {statistics.mean(l for r in results for l in r['latencies']):.1f} ms")
+    print_end()
+
+
+if __name__ == "__main__":
+    main()
