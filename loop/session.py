@@ -316,9 +316,12 @@ class Session:
         The check and the lease happen in one database transaction.
         """
         annotator = check_annotator(annotator)
+        point_id = int(point_id)
+        if not (0 <= point_id < len(self.leases.pool_mask) and self.leases.pool_mask[point_id]):
+            return None  # not a pool point: never handed out
         snapshot = self.model
         version = snapshot.version if model_version is None else model_version
-        claimed = self.leases.claim_ranked(annotator, 1, [(int(point_id), score)], version, client)
+        claimed = self.leases.claim_ranked(annotator, 1, [(point_id, score)], version, client)
         return self._describe(claimed[0], snapshot) if claimed else None
 
     def release_query(self, query_id: str, *, annotator: str) -> None:
