@@ -29,11 +29,11 @@ BUDGETS = (10, 50, 200)
 ENCODERS = {"torch": SentenceEncoder, "onnx-int8": OnnxSentenceEncoder}
 
 
-def agreement(limit: int | None) -> None:
+def agreement(options: dict) -> None:
     """Cosine between the torch and the int8 embedding of every CAD text (originals and revisions)."""
     vectors = {}
     for name, make in ENCODERS.items():
-        data = load_dataset("cad-imdb", encoder=make(), limit=limit)
+        data = load_dataset("cad-imdb", encoder=make(), **options)
         vectors[name] = np.concatenate([data.X, data.counterfactual_X])
     torch_vectors, onnx_vectors = vectors["torch"], vectors["onnx-int8"]
     cosine = np.einsum("ij,ij->i", torch_vectors, onnx_vectors) / (
@@ -60,15 +60,18 @@ def paired_difference(tables: dict[str, dict], budgets: tuple[int, ...]) -> None
 def main() -> None:
     parser = bench_parser(__doc__, "3 seeds, budget 50, 300 pairs per split", datasets=None)
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--data-dir", help="folder of the CAD files (default: found as nudge finds it)")
     args = start_run(parser)
     seeds = tuple(range(3 if args.quick else args.seeds))
     budgets = (10, 50) if args.quick else BUDGETS
-    limit = 300 if args.quick else None
-    agreement(limit)
+    options = {"limit": 300} if args.quick else {}
+    if args.data_dir:
+        options["data_dir"] = args.data_dir
+    agreement(options)
     results = {}
     for name, make in ENCODERS.items():
         config = SimulationConfig(
-            dataset="cad-imdb", dataset_options={} if limit is None else {"limit": limit},
+            dataset="cad-imdb", dataset_options=options,
             losses=("direction",), strategies=("boundary",), augment=(False, True),
             budget=max(budgets), batch_size=10, seeds=seeds,
         )
