@@ -53,6 +53,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.neighbors import NearestNeighbors
 
 from estimators.encoders import SentenceEncoder, TextEncoder, nudge_cache_dir
+from loop.embedding import embed_texts
 
 GENERATED = ("moons", "circles", "blobs", "xor")
 DATASETS = (*GENERATED, "cad-imdb", "csv:PATH", "text-csv:PATH")
@@ -615,7 +616,7 @@ def _embed(
     """(X (N, d), revisions' X (N, d) with NaN rows where none), in one encoder call."""
     encoder = SentenceEncoder() if encoder is None else encoder
     present = [r for r in revisions if r is not None]
-    vectors = np.asarray(encoder.encode(texts + present), dtype=np.float32)
+    vectors = np.asarray(embed_texts(encoder, texts + present), dtype=np.float32)
     if vectors.ndim != 2 or len(vectors) != len(texts) + len(present):
         raise ValueError(
             f"the encoder returned shape {vectors.shape} for {len(texts) + len(present)} texts"

@@ -1,0 +1,121 @@
+"""The Dask side of :mod:`loop.engine`: chunks on a Dask cluster, the held object as a worker plugin.
+
+Imported only when the ``dask`` engine is asked for (it needs the ``cluster``
+extra: ``distributed``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from distributed import Client, as_completed, get_worker
+from distributed.diagnostics.plugin import WorkerPlugin
+
+from loop.engine import Held
+
+IN_FLIGHT_PER_THREAD = 2
+CONNECT_TIMEOUT = "15s"
+
+
+class HeldPlugin(WorkerPlugin):
+    """A Dask worker plugin that builds its object on first use and keeps it (see :class:`Held`)."""
+
+    def __init__(self, held: Held) -> None:
+        self.held = held
+        self._value: Any = None
+        self._built = False
+
+    def setup(self, worker: Any) -> None:
+        """Building (loading a model) waits for the first chunk; a worker's threads share one."""
+        self._lock = threading.Lock()
+
+    def teardown(self, worker: Any) -> None:
+        self._value, self._built = None, False
+
+    def value(self) -> Any:
+        with self._lock:
+            if not self._built:
+                self._value, self._built = self.held.build(), True
+            return self._value
+
+
+def _run_held(name: str, task: Callable[[Any, Any], Any], chunk: Any) -> Any:
+    """On a Dask worker: ``task`` with the worker's held object ``name``."""
+    return task(get_worker().plugins[name].value(), chunk)
+
+
+class DaskEngine:
+    """The chunks on a Dask cluster at ``address`` (e.g. ``tcp://10.0.0.5:8786``).
+
+    Raises ValueError when the scheduler cannot be reached or has no worker
+    within ``timeout`` seconds.
+    """
+
+    name = "dask"
+    distributed = True
+
+    def __init__(self, address: str, timeout: float = 30.0) -> None:
+        self.address = address
+        try:
+            self.client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as error:
+            raise ValueError(f"cannot reach the Dask scheduler at {address}: {error}") from None
+        try:
+            self.client.wait_for_workers(1, timeout=timeout)
+        except TimeoutError:
+            self.client.close()
+            raise ValueError(f"the Dask scheduler at {address} has no worker (waited {timeout:.0f} s)") from None
+        self._registered: set[str] = set()
+
+    def workers(self) -> int:
+        return len(self.client.scheduler_info(n_workers=-1)["workers"])
+
+    def _threads(self) -> int:
+        return sum(self.client.nthreads().values()) or 1
+
+    def _register(self, held: Held) -> None:
+        if held.name in self._registered:
+            return
+        self.client.register_plugin(HeldPlugin(held), name=held.name)
+        self._registered.add(held.name)
+
+    def forget(self, name: str) -> None:
+        """Drop the held object ``name`` from every worker (e.g. a model version that is done)."""
+        if name in self._registered:
+            self.client.unregister_worker_plugin(name)
+            self._registered.discard(name)
+
+    def map(self, task: Callable[[Any, Any], Any], chunks: Iterable[Any], held: Held) -> Iterator[tuple[int, Any]]:
+        self._register(held)
+        limit = IN_FLIGHT_PER_THREAD * self._threads()
+        pending = iter(enumerate(chunks))
+        running: dict[Any, int] = {}
+
+        def submit_next() -> Any | None:
+            for index, chunk in pending:
+                [data] = self.client.scatter([chunk], hash=False)
+                future = self.client.submit(_run_held, held.name, task, data, pure=False)
+                running[future] = index
+                return future
+            return None
+
+        first = [future for future in (submit_next() for _ in range(limit)) if future is not None]
+        finished = as_completed(first)
+        try:
+            for future in finished:
+                index = running.pop(future)
+                result = future.result()
+                following = submit_next()
+                if following is not None:
+                    finished.add(following)
+                yield index, result
+        finally:
+            for future in running:
+                future.cancel()
+
+    def close(self) -> None:
+        for name in list(self._registered):
+            self.forget(name)
+        self.client.close()
