@@ -16,7 +16,6 @@ from distributed.diagnostics.plugin import WorkerPlugin
 from loop.engine import Held
 
 IN_FLIGHT_PER_THREAD = 2
-CONNECT_TIMEOUT = "15s"
 
 
 class HeldPlugin(WorkerPlugin):
@@ -49,8 +48,8 @@ def _run_held(name: str, task: Callable[[Any, Any], Any], chunk: Any) -> Any:
 class DaskEngine:
     """The chunks on a Dask cluster at ``address`` (e.g. ``tcp://10.0.0.5:8786``).
 
-    Raises ValueError when the scheduler cannot be reached or has no worker
-    within ``timeout`` seconds.
+    Raises ValueError when the scheduler cannot be reached, or has no worker,
+    within ``timeout`` seconds (each).
     """
 
     name = "dask"
@@ -59,7 +58,7 @@ class DaskEngine:
     def __init__(self, address: str, timeout: float = 30.0) -> None:
         self.address = address
         try:
-            self.client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+            self.client = Client(address, timeout=f"{timeout}s", set_as_default=False)
         except (OSError, TimeoutError, ValueError) as error:
             raise ValueError(f"cannot reach the Dask scheduler at {address}: {error}") from None
         try:
@@ -75,20 +74,26 @@ class DaskEngine:
     def _threads(self) -> int:
         return sum(self.client.nthreads().values()) or 1
 
-    def _register(self, held: Held) -> None:
-        if held.name in self._registered:
-            return
-        self.client.register_plugin(HeldPlugin(held), name=held.name)
-        self._registered.add(held.name)
+    def _plugin_name(self, name: str) -> str:
+        """Plugins are named per client: two clients' jobs never drop each other's held objects."""
+        return f"{name}@{self.client.id}"
+
+    def _register(self, held: Held) -> str:
+        plugin = self._plugin_name(held.name)
+        if plugin not in self._registered:
+            self.client.register_plugin(HeldPlugin(held), name=plugin)
+            self._registered.add(plugin)
+        return plugin
 
     def forget(self, name: str) -> None:
         """Drop the held object ``name`` from every worker (e.g. a model version that is done)."""
-        if name in self._registered:
-            self.client.unregister_worker_plugin(name)
-            self._registered.discard(name)
+        plugin = self._plugin_name(name)
+        if plugin in self._registered:
+            self.client.unregister_worker_plugin(plugin)
+            self._registered.discard(plugin)
 
     def map(self, task: Callable[[Any, Any], Any], chunks: Iterable[Any], held: Held) -> Iterator[tuple[int, Any]]:
-        self._register(held)
+        plugin = self._register(held)
         limit = IN_FLIGHT_PER_THREAD * self._threads()
         pending = iter(enumerate(chunks))
         running: dict[Any, int] = {}
@@ -96,13 +101,13 @@ class DaskEngine:
         def submit_next() -> Any | None:
             for index, chunk in pending:
                 [data] = self.client.scatter([chunk], hash=False)
-                future = self.client.submit(_run_held, held.name, task, data, pure=False)
+                future = self.client.submit(_run_held, plugin, task, data, pure=False)
                 running[future] = index
                 return future
             return None
 
         first = [future for future in (submit_next() for _ in range(limit)) if future is not None]
-        finished = as_completed(first)
+        finished = as_completed(first, loop=self.client.loop)
         try:
             for future in finished:
                 index = running.pop(future)
@@ -116,6 +121,7 @@ class DaskEngine:
                 future.cancel()
 
     def close(self) -> None:
-        for name in list(self._registered):
-            self.forget(name)
+        for plugin in list(self._registered):
+            self.client.unregister_worker_plugin(plugin)
+        self._registered.clear()
         self.client.close()
