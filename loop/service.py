@@ -11,9 +11,11 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from functools import cached_property
 
 import numpy as np
 
+from loop.neighbours import NeighbourIndex, neighbour_index
 from loop.projection import Plane, Projection, project_query
 from loop.session import Query, Session, SessionError
 
@@ -46,7 +48,7 @@ class AnnotationService:
             self.session.labelled_points(),
             predict_proba=model.learner.predict_proba if model.is_fitted else None,
             margin_gradient=model.estimator.margin_and_gradient if model.is_fitted else None,
-            seed=self.session.config.seed, plane=plane,
+            seed=self.session.config.seed, plane=plane, neighbours=self._pool_index,
         )
         if plane is None:
             with self._planes_lock:
@@ -54,6 +56,11 @@ class AnnotationService:
                 while len(self._planes) > PLANE_CACHE_SIZE:
                     self._planes.popitem(last=False)
         return projection
+
+    @cached_property
+    def _pool_index(self) -> NeighbourIndex:
+        """The pool's neighbour index, built on the first projection and kept (the pool never changes)."""
+        return neighbour_index(self.session.dataset.X, self.session.dataset.pool)
 
     def plane(self, query_id: str, point_id: int) -> Plane:
         """The plane a query was shown in (recomputed with the current model if unknown)."""
