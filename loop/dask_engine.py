@@ -1,13 +1,22 @@
 """The Dask side of :mod:`loop.engine`: chunks on a Dask cluster, the held object as a worker plugin.
 
 Imported only when the ``dask`` engine is asked for (it needs the ``cluster``
-extra: ``distributed``).
+extra: ``distributed``). :func:`loopback_cluster` starts a real cluster on this
+machine for the tests and benchmarks.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from distributed import Client, as_completed, get_worker
@@ -125,3 +134,46 @@ class DaskEngine:
             self.client.unregister_worker_plugin(plugin)
         self._registered.clear()
         self.client.close()
+
+
+@contextmanager
+def loopback_cluster(workers: int = 1, threads: int = 1, log_dir: Path | None = None) -> Iterator[str]:
+    """A real Dask cluster on 127.0.0.1 for tests and benchmarks: yields the scheduler's address.
+
+    Starts ``dask scheduler`` and ``workers`` ``dask worker`` processes
+    (``threads`` threads each, no nanny, one torch thread per thread), waits
+    until they have joined, and on exit stops exactly those processes (by
+    their handles: SIGTERM, then SIGKILL after 20 s).
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    log_dir = Path(tempfile.mkdtemp(prefix="nudge-cluster-")) if log_dir is None else log_dir
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"}
+    commands = [["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(port),
+                 "--dashboard-address", ":0", "--no-show"]]
+    commands += [["distributed.cli.dask_worker", address, "--nthreads", str(threads), "--no-nanny",
+                  "--host", "127.0.0.1", "--dashboard-address", ":0"]] * workers
+    processes: list[subprocess.Popen] = []
+    try:
+        for number, command in enumerate(commands):
+            with (log_dir / f"process-{number}.log").open("w") as log:
+                processes.append(subprocess.Popen([sys.executable, "-m", *command], stdout=log,
+                                                  stderr=subprocess.STDOUT, env=env))
+        with Client(address, timeout="60s", set_as_default=False) as client:
+            client.wait_for_workers(workers, timeout=120)
+        yield address
+    finally:
+        for process in reversed(processes):
+            _stop(process)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=20)

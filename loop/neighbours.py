@@ -19,7 +19,6 @@ from __future__ import annotations
 from typing import Protocol
 
 import numpy as np
-from sklearn.metrics.pairwise import euclidean_distances
 
 EXACT_BELOW = 50_000  # points; see bench/bench_neighbours.py (the crossover measured on this machine)
 SCAN_CHUNK = 32_768  # indexed points compared with the queries at a time
@@ -58,9 +57,30 @@ def _padded(distances: list[np.ndarray], ids: list[np.ndarray], k: int) -> tuple
     return out_distances, out_ids
 
 
+def _distances(queries: np.ndarray, points: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per query row, (distances, positions in ``points``) of every point that may be among its k nearest.
+
+    A float32 pass (||q||^2 - 2 q.p + ||p||^2, one matrix product) picks the
+    candidates, keeping every point within float32's rounding of the k-th;
+    their distances are then computed directly in float64, so the order is the
+    exact one (float32 arithmetic alone would blur near ties).
+    """
+    points = np.asarray(points, dtype=np.float32)
+    point_norms = np.einsum("ij,ij->i", points, points)
+    query_norms = np.einsum("ij,ij->i", queries, queries)
+    squared = query_norms[:, None] - 2 * queries @ points.T + point_norms[None, :]
+    slack = 1e-5 * (query_norms + point_norms.max())
+    kth = np.partition(squared, min(k, len(points)) - 1, axis=1)[:, min(k, len(points)) - 1]
+    found = []
+    for row, query in enumerate(queries.astype(np.float64)):
+        near = np.flatnonzero(squared[row] <= kth[row] + slack[row])
+        found.append((np.linalg.norm(points[near].astype(np.float64) - query, axis=1), near))
+    return found
+
+
 class ExactIndex:
-    """Every distance computed (scikit-learn's ``euclidean_distances``), ``X[ids]`` scanned in chunks;
-    among equal distances the point earlier in ``ids`` comes first.
+    """Every distance computed, ``X[ids]`` scanned in chunks; among equal distances the point
+    earlier in ``ids`` comes first.
 
     Parameters
     ----------
@@ -83,12 +103,9 @@ class ExactIndex:
             positions = np.flatnonzero(keep[start : start + SCAN_CHUNK]) + start
             if len(positions) == 0:
                 continue
-            points = np.asarray(self.X[self.ids[positions]], dtype=np.float32)
-            distances = euclidean_distances(queries, points)  # float32 kept exact by sklearn's upcasting
-            kth = np.partition(distances, min(k, len(positions)) - 1, axis=1)[:, min(k, len(positions)) - 1]
-            for row in range(len(queries)):
-                near = np.flatnonzero(distances[row] <= kth[row])  # ties at the k-th all kept, then ordered
-                merged = np.concatenate([best_distances[row], distances[row, near]])
+            chunk = _distances(queries, self.X[self.ids[positions]], k)
+            for row, (distances, near) in enumerate(chunk):
+                merged = np.concatenate([best_distances[row], distances])
                 merged_positions = np.concatenate([best_positions[row], positions[near]])
                 order = np.lexsort((merged_positions, merged))[:k]
                 best_distances[row], best_positions[row] = merged[order], merged_positions[order]

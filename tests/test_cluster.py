@@ -2,10 +2,7 @@
 this module): embedding and scoring through it give what this process computes, and ``nudge embed
 --engine dask --address`` fills the cache from it."""
 
-import os
-import signal
-import subprocess
-import sys
+import socket
 import time
 
 import numpy as np
@@ -25,40 +22,15 @@ from loop.scoring import score_pool  # noqa: E402
 TEXTS = [f"Review {i}: the film is {'wonderful' if i % 2 else 'a dreadful bore'}." for i in range(20)]
 
 
-def start(arguments, log):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", *arguments], stdout=log, stderr=subprocess.STDOUT, env=env)
-
-
-def stop(process):
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=20)
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    """The scheduler's address; the two processes started here are stopped (by their handles) after."""
-    folder = tmp_path_factory.mktemp("cluster")
-    port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    processes = []
-    try:
-        with (folder / "scheduler.log").open("w") as log:
-            processes.append(start(["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(port),
-                                    "--dashboard-address", ":0", "--no-show"], log))
-        with (folder / "worker.log").open("w") as log:
-            processes.append(start(["distributed.cli.dask_worker", address, "--nthreads", "1", "--no-nanny",
-                                    "--host", "127.0.0.1", "--dashboard-address", ":0"], log))
+    """The scheduler's address: a scheduler and a worker process, stopped (by their handles) after."""
+    from loop.dask_engine import loopback_cluster
+
+    with loopback_cluster(workers=1, log_dir=tmp_path_factory.mktemp("cluster")) as address:
         yield address
-    finally:
-        for process in reversed(processes):
-            stop(process)
-    assert all(process.poll() is not None for process in processes)
+    with socket.socket() as probe:  # the scheduler is gone
+        assert probe.connect_ex(("127.0.0.1", int(address.rsplit(":", 1)[1]))) != 0
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,59 @@
+"""Where a neighbour graph beats an exact scan: search time against pool size, exact and HNSW.
+
+Run: ``.venv/bin/python bench/bench_neighbours.py`` (pools of 10^3..10^6 384-d
+points; ``--quick``: up to 10^5). Random unit vectors (the scan's cost does
+not depend on the values; the graph's recall is worst on them, so the recall
+printed is a floor for real embeddings). Per pool size: the median time of one
+query for 40 neighbours (what a projection asks), the exact scan
+(:class:`loop.neighbours.ExactIndex`) against FAISS HNSW
+(:class:`loop.neighbours.HnswIndex`, built once: its build time is printed
+apart, and is paid once per pool); the HNSW recall against the exact answer;
+and which is faster. ``loop.neighbours.EXACT_BELOW`` is set from this table.
+"""
+
+from __future__ import annotations
+
+import faiss
+import numpy as np
+from common import bench_parser, median_seconds, print_end, start_run, timed
+
+from loop.neighbours import EXACT_BELOW, ExactIndex, HnswIndex
+
+DIMENSION = 384
+K = 40
+QUERIES = 20
+
+
+def unit_rows(rng: np.random.Generator, n: int) -> np.ndarray:
+    rows = rng.standard_normal((n, DIMENSION)).astype(np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def main() -> None:
+    parser = bench_parser(__doc__, "pools up to 10^5", datasets=None)
+    args = start_run(parser)
+    faiss.omp_set_num_threads(args.threads)
+    sizes = (1_000, 10_000, 30_000, 100_000) if args.quick else (1_000, 10_000, 30_000, 100_000, 300_000, 1_000_000)
+    rng = np.random.default_rng(0)
+    print(f"{DIMENSION}-d random unit vectors, k = {K}, median of {QUERIES} single queries; "
+          f"EXACT_BELOW = {EXACT_BELOW:,}")
+    print(f"| pool | exact ms | HNSW ms | HNSW build s | recall@{K} | faster |")
+    print("| ---: | ---: | ---: | ---: | ---: | --- |")
+    for size in sizes:
+        X = unit_rows(rng, size)
+        queries = X[rng.choice(size, QUERIES, replace=False)] + 0.05 * unit_rows(rng, QUERIES)
+        exact = ExactIndex(X)
+        graph, build = timed(lambda: HnswIndex(X))
+        exact_ms = 1000 * median_seconds(lambda: exact.search(queries[0], K), 3)
+        found = [exact.search(q, K)[1][0] for q in queries[:5]]
+        graph_times = [timed(lambda q=q: graph.search(q, K))[1] for q in queries]
+        approximate = [graph.search(q, K)[1][0] for q in queries[:5]]
+        recall = np.mean([len(set(a) & set(b)) / K for a, b in zip(found, approximate)])
+        graph_ms = 1000 * float(np.median(graph_times))
+        faster = "HNSW" if graph_ms < exact_ms else "exact"
+        print(f"| {size:,} | {exact_ms:.2f} | {graph_ms:.2f} | {build:.1f} | {recall:.3f} | {faster} |", flush=True)
+    print_end()
+
+
+if __name__ == "__main__":
+    main()
