@@ -71,7 +71,7 @@ def export_int8_onnx(source: Path, target: Path) -> Path:
                 copy(item, building / item.name)
         _export_quantised(source, building)
         (building / RECIPE_FILE).write_text(json.dumps(
-            {"source": str(source), "source_identity": model_identity(source), "recipe": RECIPE}, indent=1))
+            {"source_identity": model_identity(source), "recipe": RECIPE}, indent=1))  # no path: same on every machine
         try:
             os.rename(building, target)
         except OSError:
@@ -113,7 +113,16 @@ def _last_hidden_state(model: Any) -> Any:
     return LastHiddenState().eval()
 
 
+def _require_onnx() -> None:
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        raise ValueError("the onnx-int8 encoder needs the onnx extra: pip install 'nudge[onnx]'") from None
+
+
 def _export_quantised(source: Path, folder: Path) -> None:
+    _require_onnx()
     import onnx
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -148,6 +157,7 @@ class OnnxSentenceModel:
     """
 
     def __init__(self, folder: Path, threads: int) -> None:
+        _require_onnx()
         import onnxruntime
         from transformers import AutoTokenizer
 
