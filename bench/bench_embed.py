@@ -5,7 +5,9 @@ Run: ``.venv/bin/python bench/bench_embed.py`` (512 train reviews, evenly spread
 ``--quick``: 64; ``--texts N``). Every row embeds the same reviews with
 nothing cached (``embed_uncached``, or an :class:`~loop.embedding.EmbeddingJob`
 on an empty cache for the engine rows), after a warm-up that loads the model,
-so model loading is not counted; texts/s is the median of ``--repeats`` runs.
+so model loading is not counted; texts/s is the median of ``--repeats`` runs,
+taken in rounds that run every in-process encoder in turn, and beside it the
+texts per CPU second of this process (what a text costs, whatever else runs).
 The engine rows start a real loopback Dask cluster (scheduler and workers as
 processes, one thread each) and stop it after. Prints the load average at
 start and end: on this shared 2-core machine the 2-thread and 2-worker rows
@@ -28,20 +30,36 @@ from loop.embedding import EmbeddingJob
 from loop.engine import make_engine
 
 
-def rate(run, texts: list[str], repeats: int) -> float:
-    seconds = []
+IN_PROCESS = (("torch", 1), ("torch", 2), ("onnx-int8", 1), ("onnx-int8", 2))
+
+
+def timed_run(run, texts: list[str]) -> tuple[float, float, object]:
+    """(wall seconds, this process's CPU seconds, result) of ``run(texts)``."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = run(texts)
+    return time.perf_counter() - wall, time.process_time() - cpu, result
+
+
+def in_process(texts: list[str], repeats: int) -> tuple[dict, dict]:
+    """Per (backend, threads): median texts/s (wall) and texts per CPU second, over ``repeats``
+    rounds that take the encoders in turn (so a change of load hits them all alike); and vectors."""
+    encoders = {}
+    for backend, threads in IN_PROCESS:
+        torch.set_num_threads(threads)
+        encoders[backend, threads] = make_encoder(backend, threads=threads, cache_dir=tempfile.mkdtemp())
+        encoders[backend, threads].embed_uncached(texts[:8])  # warm-up: load the model
+    walls = {key: [] for key in encoders}
+    cpus = {key: [] for key in encoders}
+    vectors = {}
     for _ in range(repeats):
-        started = time.perf_counter()
-        run(texts)
-        seconds.append(time.perf_counter() - started)
-    return len(texts) / statistics.median(seconds)
-
-
-def in_process(backend: str, threads: int, texts: list[str], repeats: int) -> tuple[float, np.ndarray]:
-    torch.set_num_threads(threads)
-    encoder = make_encoder(backend, threads=threads, cache_dir=tempfile.mkdtemp())
-    encoder.embed_uncached(texts[:8])  # warm-up: load the model
-    return rate(encoder.embed_uncached, texts, repeats), encoder.embed_uncached(texts)
+        for (backend, threads), encoder in encoders.items():
+            torch.set_num_threads(threads)
+            wall, cpu, vectors[backend, threads] = timed_run(encoder.embed_uncached, texts)
+            walls[backend, threads].append(wall)
+            cpus[backend, threads].append(cpu)
+    speeds = {key: (len(texts) / statistics.median(walls[key]), len(texts) / statistics.median(cpus[key]))
+              for key in encoders}
+    return speeds, vectors
 
 
 def on_cluster(workers: int, texts: list[str], repeats: int, chunk_size: int) -> float:
@@ -55,7 +73,8 @@ def on_cluster(workers: int, texts: list[str], repeats: int, chunk_size: int) ->
                              chunk_size=chunk_size).run()
 
             job([f"warm-up {i}" for i in range(2 * workers * chunk_size)])  # every worker loads the model
-            return rate(job, texts, repeats)
+            walls = [timed_run(job, texts)[0] for _ in range(repeats)]
+            return len(texts) / statistics.median(walls)
         finally:
             engine.close()
 
@@ -72,21 +91,19 @@ def main() -> None:
     chunk_size = max(8, count // 16)
     print(f"{len(texts)} CAD train reviews, mean {np.mean([len(t) for t in texts]):.0f} characters; "
           f"batch 32; engine chunks of {chunk_size}", flush=True)
-    rows, vectors = [], {}
-    for backend, threads in (("torch", 1), ("torch", 2), ("onnx-int8", 1), ("onnx-int8", 2)):
-        speed, vectors[backend, threads] = in_process(backend, threads, texts, repeats)
-        rows.append((f"{backend}, {threads} thread(s), this process", speed, load_average()))
-        print(rows[-1], flush=True)
+    speeds, vectors = in_process(texts, repeats)
+    rows = [(f"{backend}, {threads} thread(s), this process", *speeds[backend, threads], load_average())
+            for backend, threads in IN_PROCESS]
     torch.set_num_threads(args.threads)
     for workers in (1, 2):
         speed = on_cluster(workers, texts, repeats, chunk_size)
-        rows.append((f"dask engine, {workers} worker(s) x 1 thread, torch", speed, load_average()))
-        print(rows[-1], flush=True)
+        rows.append((f"dask engine, {workers} worker(s) x 1 thread, torch", speed, None, load_average()))
     base = rows[0][1]
-    print("\n| encoder | texts/s | x torch 1 thread | load (1/5/15 min) after the row |")
-    print("| --- | ---: | ---: | --- |")
-    for name, speed, load in rows:
-        print(f"| {name} | {speed:.1f} | {speed / base:.2f} | {load} |")
+    print("\n| encoder | texts/s | x torch 1 thread | texts per CPU second here | load (1/5/15 min) after |")
+    print("| --- | ---: | ---: | ---: | --- |")
+    for name, speed, per_cpu, load in rows:
+        cpu = "" if per_cpu is None else f"{per_cpu:.1f}"
+        print(f"| {name} | {speed:.1f} | {speed / base:.2f} | {cpu} | {load} |")
     reference, int8 = vectors["torch", 1], vectors["onnx-int8", 1]
     cosine = np.einsum("ij,ij->i", reference, int8)
     print(f"\ncosine(torch, onnx-int8) over these {len(texts)} reviews: mean {cosine.mean():.4f}, "

@@ -17,7 +17,7 @@ ENCODER_BACKENDS: dict[str, type[SentenceEncoder]] = {
     "torch": SentenceEncoder,
     "onnx-int8": OnnxSentenceEncoder,
 }
-DEFAULT_BACKEND = "torch"
+DEFAULT_BACKEND = "onnx-int8"  # as accurate on CAD (10 seeds, paired intervals all hold 0) and faster
 
 
 def make_encoder(backend: str | None = None, *, threads: int | None = None, **options: Any) -> SentenceEncoder:

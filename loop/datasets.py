@@ -22,7 +22,8 @@
 Generated and CSV sets are split at random (seeded) into a pool (the points
 that may be queried) and a test part (``test_fraction``, default 0.2),
 stratified by class when every class allows it. Texts are embedded with a
-:class:`estimators.encoders.SentenceEncoder` unless another encoder is given.
+:class:`estimators.encoders.SentenceEncoder` of the default backend
+(:func:`estimators.backends.make_encoder`) unless another encoder is given.
 
 Paths (``csv:``, ``text-csv:``, ``data_dir``) go through
 :func:`resolve_data_path`: they are resolved (``~``, ``..`` and symbolic links
@@ -52,7 +53,8 @@ from sklearn.datasets import make_blobs, make_circles, make_moons
 from sklearn.model_selection import train_test_split
 from sklearn.neighbors import NearestNeighbors
 
-from estimators.encoders import SentenceEncoder, TextEncoder, nudge_cache_dir
+from estimators.backends import make_encoder
+from estimators.encoders import TextEncoder, nudge_cache_dir
 from loop.embedding import embed_texts
 
 GENERATED = ("moons", "circles", "blobs", "xor")
@@ -382,7 +384,7 @@ def load_dataset(
     test_fraction : share of points held out for testing (generated and CSV
         sets; CAD has its own splits). Default 0.2.
     data_dir : the folder of the CAD files (``cad-imdb`` only); see :func:`find_cad_dir`.
-    encoder : embeds texts (text sets only). Default: a :class:`SentenceEncoder`
+    encoder : embeds texts (text sets only). Default: ``make_encoder()``, a sentence encoder
         with the shipped model and the default cache.
     limit : keep only ``limit`` rows (``text-csv``) or pairs per split
         (``cad-imdb``), evenly spread through the file (see :func:`spread`),
@@ -614,7 +616,7 @@ def _embed(
     encoder: TextEncoder | None, texts: list[str], revisions: list[str | None]
 ) -> tuple[np.ndarray, np.ndarray]:
     """(X (N, d), revisions' X (N, d) with NaN rows where none), in one encoder call."""
-    encoder = SentenceEncoder() if encoder is None else encoder
+    encoder = make_encoder() if encoder is None else encoder
     present = [r for r in revisions if r is not None]
     vectors = np.asarray(embed_texts(encoder, texts + present), dtype=np.float32)
     if vectors.ndim != 2 or len(vectors) != len(texts) + len(present):

@@ -5,7 +5,8 @@ returns the ``k`` nearest indexed points (Euclidean) of each query, nearest
 first, leaving out the ``exclude`` ids. :func:`neighbour_index` picks the kind
 by size: below :data:`EXACT_BELOW` points an :class:`ExactIndex` (a scan, which
 then costs less than building and asking a graph; ``bench/bench_neighbours.py``
-measures where the two cross), from there an :class:`HnswIndex` (FAISS's HNSW,
+measures where the two cross), from there an :class:`HnswIndex` built on a
+background thread, exact scans answering until it is ready (FAISS's HNSW,
 approximate: on 10^4 random 384-d Gaussian points, the hardest case, recall at k = 40 is about 0.95; on clustered, embedding-like data about 1).
 
 The points are rows ``X[ids]`` of a larger array, which may be a memory map
@@ -16,6 +17,7 @@ it).
 
 from __future__ import annotations
 
+import threading
 from typing import Protocol
 
 import numpy as np
@@ -161,7 +163,41 @@ class HnswIndex:
         return distances, ids
 
 
+class ExactUntilBuilt:
+    """An HNSW graph built on a background thread; until it is ready, searches scan exactly.
+
+    So the first query of a big pool never waits for the build (minutes at 10^6
+    points); ``ready`` says whether the graph answers yet.
+    """
+
+    def __init__(self, X: np.ndarray, ids: np.ndarray | None = None) -> None:
+        self.exact = ExactIndex(X, ids)
+        self.ids = self.exact.ids
+        self._graph: HnswIndex | None = None
+        self._thread = threading.Thread(target=self._build, args=(X, ids), name="nudge-hnsw", daemon=True)
+        self._thread.start()
+
+    def _build(self, X: np.ndarray, ids: np.ndarray | None) -> None:
+        self._graph = HnswIndex(X, ids)
+
+    @property
+    def ready(self) -> bool:
+        return self._graph is not None
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the graph (at most ``timeout`` seconds); True when it is ready."""
+        self._thread.join(timeout)
+        return self.ready
+
+    def search(
+        self, queries: np.ndarray, k: int, exclude: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        graph = self._graph
+        return (graph or self.exact).search(queries, k, exclude)
+
+
 def neighbour_index(X: np.ndarray, ids: np.ndarray | None = None, *, exact_below: int = EXACT_BELOW) -> NeighbourIndex:
-    """An index over ``X[ids]`` (default all rows): exact below ``exact_below`` points, else HNSW."""
+    """An index over ``X[ids]`` (default all rows): exact below ``exact_below`` points, else an
+    HNSW graph built in the background (:class:`ExactUntilBuilt`)."""
     size = len(X) if ids is None else len(ids)
-    return ExactIndex(X, ids) if size < exact_below else HnswIndex(X, ids)
+    return ExactIndex(X, ids) if size < exact_below else ExactUntilBuilt(X, ids)

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 
 from estimators import DirectionClassifier, pack_targets
-from estimators.encoders import SentenceEncoder
+from estimators.backends import make_encoder
 from estimators.targets import check_directions
 from loop.datasets import Dataset, load_dataset
 from loop.store import DIRECTION_SOURCES, Annotation, QueryRecord, Store
@@ -641,7 +641,7 @@ class Session:
 
     def _text_encoder(self):
         if self._encoder is None:
-            self._encoder = SentenceEncoder()
+            self._encoder = make_encoder()  # the data sets' default: a rewrite embeds as its review did
         return self._encoder
 
     # ------------------------------------------------------------------ status

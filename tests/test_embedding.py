@@ -84,17 +84,17 @@ def test_progress_is_polled_from_another_thread_while_the_job_runs(encoder):
     gate = threading.Semaphore(0)
     encoder.fake.gate = gate
     job = EmbeddingJob(TEXTS, encoder, chunk_size=8).start()  # 3 chunks: 8, 8, 7 texts; batches of 4
-    seen = []
-    for _ in range(6):  # one batch of 4 texts per release
-        gate.release()
+    seen = [job.progress()]
+    for _ in range(3):  # a chunk is two model calls of at most 4 texts
+        gate.release(2)
         deadline = time.monotonic() + 10
-        while job.progress() == (seen[-1] if seen else None) and time.monotonic() < deadline:
+        while job.progress() == seen[-1] and time.monotonic() < deadline:
             time.sleep(0.01)
         seen.append(job.progress())
     final = job.wait(10)
     assert final.stage == "done" and final.done == 23 and final.seconds_left == 0.0
     done = [p.done for p in seen if p.stage == "embedding"]
-    assert done == sorted(done) and set(done) <= {0, 8, 16, 23}
+    assert done == sorted(done) and set(done) <= {0, 8, 16, 23} and 8 in done
     chunk = next(p for p in seen if p.done == 8)
     assert chunk.rate > 0 and chunk.seconds_left == pytest.approx(15 / chunk.rate)
     assert "8 of 23 texts" in chunk.describe() and "left" in chunk.describe()
@@ -214,7 +214,7 @@ def review_file(tmp_path):
     with path.open("w", newline="") as handle:
         rows = [["text", "label"]] + [[f"Review {i}: the plot was {'dull' if i % 2 else 'gripping'} "
                                        f"and the cast {'wooden' if i % 3 else 'superb'}.", i % 2]
-                                      for i in range(240)]
+                                      for i in range(120)]
         csv.writer(handle).writerows(rows)
     return path
 
@@ -222,29 +222,29 @@ def review_file(tmp_path):
 def test_nudge_embed_resumes_after_ctrl_c_and_after_kill_9(tmp_path, review_file):
     cache = tmp_path / "cache"
     env = {**os.environ, "NUDGE_CACHE_DIR": str(cache), "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    arguments = ("embed", "--dataset", f"text-csv:{review_file}", "--chunk-size", "16")
+    arguments = ("embed", "--dataset", f"text-csv:{review_file}", "--chunk-size", "8", "--backend", "torch")
 
     interrupted = nudge(*arguments, env=env)
-    wait_for_cached(cache, 16, interrupted)
+    wait_for_cached(cache, 8, interrupted)
     interrupted.send_signal(signal.SIGINT)
     output = interrupted.communicate(timeout=60)[0]
     assert interrupted.returncode == 130 and "nudge embed: interrupted" in output
     assert "Traceback" not in output
     after_interrupt = cached_count(cache)
-    assert after_interrupt % 16 == 0 and 16 <= after_interrupt < 240  # whole chunks only
+    assert after_interrupt % 8 == 0 and 8 <= after_interrupt < 120  # whole chunks only
 
     killed = nudge(*arguments, env=env)
-    wait_for_cached(cache, after_interrupt + 16, killed)
+    wait_for_cached(cache, after_interrupt + 8, killed)
     killed.send_signal(signal.SIGKILL)
     killed.wait(timeout=30)
     after_kill = cached_count(cache)
-    assert after_kill % 16 == 0 and after_interrupt < after_kill < 240
+    assert after_kill % 8 == 0 and after_interrupt < after_kill < 120
 
     finished = nudge(*arguments, env=env)
     output = finished.communicate(timeout=300)[0]
     assert finished.returncode == 0, output
-    assert f"{240 - after_kill} embedded in" in output and f"{after_kill} were already in the cache" in output
-    assert cached_count(cache) == 240
+    assert f"{120 - after_kill} embedded in" in output and f"{after_kill} were already in the cache" in output
+    assert cached_count(cache) == 120
     vectors = load_dataset(f"text-csv:{review_file}", encoder=SentenceEncoder(cache_dir=cache / "embeddings")).X
     texts = [row[0] for row in list(csv.reader(review_file.open()))[1:]]
     fresh = SentenceEncoder(cache_dir=tmp_path / "fresh").embed_uncached([texts[0], texts[-1]])

@@ -4,7 +4,7 @@ random case, exclusions, memory-mapped float16 points, and the choice by size.""
 import numpy as np
 import pytest
 
-from loop.neighbours import ExactIndex, HnswIndex, neighbour_index
+from loop.neighbours import ExactIndex, ExactUntilBuilt, HnswIndex, neighbour_index
 
 
 def brute_force(X, ids, query, k, exclude=()):
@@ -76,7 +76,12 @@ def test_hnsw_over_a_float16_memory_map_honours_exclusions(tmp_path):
     np.testing.assert_array_equal(without[0], brute_force(X, ids, query, 5, [ids[10]])[1])
 
 
-def test_the_index_kind_follows_the_pool_size():
-    X = np.zeros((100, 4), dtype=np.float32)
+def test_the_index_kind_follows_the_pool_size_and_a_graph_builds_in_the_background():
+    X = np.random.default_rng(5).standard_normal((100, 4)).astype(np.float32)
     assert isinstance(neighbour_index(X, np.arange(50), exact_below=51), ExactIndex)
-    assert isinstance(neighbour_index(X, np.arange(50), exact_below=50), HnswIndex)
+    big = neighbour_index(X, np.arange(50), exact_below=50)
+    assert isinstance(big, ExactUntilBuilt)
+    before = big.search(X[:3], 4)  # exact while building, or the graph: the same on a small case
+    assert big.wait(30) and isinstance(big._graph, HnswIndex)
+    np.testing.assert_array_equal(big.search(X[:3], 4)[1], before[1])
+    np.testing.assert_array_equal(before[1], ExactIndex(X, np.arange(50)).search(X[:3], 4)[1])
