@@ -118,7 +118,7 @@ def _require_onnx() -> None:
         import onnx  # noqa: F401
         import onnxruntime  # noqa: F401
     except ImportError:
-        raise ValueError("the onnx-int8 encoder needs onnx and onnxruntime (nudge's dependencies): reinstall nudge") from None
+        raise ValueError("the onnx-int8 encoder needs the onnx extra: pip install 'nudge[onnx]'") from None
 
 
 def _export_quantised(source: Path, folder: Path) -> None:

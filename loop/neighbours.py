@@ -25,8 +25,8 @@ import numpy as np
 EXACT_BELOW = 50_000  # points; see bench/bench_neighbours.py (the crossover measured on this machine)
 SCAN_CHUNK = 32_768  # indexed points compared with the queries at a time
 ADD_CHUNK = 65_536  # rows added to an HNSW graph at a time
-HNSW_LINKS = 32  # HNSW's M: links per node
-HNSW_BUILD_DEPTH = 80  # efConstruction
+HNSW_LINKS = 16  # HNSW's M: links per node
+HNSW_BUILD_DEPTH = 40  # efConstruction
 HNSW_SEARCH_DEPTH = 256  # efSearch (raised to 2k for larger k)
 
 

@@ -641,7 +641,7 @@ class Session:
 
     def _text_encoder(self):
         if self._encoder is None:
-            self._encoder = make_encoder()  # the data sets' default: a rewrite embeds as its review did
+            self._encoder = make_encoder()  # the data sets' default backend: a rewrite embeds as its review did
         return self._encoder
 
     # ------------------------------------------------------------------ status
