@@ -22,7 +22,7 @@ from typing import Protocol
 
 import numpy as np
 
-EXACT_BELOW = 50_000  # points; see bench/bench_neighbours.py (the crossover measured on this machine)
+EXACT_BELOW = 20_000  # points: above, one exact scan takes more than 20 ms here (bench/bench_neighbours.py)
 SCAN_CHUNK = 32_768  # indexed points compared with the queries at a time
 ADD_CHUNK = 65_536  # rows added to an HNSW graph at a time
 HNSW_LINKS = 16  # HNSW's M: links per node
