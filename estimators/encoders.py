@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing
 from functools import cached_property
 from pathlib import Path
@@ -101,30 +101,22 @@ class EmbeddingCache:
                 f"the embedding cache {self.path} cannot be opened: {error}"
             ) from error
 
-    def present(self, keys: Iterable[bytes]) -> set[bytes]:
-        """The keys among ``keys`` that have a stored vector (the vectors are not read)."""
+    def _select(self, columns: str, keys: Iterable[bytes]) -> Iterator[tuple]:
+        """The stored rows (``columns``) among ``keys``, asked SQL_CHUNK keys at a time."""
         keys = list(keys)
-        found: set[bytes] = set()
         with closing(self._connect()) as connection:
             for start in range(0, len(keys), SQL_CHUNK):
                 chunk = keys[start : start + SQL_CHUNK]
                 marks = ",".join("?" * len(chunk))
-                query = f"SELECT key FROM vectors WHERE key IN ({marks})"
-                found.update(key for (key,) in connection.execute(query, chunk))
-        return found
+                yield from connection.execute(f"SELECT {columns} FROM vectors WHERE key IN ({marks})", chunk)
+
+    def present(self, keys: Iterable[bytes]) -> set[bytes]:
+        """The keys among ``keys`` that have a stored vector (the vectors are not read)."""
+        return {key for (key,) in self._select("key", keys)}
 
     def get(self, keys: Iterable[bytes], dimension: int) -> dict[bytes, np.ndarray]:
         """The stored vectors among ``keys``: {key: (dimension,) float32}."""
-        keys = list(keys)
-        found: dict[bytes, np.ndarray] = {}
-        with closing(self._connect()) as connection:
-            for start in range(0, len(keys), SQL_CHUNK):
-                chunk = keys[start : start + SQL_CHUNK]
-                marks = ",".join("?" * len(chunk))
-                query = f"SELECT key, vector FROM vectors WHERE key IN ({marks})"
-                for key, blob in connection.execute(query, chunk):
-                    found[key] = self._decode(blob, dimension)
-        return found
+        return {key: self._decode(blob, dimension) for key, blob in self._select("key, vector", keys)}
 
     def _decode(self, blob: bytes, dimension: int) -> np.ndarray:
         if len(blob) != 4 * dimension:
