@@ -85,3 +85,17 @@ def test_the_index_kind_follows_the_pool_size_and_a_graph_builds_in_the_backgrou
     assert big.wait(30) and isinstance(big._graph, HnswIndex)
     np.testing.assert_array_equal(big.search(X[:3], 4)[1], before[1])
     np.testing.assert_array_equal(before[1], ExactIndex(X, np.arange(50)).search(X[:3], 4)[1])
+
+
+def test_a_projection_through_a_graph_shows_the_points_an_exact_scan_shows():
+    from loop.projection import project_query
+
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((600, 8)).astype(np.float32)
+    pool = np.arange(500)
+    labels = {int(i): int(i % 2) for i in rng.choice(pool, 30, replace=False)}
+    for query in (3, 77, 410):
+        exact = project_query(query, X, pool, labels, n_neighbours=10)
+        graph = project_query(query, X, pool, labels, n_neighbours=10, neighbours=HnswIndex(X, pool))
+        np.testing.assert_array_equal(graph.point_ids, exact.point_ids)
+        assert query not in exact.point_ids and not np.isin(exact.point_ids, np.arange(500, 600)).any()
