@@ -13,11 +13,11 @@ fitted estimator): a :class:`Held` names it and says how to build it.
   flight, so a pool of millions never sits in the scheduler's memory at once.
 
 Why Dask and not Ray: see the README ("Big pools"). In short, on this 2-core,
-24 GiB machine a Dask scheduler and worker start in about two seconds as plain
-Python processes and add about 15 MB of packages, while a Ray head starts a
-GCS, a raylet, a dashboard and an object store (a share of the RAM reserved),
-takes longer to come up and is a much larger install; both address a real
-cluster by one address (``tcp://host:8786`` for Dask).
+24 GiB machine a Dask scheduler and worker are two plain Python processes that
+come up in about 4 s even under load, and add 24 MB of packages, while a Ray
+head starts a GCS, a raylet, a dashboard and an object store (a share of the
+RAM reserved) and Ray's wheel alone is 79 MB; both address a real cluster by
+one address (``tcp://host:8786`` for Dask).
 
 Workers need nudge installed (the same version, with the ``cluster`` extra)
 and, for embedding, the model package; they never open nudge's cache: results
