@@ -12,7 +12,7 @@ venv: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -c constraints.txt -e '.[test]'
+	$(PIP) install -c constraints.txt -e '.[test,cluster,onnx]'
 	# modAL-python 0.4.2.1 pins skorch==0.9.0: install it alone, without deps.
 	$(PIP) install -c constraints.txt --no-deps modAL-python==0.4.2.1
 	touch $(STAMP)

@@ -24,7 +24,7 @@ import hashlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing
 from functools import cached_property
 from pathlib import Path
@@ -102,18 +102,22 @@ class EmbeddingCache:
                 f"the embedding cache {self.path} cannot be opened: {error}"
             ) from error
 
-    def get(self, keys: Iterable[bytes], dimension: int) -> dict[bytes, np.ndarray]:
-        """The stored vectors among ``keys``: {key: (dimension,) float32}."""
+    def _select(self, columns: str, keys: Iterable[bytes]) -> Iterator[tuple]:
+        """The stored rows (``columns``) among ``keys``, asked SQL_CHUNK keys at a time."""
         keys = list(keys)
-        found: dict[bytes, np.ndarray] = {}
         with closing(self._connect()) as connection:
             for start in range(0, len(keys), SQL_CHUNK):
                 chunk = keys[start : start + SQL_CHUNK]
                 marks = ",".join("?" * len(chunk))
-                query = f"SELECT key, vector FROM vectors WHERE key IN ({marks})"
-                for key, blob in connection.execute(query, chunk):
-                    found[key] = self._decode(blob, dimension)
-        return found
+                yield from connection.execute(f"SELECT {columns} FROM vectors WHERE key IN ({marks})", chunk)
+
+    def present(self, keys: Iterable[bytes]) -> set[bytes]:
+        """The keys among ``keys`` that have a stored vector (the vectors are not read)."""
+        return {key for (key,) in self._select("key", keys)}
+
+    def get(self, keys: Iterable[bytes], dimension: int) -> dict[bytes, np.ndarray]:
+        """The stored vectors among ``keys``: {key: (dimension,) float32}."""
+        return {key: self._decode(blob, dimension) for key, blob in self._select("key, vector", keys)}
 
     def _decode(self, blob: bytes, dimension: int) -> np.ndarray:
         if len(blob) != 4 * dimension:
@@ -156,7 +160,11 @@ class SentenceEncoder:
 
     The model is loaded lazily, on the first text missing from the cache: a
     fully cached run never loads it (loading and importing take seconds).
+    Backends (``estimators.onnx_encoder``) override :meth:`_identity` and
+    :meth:`_load_model`; ``backend`` names them.
     """
+
+    backend = "torch"
 
     def __init__(
         self,
@@ -169,16 +177,24 @@ class SentenceEncoder:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.model = model
         self.model_path = default_model_path() if model is None else _local_model_folder(model)
-        cache_dir = nudge_cache_dir("embeddings") if cache_dir is None else cache_dir
-        self.cache = EmbeddingCache(cache_dir)
+        self.cache_dir = nudge_cache_dir("embeddings") if cache_dir is None else cache_dir
         self.batch_size = batch_size
         self.show_progress = show_progress
         self._model: Any = None
         self._load_lock = threading.Lock()
 
     @cached_property
+    def cache(self) -> EmbeddingCache:
+        """The embedding cache, opened on first use (a worker that only embeds never opens it)."""
+        return EmbeddingCache(self.cache_dir)
+
+    @cached_property
     def model_id(self) -> str:
-        """The model's identity in the cache: see :func:`model_identity`."""
+        """The model's identity in the cache (see :func:`model_identity`); :meth:`_identity` makes it."""
+        return self._identity()
+
+    def _identity(self) -> str:
+        """The identity of the model folder; a backend that runs other files overrides this."""
         return model_identity(self.model_path)
 
     @property
@@ -216,7 +232,7 @@ class SentenceEncoder:
         texts = _checked_texts(texts)
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        keys = [self._key(text) for text in texts]
+        keys = self.keys(texts)
         known = self.cache.dimension(self.model_id)
         found = {} if known is None else self.cache.get(set(keys), known)
         missing = {key: text for key, text in zip(keys, texts) if key not in found}
@@ -224,29 +240,41 @@ class SentenceEncoder:
             found.update(self._embed(missing, store=store))
         return np.stack([found[key] for key in keys])
 
-    def _key(self, text: str) -> bytes:
-        return hashlib.sha256(f"{self.model_id}\0{text}".encode()).digest()
+    def keys(self, texts: Sequence[str]) -> list[bytes]:
+        """The cache key of each text: sha256(model identity + NUL + text)."""
+        return [hashlib.sha256(f"{self.model_id}\0{text}".encode()).digest() for text in texts]
+
+    def missing(self, texts: Sequence[str]) -> dict[bytes, str]:
+        """The distinct texts among ``texts`` that the cache lacks, by key, in first-seen order."""
+        texts = _checked_texts(texts)
+        keys = self.keys(texts)
+        present = self.cache.present(set(keys))
+        return {key: text for key, text in zip(keys, texts) if key not in present}
+
+    def embed_uncached(self, texts: Sequence[str]) -> np.ndarray:
+        """(N, d) float32: the model's vectors for ``texts``, neither read from nor written to the cache."""
+        vectors = self._loaded_model().encode(
+            list(texts), batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def store(self, keys: Sequence[bytes], vectors: np.ndarray) -> None:
+        """Put ``vectors`` (N, d), row i for ``keys[i]``, into the cache under this model."""
+        self.cache.put(self.model_id, dict(zip(keys, np.asarray(vectors, dtype=np.float32))))
 
     def _embed(self, missing: dict[bytes, str], *, store: bool) -> dict[bytes, np.ndarray]:
         """Embed the texts of ``missing`` in batches, storing each batch as it is done when ``store``."""
-        model = self._loaded_model()
         items = list(missing.items())
         show = len(items) > self.batch_size if self.show_progress is None else self.show_progress
         embedded: dict[bytes, np.ndarray] = {}
         with tqdm(total=len(items), desc="Embedding texts", unit="text", disable=not show) as bar:
             for start in range(0, len(items), self.batch_size):
-                batch = items[start : start + self.batch_size]
-                vectors = model.encode(
-                    [text for _, text in batch],
-                    batch_size=self.batch_size,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                )
-                done = {key: np.asarray(v, dtype=np.float32) for (key, _), v in zip(batch, vectors)}
+                batch_keys, batch_texts = zip(*items[start : start + self.batch_size])
+                vectors = self.embed_uncached(batch_texts)
                 if store:
-                    self.cache.put(self.model_id, done)
-                embedded.update(done)
-                bar.update(len(batch))
+                    self.store(batch_keys, vectors)
+                embedded.update(zip(batch_keys, vectors))
+                bar.update(len(batch_keys))
         return embedded
 
     def _loaded_model(self) -> Any:
@@ -266,7 +294,7 @@ class SentenceEncoder:
             ) from error
 
     def __repr__(self) -> str:
-        return f"SentenceEncoder(model={str(self.model_path)!r}, cache={str(self.cache.path)!r})"
+        return f"{type(self).__name__}(model={str(self.model_path)!r}, cache={str(self.cache_dir)!r})"
 
 
 def _local_model_folder(model: str | Path) -> Path:

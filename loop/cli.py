@@ -1,4 +1,4 @@
-"""The ``nudge`` command: simulate, export, and the subcommands other packages register
+"""The ``nudge`` command: simulate, export, embed, and the subcommands other packages register
 (``serve`` comes from ui/ through the ``nudge.commands`` entry point group)."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from importlib.metadata import entry_points
 
+from loop.embedding import add_embed
 from loop.store import StoreError
 
 
@@ -197,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train(subparsers)
     add_simulate(subparsers)
     add_export(subparsers)
+    add_embed(subparsers)
     return parser
 
 

@@ -45,9 +45,8 @@ from functools import cached_property
 from typing import Protocol
 
 import numpy as np
-from sklearn.neighbors import NearestNeighbors
-
 from loop.datasets import Dataset
+from loop.neighbours import NeighbourIndex, neighbour_index
 
 ORACLES = ("exact", "nearest-opposite", "labels-only")
 
@@ -219,34 +218,23 @@ class NearestOppositeOracle(SimulatedAnnotator):
     source = "towards-example"
 
     @cached_property
-    def _nearest_by_class(self) -> tuple[np.ndarray, np.ndarray]:
-        """(distances (C, N), indices (C, N)): each point's nearest pool point of class c other
-        than itself (distance inf where class c has no such point)."""
+    def _class_indexes(self) -> list[NeighbourIndex | None]:
+        """Per class c, a neighbour index over the pool points of class c (None where there are none)."""
         data = self.dataset
-        rows = np.arange(len(data.X))
-        distances = np.full((data.n_classes, len(data.X)), np.inf)
-        indices = np.zeros((data.n_classes, len(data.X)), dtype=np.int64)
-        for c in range(data.n_classes):
-            members = data.pool[data.y[data.pool] == c]
-            if len(members) == 0:
-                continue
-            search = NearestNeighbors(n_neighbors=min(2, len(members))).fit(data.X[members])
-            found_distances, found = search.kneighbors(data.X)
-            found = members[found]
-            column = np.argmax(found != rows[:, None], axis=1)  # the first that is not the point
-            chosen = found[rows, column]
-            distances[c] = np.where(chosen == rows, np.inf, found_distances[rows, column])
-            indices[c] = chosen
-        return distances, indices
+        members = [data.pool[data.y[data.pool] == c] for c in range(data.n_classes)]
+        return [neighbour_index(data.X, ids) if len(ids) else None for ids in members]
 
     def _direction(self, index: int, true_label: int, label: int) -> tuple[np.ndarray, int] | None:
-        distances, indices = self._nearest_by_class
-        others = distances[:, index].copy()
-        others[label] = np.inf
-        target = int(np.argmin(others))
-        if not np.isfinite(others[target]):
+        x = self.dataset.X[index]
+        nearest = [(np.inf, -1)] * self.dataset.n_classes
+        for c, class_index in enumerate(self._class_indexes):
+            if c != label and class_index is not None:
+                distances, ids = class_index.search(x, 1, exclude=np.array([index]))
+                nearest[c] = (float(distances[0, 0]), int(ids[0, 0]))
+        target = min(range(len(nearest)), key=lambda c: nearest[c][0])
+        distance, neighbour = nearest[target]
+        if not np.isfinite(distance):
             return None
-        neighbour = indices[target, index]
         return self.dataset.X[neighbour].astype(np.float64) - self.dataset.X[index], target
 
 

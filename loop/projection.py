@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from loop.neighbours import ExactIndex, NeighbourIndex
+
 ProbabilityFunction = Callable[[np.ndarray], np.ndarray]  # (M, n) -> (M, C)
 MarginGradient = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # (M, n) -> (M,), (M, n)
 
@@ -147,6 +149,7 @@ def project_query(
     grid_size: int = 64,
     seed: int = 0,
     plane: Plane | None = None,
+    neighbours: NeighbourIndex | None = None,
 ) -> Projection:
     """The local boundary projection of query ``point_id``.
 
@@ -156,7 +159,9 @@ def project_query(
     plane and up to ``max_points`` pool points are shown; for n > 2 the
     ``n_neighbours`` nearest pool points and labelled points are shown, in
     ``plane`` when given (to keep a query's axes while the model changes), else
-    in a plane chosen by :func:`choose_plane`.
+    in a plane chosen by :func:`choose_plane`. ``neighbours``: an index over
+    the pool (:func:`loop.neighbours.neighbour_index`, kept by the caller across
+    queries); default None: an exact scan of the pool.
     """
     x = X[point_id].astype(float)
     labelled_ids = np.fromiter(labels.keys(), dtype=int, count=len(labels))
@@ -164,7 +169,8 @@ def project_query(
     if is_data_plane:
         shown = _data_plane_points(pool, labelled_ids, point_id, max_points, seed)
     else:
-        shown = _nearest_points(X, x, pool, labelled_ids, point_id, n_neighbours)
+        neighbours = neighbours or ExactIndex(X, pool)
+        shown = _nearest_points(X, x, neighbours, labelled_ids, point_id, n_neighbours)
     predicted = _predict(predict_proba, X[shown])
     classes = np.array([labels.get(int(i), p) for i, p in zip(shown, predicted)], dtype=int)
     if is_data_plane:
@@ -204,13 +210,10 @@ def _data_plane_points(pool: np.ndarray, labelled: np.ndarray, query: int, limit
     return np.concatenate([labelled, unlabelled]).astype(int)
 
 
-def _nearest_points(X: np.ndarray, x: np.ndarray, pool: np.ndarray, labelled: np.ndarray,
+def _nearest_points(X: np.ndarray, x: np.ndarray, pool: NeighbourIndex, labelled: np.ndarray,
                     query: int, k: int) -> np.ndarray:
-    """The k nearest pool points and the k nearest labelled points (excluding the query)."""
-    def nearest(ids: np.ndarray) -> np.ndarray:
-        ids = ids[ids != query]
-        distances = np.linalg.norm(X[ids] - x, axis=1)
-        return ids[np.argsort(distances, kind="stable")[:k]]
-
-    unlabelled = np.setdiff1d(pool, labelled)
-    return np.unique(np.concatenate([nearest(labelled), nearest(unlabelled)])).astype(int)
+    """The k nearest unlabelled pool points and the k nearest labelled points (excluding the query)."""
+    _, unlabelled = pool.search(x, k, exclude=np.append(labelled, query))
+    _, near_labelled = ExactIndex(X, labelled).search(x, k, exclude=np.array([query]))
+    found = np.concatenate([unlabelled[0], near_labelled[0]])
+    return np.unique(found[found >= 0]).astype(int)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from loop.neighbours import NeighbourIndex, neighbour_index
 from loop.picture import boundary_lines, towards_candidates, true_boundary
 from loop.projection import Plane, Projection, project_query
 from loop.session import ModelSnapshot, Query, Session, SessionError
@@ -92,6 +93,11 @@ class AnnotationService:
         self._planes: OrderedDict[str, Plane] = OrderedDict()
         self._planes_lock = threading.Lock()
         self._truth: dict[tuple, list[np.ndarray]] = {}
+        # the pool never changes: its neighbour index is made once (a big pool's graph builds in the
+        # background); 2-D pictures show the data plane and need none
+        dataset = session.dataset
+        self.pool_index: NeighbourIndex | None = (
+            neighbour_index(dataset.X, dataset.pool) if dataset.n_features > 2 else None)
 
     # ----------------------------------------------------------------- queries
     def next_query(self, annotator: str, *, client: str | None = None) -> Query | None:
@@ -111,7 +117,7 @@ class AnnotationService:
         projection = project_query(
             point_id, dataset.X, dataset.pool, self.session.labelled_points(),
             predict_proba=predict, margin_gradient=model.estimator.margin_and_gradient if fitted else None,
-            seed=self.session.config.seed, plane=plane,
+            seed=self.session.config.seed, plane=plane, neighbours=self.pool_index,
         )
         shown = dataset.X[projection.point_ids]
         point_probabilities = probabilities = None

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from estimators.encoders import SentenceEncoder
+from estimators.backends import make_encoder
 from loop.answers import (
     MAX_REWRITE_CHARS,
     check_annotator,
@@ -450,7 +450,7 @@ class Session:
 
     def _text_encoder(self):
         if self._encoder is None:
-            self._encoder = SentenceEncoder()
+            self._encoder = make_encoder()  # the data sets' default backend: a rewrite embeds as its review did
         return self._encoder
 
     # ------------------------------------------------------------------ status

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from estimators.encoders import SentenceEncoder, TextEncoder
+from estimators.backends import make_encoder
+from estimators.encoders import TextEncoder
+from loop import embedding
 
 
 def text_encoder(encoder: TextEncoder | None) -> TextEncoder:
-    """The encoder to use: the one given, else the shipped sentence model."""
-    return SentenceEncoder() if encoder is None else encoder
+    """The encoder to use: the one given, else the shipped sentence model on the default backend
+    (:func:`estimators.backends.make_encoder`)."""
+    return make_encoder() if encoder is None else encoder
 
 
 def encoder_identity(encoder: TextEncoder) -> str:
@@ -23,7 +26,7 @@ def embed_texts(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(X (N, d), revisions' X (N, d) with NaN rows where none), in one encoder call."""
     present = [r for r in revisions if r is not None]
-    vectors = np.asarray(encoder.encode(texts + present), dtype=np.float32)
+    vectors = np.asarray(embedding.embed_texts(encoder, texts + present), dtype=np.float32)
     if vectors.ndim != 2 or len(vectors) != len(texts) + len(present):
         raise ValueError(
             f"the encoder returned shape {vectors.shape} for {len(texts) + len(present)} texts"
