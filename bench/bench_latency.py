@@ -13,7 +13,7 @@ Modes:
 
 - ``sync``: ``InlineTrainer``, in-memory store, what ``nudge
   simulate`` does: submit retrains (and scores the test split) before it returns.
-- ``ui``: ``BackgroundTrainer`` over a SQLite file, what ``nudge serve``
+- ``ui``: a ``SharedTrainer`` over a SQLite file, what ``nudge serve``
   does; the annotator takes longer than a retrain (the script waits, untimed,
   until the trainer is idle before each submit), so each next query is chosen
   with the model of the previous round while the retrain for the new answer
@@ -55,7 +55,8 @@ from common import (
 from loop.oracles import make_oracle
 from loop.service import AnnotationService
 from loop.session import Session, SessionConfig
-from loop.training import BackgroundTrainer, InlineTrainer
+from loop.shared_trainer import SharedTrainer
+from loop.training import InlineTrainer
 
 MODES = ("sync", "ui", "ui-busy")
 LABELS = (20, 100, 200, 500)
@@ -178,7 +179,7 @@ def main() -> None:
                     continue
                 for mode in modes:
                     db = "sqlite://" if mode == "sync" else str(Path(folder) / f"{name}-{n_labels}-{mode}.db")
-                    session = prefilled_session(dataset, n_labels, db=db, trainer=InlineTrainer() if mode == "sync" else BackgroundTrainer())
+                    session = prefilled_session(dataset, n_labels, db=db, trainer=InlineTrainer() if mode == "sync" else SharedTrainer())
                     profiler = cProfile.Profile() if args.profile else None
                     try:
                         times = time_rounds(session, mode, rounds, profiler)

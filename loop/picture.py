@@ -15,7 +15,6 @@ compute here than in a browser:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import contourpy
@@ -52,14 +51,23 @@ def boundary_lines(a: np.ndarray, b: np.ndarray, probabilities: np.ndarray) -> l
     return lines
 
 
-def true_boundary(score: Callable[[np.ndarray], np.ndarray], low: np.ndarray, high: np.ndarray,
+def true_boundary(generator, low: np.ndarray, high: np.ndarray,
                   resolution: int = TRUTH_RESOLUTION) -> list[np.ndarray]:
-    """Polylines ((L, 2) data coordinates) of the zero contour of a 2-D score over the box [low, high]."""
+    """Polylines ((L, 2) data coordinates) of a 2-D generator's true boundary over the box [low, high]:
+    the zero contour of its score (two classes), else the edge of each class's region."""
     xs = np.linspace(low[0], high[0], resolution)
     ys = np.linspace(low[1], high[1], resolution)
     grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
-    values = np.asarray(score(grid), dtype=np.float64).reshape(resolution, resolution)
-    return [line for line in contourpy.contour_generator(x=xs, y=ys, z=values).lines(0.0) if len(line) > 1]
+    if hasattr(generator, "score"):
+        fields = [(np.asarray(generator.score(grid), dtype=np.float64), 0.0)]
+    else:  # every edge lies on the region of a class other than the last one
+        truth = generator.truth(grid)
+        fields = [((truth == c).astype(np.float64), 0.5) for c in range(generator.n_classes - 1)]
+    lines = []
+    for values, level in fields:
+        contours = contourpy.contour_generator(x=xs, y=ys, z=values.reshape(resolution, resolution))
+        lines += [line for line in contours.lines(level) if len(line) > 1]
+    return lines
 
 
 @dataclass(frozen=True)

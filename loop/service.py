@@ -195,7 +195,7 @@ class AnnotationService:
         high = origin + np.array([projection.a[-1], projection.b[-1]])
         key = tuple(np.round(np.concatenate([low, high]), 9))
         if key not in self._truth:  # the data plane's window is the same for every query
-            self._truth[key] = true_boundary(generator.score, low, high)
+            self._truth[key] = true_boundary(generator, low, high)
         return [np.round(line - origin, 5).tolist() for line in self._truth[key]]
 
     def _candidates(self, projection: Projection, shown: np.ndarray, probabilities: np.ndarray | None) -> list[dict]:

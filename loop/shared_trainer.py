@@ -20,6 +20,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from loop.errors import StoreError
 from loop.publication import LEASE_SECONDS, ModelRegistry, PublishedModel, TrainerLease, process_name
 from loop.training import ModelSnapshot, Trainer
 from strategies import estimators_of
@@ -110,7 +111,10 @@ class SharedTrainer(Trainer):
         while not self._stopping.is_set():
             try:
                 leader = self.may_train and self.lease.acquire()
-            except Exception:  # a database hiccup: not the leader until the next beat succeeds
+            except StoreError as error:  # a database hiccup: not the leader until the next beat succeeds
+                logger.error("trainer lease of session %s could not be renewed: %s", self.session.session_id, error)
+                leader = False
+            except Exception:
                 logger.exception("trainer lease of session %s could not be renewed", self.session.session_id)
                 leader = False
             if leader and not self.leader:
@@ -133,6 +137,8 @@ class SharedTrainer(Trainer):
                 if self.leader and (requested or self._log_grew()) and self._behind_the_log():
                     self.retrain()
                     self._log_seen = self.session.store.log_state(self.session.session_id)
+            except StoreError as error:  # the database refused (gone, read-only, full): said in one line
+                logger.error("training of session %s stopped for now: %s", self.session.session_id, error)
             except Exception:  # the trainer must outlive one bad round; the log is intact
                 logger.exception("training of session %s failed; the previous model stays", self.session.session_id)
 

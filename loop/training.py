@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from estimators import pack_targets
+from loop.errors import StoreError
 from loop.ranking import Ranking, rank_pool
 from loop.store import Annotation
 from strategies import estimators_of
@@ -285,6 +286,8 @@ class BackgroundTrainer(Trainer):
                 self._requested = False
             try:
                 self.retrain()
+            except StoreError as error:  # the database refused (gone, read-only, full): said in one line
+                logger.error("retrain of session %s stopped for now: %s", self.session.session_id, error)
             except Exception:  # the trainer must outlive one bad round; the log is intact
                 logger.exception("retrain of session %s failed; the previous model stays",
                                  self.session.session_id)

@@ -83,10 +83,10 @@ def test_job_embeds_in_chunks_and_a_second_job_embeds_nothing(encoder):
 def test_progress_is_polled_from_another_thread_while_the_job_runs(encoder):
     gate = threading.Semaphore(0)
     encoder.fake.gate = gate
-    job = EmbeddingJob(TEXTS, encoder, chunk_size=8).start()  # 3 chunks: 8, 8, 7 texts; batches of 4
+    job = EmbeddingJob(TEXTS, encoder, chunk_size=8).start()  # 3 chunks: 8, 8, 7 texts
     seen = [job.progress()]
-    for _ in range(3):  # a chunk is two model calls of at most 4 texts
-        gate.release(2)
+    for _ in range(3):  # a chunk is one model call (the model batches inside it)
+        gate.release(1)
         deadline = time.monotonic() + 10
         while job.progress() == seen[-1] and time.monotonic() < deadline:
             time.sleep(0.01)

@@ -89,11 +89,11 @@ def test_boundary_distance_with_ten_classes_is_the_gap_of_the_top_two_logits(dig
     np.testing.assert_allclose(scores, expected[order], rtol=1e-4)
 
     query = session.next_query("bot")
-    projection = AnnotationService(session).projection(query)
-    assert projection.probabilities.shape[2] == 10 and not projection.is_data_plane
+    picture = AnnotationService(session).query_picture(query)
+    assert len(picture.probabilities) == 10 and not picture.data["is_data_plane"]
     margin, gradient = estimator.margin_and_gradient(query.x[None])
     step = margin[0] / np.linalg.norm(gradient[0])
-    moved = estimator.logits((query.x + step * projection.plane.u1)[None].astype(np.float32))[0]
+    moved = estimator.logits((query.x + step * picture.plane.u1)[None].astype(np.float32))[0]
     assert np.sort(moved)[-1] == pytest.approx(np.sort(moved)[-2], abs=1e-3)
 
 
@@ -101,7 +101,7 @@ def test_a_click_on_a_ten_class_projection_leads_to_the_likeliest_other_class_at
     session, _ = answered_session(digits, 20)
     service = AnnotationService(session)
     query = session.next_query("bot")
-    service.projection(query)
+    service.query_picture(query)
     annotation = service.submit(query.query_id, label=int(digits.y[query.point_id]), plane_point=[2.0, 0.0],
                                 annotator="bot")
     tip = query.x + annotation.directions[0]

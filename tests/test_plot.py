@@ -5,7 +5,8 @@ import numpy as np
 import orjson
 import pytest
 
-from loop.datasets import Dataset, load_dataset
+from loop.datasets import CirclesGenerator, Dataset, load_dataset
+from loop.datasets.gaussians import GaussiansGenerator
 from loop.picture import CONFIDENT, NOT_BESIDE, SAME_WAY, boundary_lines, towards_candidates, true_boundary
 from loop.service import AnnotationService
 from loop.session import Session, SessionConfig
@@ -54,9 +55,21 @@ def test_with_three_classes_each_region_edge_is_where_two_classes_tie():
 
 
 def test_the_true_boundary_of_a_circle_is_at_its_radius():
-    lines = true_boundary(lambda p: 0.7 - np.linalg.norm(p, axis=1), np.array([-1.0, -1.0]), np.array([1.0, 1.0]))
+    circle = CirclesGenerator(factor=0.4)  # its boundary: the circle of radius 0.7
+    lines = true_boundary(circle, np.array([-1.0, -1.0]), np.array([1.0, 1.0]))
     vertices = np.concatenate(lines)
     assert np.abs(np.linalg.norm(vertices, axis=1) - 0.7).max() < 0.01
+
+
+def test_the_true_boundary_of_three_blobs_is_where_the_nearest_centre_changes():
+    blobs = GaussiansGenerator(n_classes=3)
+    lines = true_boundary(blobs, np.array([-5.0, -5.0]), np.array([5.0, 5.0]))
+    vertices = np.concatenate(lines)
+    to_centres = np.linalg.norm(vertices[:, None, :] - blobs.centres[None], axis=2)
+    nearest = np.sort(to_centres, axis=1)
+    assert np.abs(nearest[:, 0] - nearest[:, 1]).max() < 0.1  # every vertex equidistant from two centres
+    pairs = {tuple(sorted(pair)) for pair in np.argsort(to_centres, axis=1)[:, :2].tolist()}
+    assert pairs == {(0, 1), (0, 2), (1, 2)}  # and all three edges are drawn
 
 
 def test_examples_are_of_the_class_beyond_the_boundary_spread_out_and_nearest_first():
