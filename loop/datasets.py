@@ -41,8 +41,10 @@ import os
 import stat
 import urllib.request
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import chain
 from pathlib import Path
 from typing import Literal
 
@@ -481,20 +483,27 @@ def resolve_data_path(
 
 def _read_table(path: Path, delimiter: str) -> list[tuple[int, list[str]]]:
     """The non-blank rows of a delimited UTF-8 file as (line number, stripped cells)."""
+    rows = list(_table_rows(path, delimiter))
+    if not rows:
+        raise ValueError(f"{path} is empty")
+    return rows
+
+
+def _table_rows(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """:func:`_read_table`'s rows one at a time (a wide file is never held as text), empty or not."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle, delimiter=delimiter)
-            rows = [(reader.line_num, [cell.strip() for cell in row]) for row in reader]
+            for row in reader:
+                cells = [cell.strip() for cell in row]
+                if any(cells):
+                    yield reader.line_num, cells
     except UnicodeDecodeError as error:
         raise ValueError(f"{path} is not UTF-8 text (byte {error.start}: {error.reason})") from None
     except csv.Error as error:
         raise ValueError(f"{path} cannot be read as delimited text: {error}") from None
     except OSError as error:
         raise ValueError(f"{path} cannot be read: {error.strerror}") from None
-    rows = [(line, cells) for line, cells in rows if any(cells)]
-    if not rows:
-        raise ValueError(f"{path} is empty")
-    return rows
 
 
 def _check_width(path: Path, line: int, cells: list[str], width: int) -> None:
@@ -534,30 +543,44 @@ def _number(cell: str, path: Path, line: int, column: str) -> float:
 
 
 def _load_feature_csv(path: Path, test_fraction: float, seed: int) -> Dataset:
-    """csv:PATH, numeric features then a label per row; see the module docstring."""
-    rows = _read_table(path, ",")
-    width = len(rows[0][1])
+    """csv:PATH, numeric features then a label per row; see the module docstring.
+
+    Read row by row into float32, so a wide file costs about its numbers' size
+    in memory, not that of its text.
+    """
+    rows = _table_rows(path, ",")
+    first = next(rows, None)
+    if first is None:
+        raise ValueError(f"{path} is empty")
+    width = len(first[1])
     if width < 2:
         raise ValueError(f"{path} needs at least two columns (features..., label); it has {width}")
-    first_cells = rows[0][1][:-1]
-    has_header = not all(_label_order(cell)[0] == 0 for cell in first_cells)
-    columns = rows[0][1] if has_header else [str(j + 1) for j in range(width)]
-    body = rows[1:] if has_header else rows
-    if not body:
-        raise ValueError(f"{path} has a header row but no data rows")
+    has_header = not all(_label_order(cell)[0] == 0 for cell in first[1][:-1])
+    columns = first[1] if has_header else [str(j + 1) for j in range(width)]
     features, labels = [], []
-    for line, cells in body:
+    for line, cells in rows if has_header else chain([first], rows):
         _check_width(path, line, cells, width)
-        features.append(
-            [_number(c, path, line, repr(columns[j])) for j, c in enumerate(cells[:-1])]
-        )
+        features.append(_feature_row(cells[:-1], path, line, columns))
         if not cells[-1]:
             raise ValueError(f"{path}, line {line}: the label (last column) is empty")
         labels.append(cells[-1])
+    if not features:
+        raise ValueError(f"{path} has a header row but no data rows")
     name = f"csv:{path}"
     y, class_names = _class_indices(labels, name)
     pool, test = _split(y, test_fraction, seed, name)
-    return Dataset(name, np.array(features, dtype=np.float32), y, class_names, pool, test)
+    return Dataset(name, np.stack(features), y, class_names, pool, test)
+
+
+def _feature_row(cells: list[str], path: Path, line: int, columns: list[str]) -> np.ndarray:
+    """(n,) float32 features of one row; numpy parses a clean row, :func:`_number` explains a bad one."""
+    try:
+        values = np.array(cells, dtype=np.float64)
+    except ValueError:
+        values = None
+    if values is None or not np.isfinite(values).all():
+        values = np.array([_number(c, path, line, repr(columns[j])) for j, c in enumerate(cells)])
+    return values.astype(np.float32)
 
 
 def _load_text_csv(
