@@ -16,7 +16,7 @@ from loop.datasets import load_dataset
 from loop.session import SessionConfig
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
-SCRIPTS = ["bench_baseline", "bench_latency", "bench_memory", "bench_strategies", "bench_training"]
+SCRIPTS = ["bench_baseline", "bench_latency", "bench_memory", "bench_strategies", "bench_training", "bench_wide"]
 
 
 @pytest.fixture(scope="module")

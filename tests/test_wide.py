@@ -1,0 +1,49 @@
+"""Wide data (issue 12, item 7): a query on 10,000 features, from choosing it to its JSON, in linear memory.
+
+The projection's own geometry at 10,000 features is pinned in test_projection.py;
+here the whole per-query path of the service (session.next_query -> strategy ->
+projection -> describe) runs on a trained model. numpy's allocations are traced
+(torch's are not: the network's activations are linear in n by construction).
+"""
+
+import json
+import tracemalloc
+
+import numpy as np
+from conftest import SMALL_NET
+
+from loop.datasets import Dataset
+from loop.service import AnnotationService
+from loop.session import Session, SessionConfig
+from loop.store import Store
+
+N_FEATURES = 10_000
+
+
+def wide_dataset(rows: int = 120) -> Dataset:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(rows, N_FEATURES)).astype(np.float32)
+    y = (X @ rng.normal(size=N_FEATURES) > 0).astype(np.int64)
+    return Dataset("wide", X, y, ["0", "1"], np.arange(100), np.arange(100, rows))
+
+
+def test_a_query_on_10000_features_is_chosen_drawn_and_described_in_linear_memory():
+    dataset = wide_dataset()
+    session = Session.create(Store("sqlite://"), SessionConfig(dataset="wide", estimator=SMALL_NET), dataset=dataset)
+    service = AnnotationService(session)
+    while len(set(session.labelled_points().values())) < 2:  # then the boundary strategy and the model's plane
+        query = service.next_query("wide")
+        session.submit(query.query_id, int(dataset.y[query.point_id]), annotator="wide")
+    assert session.model.is_fitted
+    tracemalloc.start()
+    try:
+        described = service.describe(service.next_query("wide"))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < N_FEATURES**2 * 8 / 20  # 40 MB; one n x n matrix is 800 MB (the old projection built two)
+    projection = described["projection"]
+    u1, u2 = np.array(projection["u1"]), np.array(projection["u2"])
+    assert u1.shape == u2.shape == (N_FEATURES,) and abs(u1 @ u2) < 1e-9 and not projection["is_data_plane"]
+    payload = len(json.dumps(described))  # x, origin, u1 and u2: four numbers per feature, no more
+    assert 4 * N_FEATURES * 10 < payload < 4 * N_FEATURES * 26
