@@ -5,10 +5,13 @@ entry point group, so the loop package never imports the UI.
 
 Serving safely: ``--auth user:password`` (repeatable) puts a login in front of
 the page and of every API route, and the login then names the annotator;
-``--share`` without ``--auth`` warns. Nothing path-like is taken over the web:
-data files come from the command line (or from the stored settings of the
-session resumed, i.e. from whoever chose that database), are parsed as text and
-never executed or unpickled, and Gradio serves no file the app did not make.
+failed logins are throttled per user name and per client address
+(:mod:`ui.throttle`: after 5 failures on a name or 20 from an address, HTTP
+429 for a delay doubling from 1 s to at most 60 s); ``--share`` without
+``--auth`` warns. Nothing path-like is taken over the web: data files come
+from the command line (or from the stored settings of the session resumed,
+i.e. from whoever chose that database), are parsed as text and never executed
+or unpickled, and Gradio serves no file the app did not make.
 A database URL's password is never printed.
 """
 
@@ -18,11 +21,15 @@ import argparse
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loop.cli import add_dataset_arguments, add_retrain_arguments, dataset_options, key_values
 from loop.service import AnnotationService
 from loop.session import Session, SessionConfig
 from loop.store import Store
+
+if TYPE_CHECKING:
+    from ui.throttle import LoginThrottle
 
 
 def parse_auth(pairs: list[str] | None) -> list[tuple[str, str]] | None:
@@ -115,8 +122,17 @@ def open_session(args: argparse.Namespace) -> Session:
     return session
 
 
+def login_message(throttle: LoginThrottle) -> str:
+    """What the login form says: Gradio's form shows nothing for a refused (429) attempt."""
+    return (f"nudge: log in to annotate. After several wrong passwords logins pause for up to "
+            f"{throttle.longest_block:.0f} s: if Login seems to do nothing, wait and try again.")
+
+
 def run_serve(args: argparse.Namespace) -> int:
+    from starlette.middleware import Middleware
+
     from ui.app import build_app, launch_app
+    from ui.throttle import LoginThrottle, LoginThrottleMiddleware
 
     auth = parse_auth([*(args.auth or []), *read_auth_file(args.auth_file)])
     if args.share and auth is None:
@@ -124,10 +140,13 @@ def run_serve(args: argparse.Namespace) -> int:
               "add --auth user:password or --auth-file", file=sys.stderr)
     session = open_session(args)
     demo = build_app(AnnotationService(session))
+    throttle = LoginThrottle()
+    throttled_logins = Middleware(LoginThrottleMiddleware, throttle=throttle)
     try:
         launch_app(
             demo, server_name=args.host, server_port=args.port, share=args.share, auth=auth,
-            auth_message="nudge: log in to annotate" if auth else None,
+            auth_message=login_message(throttle) if auth else None,
+            app_kwargs={"middleware": [throttled_logins]} if auth else None,
             prevent_thread_lock=True, quiet=True,
         )
         if args.share and not demo.share_url:
