@@ -17,7 +17,11 @@ import numpy as np
 from loop.projection import Plane, Projection, project_query
 from loop.session import Query, Session, SessionError
 
+# The planes of queries shown and not yet answered: each is 3 vectors of n numbers, so the
+# cache is bounded in bytes as well as in number: 4096 planes at n = 2, 279 at n = 10,000, 16 at least.
 PLANE_CACHE_SIZE = 4096
+PLANE_CACHE_BYTES = 64 * 2**20
+MIN_CACHED_PLANES = 16
 
 
 class AnnotationService:
@@ -49,11 +53,21 @@ class AnnotationService:
             seed=self.session.config.seed, plane=plane,
         )
         if plane is None:
-            with self._planes_lock:
-                self._planes[query.query_id] = projection.plane
-                while len(self._planes) > PLANE_CACHE_SIZE:
-                    self._planes.popitem(last=False)
+            self._remember(query.query_id, projection.plane)
         return projection
+
+    def _remember(self, query_id: str, plane: Plane) -> None:
+        plane_bytes = plane.origin.nbytes + plane.u1.nbytes + plane.u2.nbytes
+        limit = min(PLANE_CACHE_SIZE, max(MIN_CACHED_PLANES, PLANE_CACHE_BYTES // plane_bytes))
+        with self._planes_lock:
+            self._planes[query_id] = plane
+            while len(self._planes) > limit:
+                self._planes.popitem(last=False)
+
+    def _forget(self, query_id: str) -> None:
+        """Drop an answered query's plane: no click on it can come any more."""
+        with self._planes_lock:
+            self._planes.pop(query_id, None)
 
     def plane(self, query_id: str, point_id: int) -> Plane:
         """The plane a query was shown in (recomputed with the current model if unknown)."""
@@ -114,9 +128,11 @@ class AnnotationService:
         if towards is not None:
             directions.append(self._towards(query.point_id, towards))
             sources.append("towards-example")
-        return self.session.submit(
+        annotation = self.session.submit(
             query_id, label, directions, annotator=annotator, sources=sources, rewrite=rewrite,
         )
+        self._forget(query_id)
+        return annotation
 
     def _from_plane(self, query_id: str, point_id: int, plane_point: Sequence[float]) -> np.ndarray:
         try:
@@ -144,7 +160,9 @@ class AnnotationService:
         return dataset.X[target].astype(float) - dataset.X[point_id]
 
     def skip(self, query_id: str, *, annotator: str):
-        return self.session.skip(query_id, annotator=annotator)
+        skipped = self.session.skip(query_id, annotator=annotator)
+        self._forget(query_id)
+        return skipped
 
     def undo(self, annotator: str) -> Query | None:
         return self.session.undo(annotator)

@@ -12,6 +12,7 @@ import tracemalloc
 import numpy as np
 from conftest import SMALL_NET
 
+from loop import service as service_module
 from loop.datasets import Dataset
 from loop.service import AnnotationService
 from loop.session import Session, SessionConfig
@@ -47,3 +48,23 @@ def test_a_query_on_10000_features_is_chosen_drawn_and_described_in_linear_memor
     assert u1.shape == u2.shape == (N_FEATURES,) and abs(u1 @ u2) < 1e-9 and not projection["is_data_plane"]
     payload = len(json.dumps(described))  # x, origin, u1 and u2: four numbers per feature, no more
     assert 4 * N_FEATURES * 10 < payload < 4 * N_FEATURES * 26
+
+
+def test_the_planes_of_shown_queries_are_bounded_in_bytes_and_dropped_once_answered(monkeypatch):
+    """Each remembered plane is 3n numbers: at n = 10,000, 4096 of them would be 1 GB."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(60, 8)).astype(np.float32)
+    dataset = Dataset("small", X, (X[:, 0] > 0).astype(np.int64), ["0", "1"], np.arange(50), np.arange(50, 60))
+    session = Session.create(Store("sqlite://"), SessionConfig(dataset="small", estimator=SMALL_NET), dataset=dataset)
+    service = AnnotationService(session)
+    queries = [service.next_query(f"annotator {i}") for i in range(30)]
+    plane = service.projection(queries[0]).plane
+    monkeypatch.setattr(service_module, "PLANE_CACHE_BYTES", 20 * (plane.origin.nbytes + 2 * plane.u1.nbytes))
+    for query in queries:
+        service.projection(query)
+    assert list(service._planes) == [q.query_id for q in queries[-20:]]  # the 20 most recently shown
+    last = queries[-1]
+    service.submit(last.query_id, 0, annotator=last.annotator, plane_point=[0.5, -0.5])
+    service.skip(queries[-2].query_id, annotator=queries[-2].annotator)
+    assert last.query_id not in service._planes and queries[-2].query_id not in service._planes
+    assert len(service._planes) == 18
