@@ -158,3 +158,12 @@ def test_the_login_form_says_that_logins_pause(guarded):
     """Gradio's form shows nothing for a 429, so its message says what to do."""
     page = httpx.get(guarded.url, timeout=30).text
     assert "logins pause for up to 60 s" in page
+
+
+@pytest.mark.parametrize("body, headers, status", [
+    (b"username=alice&password=" + b"x" * 70_000, {"content-type": "application/x-www-form-urlencoded"}, 413),
+    (b"&".join([b"f=1"] * 1001), {"content-type": "application/x-www-form-urlencoded"}, 400),  # > 1000 fields
+])
+def test_oversized_or_unreadable_login_forms_are_refused_with_a_message(guarded, body, headers, status):
+    answer = httpx.post(guarded.url + "login", content=body, headers=headers, timeout=30)
+    assert answer.status_code == status and answer.json()["detail"].startswith(("A login form", "The login form"))

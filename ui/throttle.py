@@ -38,12 +38,15 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LOGIN_FAILED = (400, 401)  # what Gradio's /login answers to a wrong user name or password
 LOGIN_SUCCEEDED = 200
+MAX_LOGIN_BODY = 64 * 1024  # bytes: the form is read here before Gradio sees it, so it is bounded
 
 
 @dataclass(frozen=True)
@@ -140,25 +143,24 @@ class LoginThrottleMiddleware:
         if not _is_login(scope):
             await self.app(scope, receive, send)
             return
-        request = Request(scope, receive)
-        body = await request.body()
-        user = str((await request.form()).get("username", "")).strip()  # Gradio strips it too
-        address = request.client.host if request.client else "unknown"
+        body = await _read_body(receive, MAX_LOGIN_BODY)
+        if body is None:
+            await _refuse(scope, receive, send, 413, "A login form is a user name and a password; this is too large.")
+            return
+        try:
+            form = await Request(scope, _replay(body, receive)).form()
+        except (HTTPException, MultiPartException):
+            await _refuse(scope, receive, send, 400, "The login form cannot be read.")
+            return
+        user = str(form.get("username", "")).strip()  # Gradio strips it too
+        address = scope["client"][0] if scope.get("client") else "unknown"
         wait = self.throttle.retry_after(user, address)
         if wait > 0:
             seconds = math.ceil(wait)
-            refusal = JSONResponse({"detail": f"Too many failed logins: try again in {seconds} s."},
-                                   status_code=429, headers={"Retry-After": str(seconds)})
-            await refusal(scope, receive, send)
+            await _refuse(scope, receive, send, 429, f"Too many failed logins: try again in {seconds} s.",
+                          {"Retry-After": str(seconds)})
             return
-        body_sent, status = False, None
-
-        async def replay() -> Message:  # the body, read above, once; then whatever comes (a disconnect)
-            nonlocal body_sent
-            if body_sent:
-                return await receive()
-            body_sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+        status = None
 
         async def watch(message: Message) -> None:
             nonlocal status
@@ -166,11 +168,45 @@ class LoginThrottleMiddleware:
                 status = message["status"]
             await send(message)
 
-        await self.app(scope, replay, watch)
+        await self.app(scope, _replay(body, receive), watch)
         if status in LOGIN_FAILED:
             self.throttle.failed(user, address)
         elif status == LOGIN_SUCCEEDED:
             self.throttle.succeeded(user, address)
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The request body, or None when it exceeds ``limit`` bytes or the client went away."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        if size > limit:
+            return None
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive channel that yields ``body`` once, then whatever the client sends (a disconnect)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, detail: str,
+                  headers: dict[str, str] | None = None) -> None:
+    await JSONResponse({"detail": detail}, status_code=status, headers=headers)(scope, receive, send)
 
 
 def _is_login(scope: Scope) -> bool:
