@@ -10,9 +10,9 @@ Gradio's answer (200: right password, 400: wrong) afterwards.
 
 The policy, per user name and per client address (defaults):
 
-- a user name gets 5 failed logins free, an address 20 (several annotators may
-  share one address behind a NAT or a proxy); after that, each further failure
-  blocks the name (or address) for 1 s, 2 s, 4 s, ... doubling up to 60 s;
+- a user name may fail 5 times without waiting, an address 20 (several
+  annotators may share one address behind a NAT or a proxy); from then on each
+  failure blocks the name (or address) for 1 s, 2 s, 4 s, ... doubling up to 60 s;
 - an attempt while the name *or* the address is blocked is refused unchecked
   and does not extend the block: **a block ends at most 60 s after the last
   checked failure**, so the right password works again then;
