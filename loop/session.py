@@ -29,6 +29,7 @@ from estimators import DirectionClassifier, pack_targets
 from estimators.encoders import SentenceEncoder
 from estimators.targets import check_directions
 from loop.datasets import Dataset, load_dataset
+from loop.memory import release_freed_memory
 from loop.store import DIRECTION_SOURCES, Annotation, QueryRecord, Store
 from strategies import get_strategy, make_learner, select_queries
 
@@ -369,6 +370,7 @@ class Session:
                 self.retrain()
             except Exception:  # the trainer must outlive one bad round; the log is intact
                 logger.exception("retrain of session %s failed; the previous model stays", self.session_id)
+            release_freed_memory()  # the previous model and its training set, gone: see loop.memory
 
     def wait_until_trained(self, timeout: float = 60.0) -> bool:
         """Block until no retrain is pending or running (for scripts and tests)."""
