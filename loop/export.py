@@ -12,7 +12,12 @@ from typing import IO, Iterator
 from loop.store import Store, StoreError
 
 FORMATS = ("jsonl", "csv")
+CSV_COLUMNS = ("session", "id", "query_id", "point_id", "label", "directions", "targets", "sources",
+               "rewrite", "annotator", "created_at", "model_version", "round", "undone")
 CSV_JSON_COLUMNS = ("directions", "targets", "sources")
+# What makes a spreadsheet read a cell as a formula (OWASP "CSV Injection"; ASVS 1.2.10 adds NUL).
+FORMULA_STARTS = ("=", "+", "-", "@")
+FORMULA_CONTROL_STARTS = ("\t", "\r", "\0")
 
 
 def resolve_session(store: Store, session_id: str | None) -> str:
@@ -52,12 +57,42 @@ def export_annotations(store: Store, out: str | Path, *, session_id: str | None 
 
 
 def _write_csv(records: list[dict], handle: IO[str]) -> None:
-    columns = ["session", "id", "query_id", "point_id", "label", "directions", "targets", "sources",
-               "rewrite", "annotator", "created_at", "model_version", "round", "undone"]
-    writer = csv.DictWriter(handle, fieldnames=columns)
+    """The records as CSV, safe to open in a spreadsheet.
+
+    Text columns hold what people typed or chose: ``session``, ``query_id``,
+    ``annotator``, ``rewrite``, and ``directions``, ``targets``, ``sources`` as
+    JSON. Each text cell goes through :func:`spreadsheet_safe`, so a name such as
+    ``=HYPERLINK(...)`` is shown, not run (JSON cells start with ``[`` and stay
+    parseable). Numeric columns, ``id``, ``point_id``, ``label``, ``created_at``,
+    ``model_version``, ``round`` and ``undone``, are the store's numbers and are
+    written as numbers: a number is never a formula, and -0.5 stays -0.5. Any
+    string, in whatever column, is neutralised. The JSONL export is exact.
+    """
+    writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
     writer.writeheader()
     for record in records:
-        writer.writerow({**record, **{c: json.dumps(record[c]) for c in CSV_JSON_COLUMNS}})
+        writer.writerow({column: _csv_cell(column, record[column]) for column in CSV_COLUMNS})
+
+
+def _csv_cell(column: str, value: object) -> object:
+    if column in CSV_JSON_COLUMNS:
+        value = json.dumps(value)
+    return spreadsheet_safe(value) if isinstance(value, str) else value
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """``cell`` with a leading single quote when a spreadsheet would run it as a formula.
+
+    OWASP's CSV-injection rule: a cell starting with ``=``, ``+``, ``-``, ``@``,
+    tab, carriage return (or NUL) is prefixed with ``'``, so a spreadsheet reads
+    the cell as text. Cells whose formula character comes after
+    leading white space are prefixed too, since some spreadsheets trim it. (The
+    ``defusedcsv`` package misses tab and carriage return and rewrites ``|``
+    inside cells, so it is not used.)
+    """
+    if cell.startswith(FORMULA_CONTROL_STARTS) or cell.lstrip().startswith(FORMULA_STARTS):
+        return "'" + cell
+    return cell
 
 
 def _check_not_the_database(store: Store, out: str | Path) -> None:

@@ -90,12 +90,12 @@ class Leases:
         return self.store.free_points(self.session_id, annotator, candidates, count)
 
     def claim_ranked(self, annotator: str, count: int, candidates: list[tuple[int, float]], model_version: int,
-                     client: str | None = None) -> list[QueryRecord]:
+                     client: str | None = None, plane: bytes | None = None) -> list[QueryRecord]:
         """Lease up to ``count`` of ranked ``candidates`` (best first) that are free now (see
         :meth:`loop.store.Store.claim_queries`, which checks each one as it leases it)."""
         return self.store.claim_queries(
             self.session_id, annotator, candidates, count, lease_seconds=self.lease_seconds,
-            model_version=model_version, client=client, limits=self.limits,
+            model_version=model_version, client=client, limits=self.limits, plane=plane,
         )
 
     def reopen(self, annotator: str, model_version: int, client: str | None = None):

@@ -18,6 +18,7 @@ the model's whole decision boundary.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from itertools import chain
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +27,8 @@ from loop.neighbours import ExactIndex, NeighbourIndex
 
 ProbabilityFunction = Callable[[np.ndarray], np.ndarray]  # (M, n) -> (M, C)
 MarginGradient = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # (M, n) -> (M,), (M, n)
+
+GRID_CHUNK_VALUES = 1 << 21  # grid coordinates scored per batch: 8 MB as float32
 
 
 @dataclass(frozen=True)
@@ -45,10 +48,29 @@ class Plane:
         """The direction k = a u1 + b u2 of a click at plane coordinates (a, b)."""
         return a * self.u1 + b * self.u2
 
-    def to_space(self, coordinates: np.ndarray) -> np.ndarray:
-        """(..., 2) plane coordinates -> (..., n) points x + a u1 + b u2."""
-        coordinates = np.asarray(coordinates, dtype=float)
-        return self.origin + coordinates[..., :1] * self.u1 + coordinates[..., 1:2] * self.u2
+    def to_space(self, coordinates: np.ndarray, dtype: type = np.float64) -> np.ndarray:
+        """(..., 2) plane coordinates -> (..., n) points x + a u1 + b u2, computed in ``dtype``.
+
+        Built in place: one (..., n) array, no temporaries of that size.
+        """
+        coordinates = np.asarray(coordinates, dtype=dtype)
+        points = coordinates[..., :1] * self.u1.astype(dtype, copy=False)
+        points += coordinates[..., 1:2] * self.u2.astype(dtype, copy=False)
+        points += self.origin.astype(dtype, copy=False)
+        return points
+
+    def basis_bytes(self) -> bytes:
+        """u1 then u2 as little-endian float64: how a query's plane is stored (its origin is the point)."""
+        return np.concatenate([self.u1, self.u2]).astype("<f8").tobytes()
+
+    @classmethod
+    def from_basis_bytes(cls, origin: np.ndarray, data: bytes) -> Plane:
+        """The plane through ``origin`` (n,) whose basis :meth:`basis_bytes` wrote."""
+        basis = np.frombuffer(data, dtype="<f8")
+        n = len(origin)
+        if basis.shape != (2 * n,):
+            raise ValueError(f"a stored plane of {len(basis)} numbers is not the basis of {n} features")
+        return cls(np.asarray(origin, dtype=float), basis[:n].copy(), basis[n:].copy())
 
 
 @dataclass(frozen=True)
@@ -112,19 +134,29 @@ def choose_plane(
     model's margin gradient function, or None before any training.
     """
     n = len(x)
+    principal = _principal_directions(neighbours)
     candidates_u1 = []
     if margin_gradient is not None:
         _, gradient = margin_gradient(x[None, :])
         candidates_u1.append(-gradient[0])
     candidates_u1 += [p - x for p in other_class_points[:1]]
-    candidates_u1 += list(_principal_directions(neighbours))
-    candidates_u1.append(np.eye(n)[0])
+    candidates_u1 += list(principal)
+    candidates_u1.append(_axis(0, n))
     u1 = next(u for u in map(_unit, candidates_u1) if u is not None)
-    candidates_u2 = [p - x for p in other_class_points[:5]]
-    candidates_u2 += list(_principal_directions(neighbours))
-    candidates_u2 += list(np.eye(n))
+    candidates_u2 = chain((p - x for p in other_class_points[:5]), principal, (_axis(i, n) for i in range(n)))
     u2 = next(u for u in (_orthogonal_part(c, u1) for c in candidates_u2) if u is not None)
     return Plane(x.astype(float), u1, u2)
+
+
+def _axis(i: int, n: int) -> np.ndarray:
+    """The i-th standard basis vector of R^n, (n,): one row of the identity, never the (n, n) matrix.
+
+    choose_plane tries the axes one by one and stops at the first usable one, so at
+    most two are ever built (a unit u1 is parallel to at most one axis).
+    """
+    axis = np.zeros(n)
+    axis[i] = 1.0
+    return axis
 
 
 def _principal_directions(points: np.ndarray) -> np.ndarray:
@@ -186,14 +218,28 @@ def project_query(
         a_range = b_range = (-half, half)
     a = np.linspace(*a_range, grid_size)
     b = np.linspace(*b_range, grid_size)
-    probabilities = None
-    if predict_proba is not None:
-        grid = plane.to_space(np.stack(np.meshgrid(a, b), axis=-1).reshape(-1, 2))
-        probabilities = predict_proba(grid.astype(np.float32)).reshape(grid_size, grid_size, -1)
+    probabilities = None if predict_proba is None else _grid_probabilities(plane, a, b, predict_proba)
     return Projection(
         plane, a, b, probabilities, shown, plane.to_plane(X[shown]), classes,
         np.isin(shown, labelled_ids), is_data_plane,
     )
+
+
+def _grid_probabilities(plane: Plane, a: np.ndarray, b: np.ndarray,
+                        predict_proba: ProbabilityFunction) -> np.ndarray:
+    """(G_b, G_a, C) model probabilities at the grid points x + a u1 + b u2.
+
+    The grid's points live in R^n: G_b * G_a * n numbers at once would be 300 MB
+    for a 64 x 64 grid at n = 10,000, so they are built and scored a few grid
+    rows at a time, at most GRID_CHUNK_VALUES coordinates per batch, in float32
+    (what the network computes in).
+    """
+    rows_per_chunk = max(1, GRID_CHUNK_VALUES // (len(a) * len(plane.origin)))
+    chunks = []
+    for start in range(0, len(b), rows_per_chunk):
+        coordinates = np.stack(np.meshgrid(a, b[start:start + rows_per_chunk]), axis=-1).reshape(-1, 2)
+        chunks.append(predict_proba(plane.to_space(coordinates, np.float32)))
+    return np.concatenate(chunks).reshape(len(b), len(a), -1)
 
 
 def _predict(predict_proba: ProbabilityFunction | None, points: np.ndarray) -> np.ndarray:

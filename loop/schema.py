@@ -62,6 +62,7 @@ queries = Table(
     Column("status", String(16), nullable=False),  # open | answered | skipped | released
     Column("client", String(200)),  # the address the point was handed to (for per-address limits)
     Column("closed_at", Float),  # when it was answered, skipped or released (None while open)
+    Column("plane", LargeBinary),  # the basis of the plane it was first shown in (u1, u2 as float64)
     Index("ix_queries_point", "session_id", "point_id"),
     Index("ix_queries_status", "session_id", "status"),
 )
@@ -126,7 +127,7 @@ trainer_leases = Table(
 # Columns added since schema 1, added to an older database when it is opened: table -> (column, SQL type).
 ADDED_COLUMNS = {
     "sessions": [("fingerprint", "JSON")],
-    "queries": [("client", "VARCHAR(200)"), ("closed_at", "FLOAT")],
+    "queries": [("client", "VARCHAR(200)"), ("closed_at", "FLOAT"), ("plane", "BLOB")],
 }
 
 

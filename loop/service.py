@@ -26,7 +26,11 @@ from loop.session import ModelSnapshot, Query, Session, SessionError
 from loop.store import Annotation
 from loop.texts import as_written_in, readable
 
+# The planes of queries shown: each is 3 vectors of n numbers, so the cache is bounded in bytes
+# as well as in number: 4096 planes at n = 2, 279 at n = 10,000, 16 at least.
 PLANE_CACHE_SIZE = 4096
+PLANE_CACHE_BYTES = 64 * 2**20
+MIN_CACHED_PLANES = 16
 AXES = {True: ("x1 (relative to the query)", "x2 (relative to the query)"),
         False: ("a: across the boundary (u1)", "b: towards other examples (u2)")}
 
@@ -134,23 +138,50 @@ class AnnotationService:
         return Picture(int(point_id), data, projection.plane, probabilities, model.version)
 
     def query_picture(self, query: Query) -> Picture:
-        """A handed-out query's picture with the current model, in the plane it was first shown in."""
-        picture = self.picture(query.point_id, plane=self._remembered(query.query_id))
-        self.remember_plane(query.query_id, picture.plane)
+        """A handed-out query's picture with the current model, in the plane it was first shown in
+        (by any server: the first picture's plane is kept with the query in the database)."""
+        known = self._remembered(query.query_id)
+        picture = self.picture(query.point_id, plane=known)
+        if known is None:
+            kept = self.remember_plane(query.query_id, picture.plane)
+            if kept is not picture.plane:  # another server drew this query first: its plane it is
+                picture = self.picture(query.point_id, plane=kept)
         return picture
 
-    def remember_plane(self, query_id: str, plane: Plane) -> None:
+    def remember_plane(self, query_id: str, plane: Plane, *, stored: bool = False) -> Plane:
         """Keep the plane a query is shown in, so its picture keeps its axes while the model changes
-        and a click is read in the plane the annotator saw."""
+        and a click is read in the plane the annotator saw — here, and in the database for every
+        server (unless ``stored``: it went in with the query's lease). The first plane kept for a
+        query wins; returns the one kept."""
+        if not stored:
+            kept = self.session.store.keep_plane(self.session.session_id, query_id, plane.basis_bytes())
+            if kept != plane.basis_bytes():
+                plane = Plane.from_basis_bytes(plane.origin, kept)
+        self._cache_plane(query_id, plane)
+        return plane
+
+    def _cache_plane(self, query_id: str, plane: Plane) -> None:
+        plane_bytes = plane.origin.nbytes + plane.u1.nbytes + plane.u2.nbytes
+        limit = min(PLANE_CACHE_SIZE, max(MIN_CACHED_PLANES, PLANE_CACHE_BYTES // plane_bytes))
         with self._planes_lock:
             self._planes[query_id] = plane
             self._planes.move_to_end(query_id)
-            while len(self._planes) > PLANE_CACHE_SIZE:
+            while len(self._planes) > limit:
                 self._planes.popitem(last=False)
 
     def _remembered(self, query_id: str) -> Plane | None:
+        """The plane a query was shown in: from memory, else from the database; None: never shown."""
         with self._planes_lock:
-            return self._planes.get(query_id)
+            plane = self._planes.get(query_id)
+        if plane is not None:
+            return plane
+        stored = self.session.store.query_plane(self.session.session_id, query_id)
+        if stored is None:
+            return None
+        point_id, basis = stored
+        plane = Plane.from_basis_bytes(self.session.dataset.X[point_id], basis)
+        self._cache_plane(query_id, plane)
+        return plane
 
     def plane(self, query_id: str, point_id: int) -> Plane:
         """The plane a query was shown in (chosen now with the current model if unknown)."""

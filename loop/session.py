@@ -307,12 +307,14 @@ class Session:
         return [Proposal(int(i), _finite_or_none(s), snapshot.version) for i, s in zip(indices, scores)]
 
     def claim_query(self, annotator: str, point_id: int, *, score: float | None = None,
-                    model_version: int | None = None, client: str | None = None) -> Query | None:
+                    model_version: int | None = None, client: str | None = None,
+                    plane: bytes | None = None) -> Query | None:
         """Lease ``point_id`` to ``annotator`` if :meth:`next_queries` could hand it to them now.
 
         Returns the new query, or None when the point was labelled, answered by
         them or leased meanwhile. ``score`` and ``model_version`` record what chose
         the point (a :class:`Proposal`'s); the version defaults to the current model.
+        ``plane``: the basis of the plane the point is shown in (kept with the query).
         The check and the lease happen in one database transaction.
         """
         annotator = check_annotator(annotator)
@@ -321,7 +323,7 @@ class Session:
             return None  # not a pool point: never handed out
         snapshot = self.model
         version = snapshot.version if model_version is None else model_version
-        claimed = self.leases.claim_ranked(annotator, 1, [(point_id, score)], version, client)
+        claimed = self.leases.claim_ranked(annotator, 1, [(point_id, score)], version, client, plane)
         return self._describe(claimed[0], snapshot) if claimed else None
 
     def release_query(self, query_id: str, *, annotator: str) -> None:

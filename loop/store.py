@@ -182,6 +182,7 @@ class Store:
         model_version: int,
         client: str | None = None,
         limits: LeaseLimits = LeaseLimits(),
+        plane: bytes | None = None,
     ) -> list[QueryRecord]:
         """Lease to ``annotator`` up to ``count`` of the ``candidates`` (point id, score), best first,
         that are free now: no unexpired open lease, no label, not passed on by this annotator.
@@ -190,6 +191,7 @@ class Store:
         twice whatever the number of processes. Refuses with a SessionError when the
         annotator (or the client address) already holds as many open points as
         ``limits`` allow. Returns fewer than ``count`` when the candidates run out.
+        ``plane``: the basis of the plane the (one) candidate is shown in, stored with its query.
         """
         now = time.time()
         with self.db.locked(session_id) as connection:
@@ -200,7 +202,7 @@ class Store:
                     break
                 if _is_free(connection, session_id, int(point_id), annotator, now):
                     claimed.append(_insert_query(connection, session_id, uuid.uuid4().hex, point_id, annotator,
-                                                 lease_seconds, model_version, score, client))
+                                                 lease_seconds, model_version, score, client, plane))
             return claimed
 
     def free_points(self, session_id: str, annotator: str, candidates: Iterable[tuple[int, float | None]],
@@ -227,6 +229,27 @@ class Store:
                 raise SessionError(f"point {point_id} is being annotated by someone else right now; try later")
             return _insert_query(connection, session_id, uuid.uuid4().hex, point_id, annotator,
                                  lease_seconds, model_version, None, client)
+
+    def keep_plane(self, session_id: str, query_id: str, plane: bytes) -> bytes:
+        """Store the basis of the plane a query is shown in, unless one is stored already (the first
+        picture of a query is the one its clicks are read in, by any server). Returns the stored one."""
+        with self.db.writing() as connection:
+            connection.execute(
+                update(queries).where(queries.c.session_id == session_id, queries.c.id == query_id,
+                                      queries.c.plane.is_(None)).values(plane=plane)
+            )
+            return connection.execute(
+                select(queries.c.plane).where(queries.c.session_id == session_id, queries.c.id == query_id)
+            ).scalar()
+
+    def query_plane(self, session_id: str, query_id: str) -> tuple[int, bytes] | None:
+        """(point id, stored plane basis) of a query, None when it has no stored plane."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(queries.c.point_id, queries.c.plane)
+                .where(queries.c.session_id == session_id, queries.c.id == query_id)
+            ).first()
+        return None if row is None or row.plane is None else (int(row.point_id), bytes(row.plane))
 
     def query(self, session_id: str, query_id: str) -> QueryRecord | None:
         with self.engine.connect() as connection:
@@ -411,7 +434,7 @@ class Store:
 
 def _insert_query(connection: Connection, session_id: str, query_id: str, point_id: int, annotator: str,
                   lease_seconds: float, model_version: int, score: float | None,
-                  client: str | None) -> QueryRecord:
+                  client: str | None, plane: bytes | None = None) -> QueryRecord:
     now = time.time()
     score = None if score is None or not np.isfinite(float(score)) else float(score)
     record = QueryRecord(query_id, int(point_id), annotator, now, now + lease_seconds, model_version, score, "open")
@@ -419,7 +442,7 @@ def _insert_query(connection: Connection, session_id: str, query_id: str, point_
         queries.insert().values(
             id=record.id, session_id=session_id, point_id=record.point_id, annotator=annotator,
             issued_at=now, lease_until=record.lease_until, model_version=model_version,
-            score=record.score, status="open", client=client,
+            score=record.score, status="open", client=client, plane=plane,
         )
     )
     return record

@@ -223,12 +223,13 @@ class Tabs:
         if self._is_open(tab.shown.query.query_id):
             return None
         # released meanwhile (an undo in another tab of this annotator): hold the point again if it is free
-        query = self.session.claim_query(annotator, point_id, client=tab.client)
+        plane = tab.shown.picture.plane
+        query = self.session.claim_query(annotator, point_id, client=tab.client, plane=plane.basis_bytes())
         if query is None:
             tab.shown = self._next(tab, annotator)
             return Outcome(tab.shown, f"point {point_id} was answered elsewhere meanwhile, so this answer "
                                       "was not saved; here is the next point")
-        self.service.remember_plane(query.query_id, tab.shown.picture.plane)
+        self.service.remember_plane(query.query_id, plane, stored=True)
         tab.shown = replace(tab.shown, query=query)
         return None
 
@@ -243,11 +244,13 @@ class Tabs:
             self.session.release_query(shown.query.query_id, annotator=previous)
         except SessionError:
             pass  # already answered, released or not theirs: nothing to give back
-        query = self.session.claim_query(annotator, shown.query.point_id, client=tab.client)
+        plane = shown.picture.plane
+        query = self.session.claim_query(annotator, shown.query.point_id, client=tab.client,
+                                         plane=plane.basis_bytes())
         if query is None:
             return Outcome(self._next(tab, annotator), f"{annotator} cannot take point {shown.query.point_id} "
                                                         "(already answered or taken): here is another one")
-        self.service.remember_plane(query.query_id, shown.picture.plane)
+        self.service.remember_plane(query.query_id, plane, stored=True)
         return Outcome(Shown(query, shown.picture))
 
     def _take_over(self, tab: Tab, previous: str, annotator: str) -> None:
@@ -313,12 +316,13 @@ class Tabs:
         raise SessionError("every point offered was taken by others at the same moment: press s to try again")
 
     def _claim(self, tab: Tab, annotator: str, proposal: Proposal, picture: Picture | None = None) -> Shown | None:
+        picture = picture or self.service.picture(proposal.point_id)
         query = self.session.claim_query(annotator, proposal.point_id, score=proposal.score,
-                                         model_version=proposal.model_version, client=tab.client)
+                                         model_version=proposal.model_version, client=tab.client,
+                                         plane=picture.plane.basis_bytes())
         if query is None:
             return None
-        picture = picture or self.service.picture(proposal.point_id)
-        self.service.remember_plane(query.query_id, picture.plane)
+        self.service.remember_plane(query.query_id, picture.plane, stored=True)
         return Shown(query, picture)
 
     def _take_prepared(self, tab: Tab) -> Prepared | None:

@@ -40,7 +40,14 @@ def coverage_queries(X: np.ndarray, n_instances: int, random_state) -> tuple[np.
         (larger = asked first). When X has fewer distinct points than
         ``n_instances`` some clusters stay empty; the missing queries are
         filled farthest-first among the other points, with score 0.
+
+    One query is one region, the whole of X, whose k-means centre is the mean:
+    it is computed directly (exact, and one pass instead of k-means' restarts
+    and iterations, which cost 0.1-0.2 s at 10,000 features).
     """
+    if n_instances == 1:
+        to_mean = np.linalg.norm(X - X.mean(axis=0), axis=1)
+        return np.array([int(np.argmin(to_mean))]), np.ones(1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # fewer distinct points than clusters
         kmeans = MiniBatchKMeans(

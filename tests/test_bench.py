@@ -17,7 +17,7 @@ from loop.session import SessionConfig
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 SCRIPTS = ["bench_baseline", "bench_highlights", "bench_latency", "bench_memory", "bench_page", "bench_quality",
-           "bench_strategies", "bench_training"]
+           "bench_strategies", "bench_training", "bench_wide"]
 
 
 @pytest.fixture(scope="module")

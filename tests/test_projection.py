@@ -1,8 +1,11 @@
 """The local boundary projection: plane geometry, and for a linear model the true boundary."""
 
+import tracemalloc
+
 import numpy as np
 import pytest
 
+from loop import projection as projection_module
 from loop.projection import Plane, choose_plane, project_query
 
 RNG = np.random.default_rng(0)
@@ -90,3 +93,71 @@ def test_degenerate_neighbourhood_still_gives_an_orthonormal_plane():
     plane = choose_plane(x, np.zeros((3, 5)), np.zeros((0, 5)), None)
     assert plane.u1 @ plane.u2 == pytest.approx(0) and np.linalg.norm(plane.u2) == pytest.approx(1)
     assert isinstance(plane, Plane)
+
+
+# ------------------------------------------------------------------- wide data: linear memory
+WIDE = 10_000
+
+
+def wide_linear_model(n):
+    """A linear model on R^n (weights of norm ~1, so logits stay moderate): (proba, margin_gradient, w)."""
+    w = np.random.default_rng(1).normal(size=n) / np.sqrt(n)
+
+    def wide_proba(points):
+        p1 = 1 / (1 + np.exp(-(points.astype(float) @ w + C)))
+        return np.stack([1 - p1, p1], axis=1)
+
+    def wide_margin_gradient(points):
+        f = points @ w + C
+        return np.abs(f), np.sign(f)[:, None] * w
+
+    return wide_proba, wide_margin_gradient, w
+
+
+def traced_peak(run):
+    """(what ``run`` returned, peak bytes numpy and Python allocated while it ran)."""
+    tracemalloc.start()
+    try:
+        result = run()
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("fitted", [True, False])
+def test_a_wide_plane_is_found_in_linear_memory(fitted):
+    """At n = 10,000 an n x n matrix is 800 MB; the plane needs a few vectors and the neighbours' SVD."""
+    rng = np.random.default_rng(2)
+    _, margin_gradient, w = wide_linear_model(WIDE)
+    if fitted:
+        x, neighbours, others = rng.normal(size=WIDE), rng.normal(size=(20, WIDE)), rng.normal(size=(5, WIDE))
+    else:  # nothing to go by: the plane falls back to the coordinate axes (where np.eye(n) was built)
+        x, neighbours, others = np.zeros(WIDE), np.zeros((3, WIDE)), np.zeros((0, WIDE))
+    plane, peak = traced_peak(lambda: choose_plane(x, neighbours, others, margin_gradient if fitted else None))
+    assert peak < 3 * neighbours.nbytes + 16 * WIDE * 8 < WIDE**2 * 8 / 100
+    assert plane.u1 @ plane.u2 == pytest.approx(0, abs=1e-12) and np.linalg.norm(plane.u2) == pytest.approx(1)
+    if fitted:
+        np.testing.assert_allclose(plane.u1, -np.sign(x @ w + C) * w / np.linalg.norm(w), atol=1e-12)
+    else:
+        assert plane.u1[0] == 1 and plane.u2[1] == 1  # the first two axes
+
+
+def test_a_wide_projection_with_its_probability_grid_stays_linear_in_memory():
+    proba_wide, margin_gradient, _ = wide_linear_model(WIDE)
+    X = np.random.default_rng(3).normal(size=(300, WIDE)).astype(np.float32)
+    projection, peak = traced_peak(lambda: project_query(
+        0, X, np.arange(240), {1: 0, 2: 1}, predict_proba=proba_wide, margin_gradient=margin_gradient))
+    assert peak < 4 * X.nbytes < WIDE**2 * 8 / 10  # a few copies of the data; the grid alone would be 330 MB
+    assert projection.probabilities.shape == (64, 64, 2) and len(projection.plane.u1) == WIDE
+
+
+def test_the_grid_scored_in_chunks_equals_the_grid_scored_at_once(monkeypatch):
+    X = RNG.normal(size=(100, 8))
+    options = dict(predict_proba=proba, margin_gradient=margin_gradient, grid_size=20)
+    at_once = project_query(4, X, np.arange(100), {}, **options)
+    monkeypatch.setattr(projection_module, "GRID_CHUNK_VALUES", 3 * 20 * 8)  # 3 grid rows per batch, 7 batches
+    chunked = project_query(4, X, np.arange(100), {}, plane=at_once.plane, **options)
+    np.testing.assert_array_equal(chunked.probabilities, at_once.probabilities)
+    grid = np.stack(np.meshgrid(at_once.a, at_once.b), axis=-1).reshape(-1, 2)  # b-major, as drawn
+    expected = proba(at_once.plane.to_space(grid).astype(np.float32)).reshape(20, 20, 2)
+    np.testing.assert_allclose(chunked.probabilities, expected, rtol=1e-6)

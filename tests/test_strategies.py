@@ -291,3 +291,14 @@ def test_committee_members_are_clones_with_successive_seeds():
     first, second = (member.estimator.module_.layers[0].weight for member in list(committee)[:2])
     assert not torch.equal(first, second)
     assert estimator.random_state == 7
+
+
+def test_a_single_cold_start_query_is_the_point_nearest_the_mean():
+    learner = make_learner(DirectionClassifier())
+    indices, scores = select_queries(learner, CLUSTERS, 1, random_state=0)
+    nearest_mean = np.argmin(np.linalg.norm(CLUSTERS - CLUSTERS.mean(axis=0), axis=1))
+    assert indices.tolist() == [nearest_mean] and scores.tolist() == [1.0]
+    available = np.arange(len(CLUSTERS)) >= 50  # the big cluster taken: the mean of the other two
+    indices, _ = select_queries(learner, CLUSTERS, 1, available=available, random_state=0)
+    rest = CLUSTERS[50:]
+    assert indices.tolist() == [50 + np.argmin(np.linalg.norm(rest - rest.mean(axis=0), axis=1))]

@@ -5,10 +5,13 @@ entry point group, so the loop package never imports the UI.
 
 Serving safely: ``--auth user:password`` (repeatable) puts a login in front of
 the page and of every API route, and the login then names the annotator;
-``--share`` without ``--auth`` warns. Nothing path-like is taken over the web:
-data files come from the command line (or from the stored settings of the
-session resumed, i.e. from whoever chose that database), are parsed as text and
-never executed or unpickled, and Gradio serves no file the app did not make.
+failed logins are throttled per user name and per client address
+(:mod:`ui.throttle`: after 5 failures on a name or 20 from an address, HTTP
+429 for a delay doubling from 1 s to at most 60 s); ``--share`` without
+``--auth`` warns. Nothing path-like is taken over the web: data files come
+from the command line (or from the stored settings of the session resumed,
+i.e. from whoever chose that database), are parsed as text and never executed
+or unpickled, and Gradio serves no file the app did not make.
 A database URL's password is never printed.
 """
 
@@ -18,6 +21,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loop.service import AnnotationService
 from loop.serving import add_session_arguments, open_session
@@ -25,6 +29,9 @@ from loop.store import LeaseLimits
 
 MAX_OPEN_PER_ANNOTATOR = 4  # a few tabs, or a batch of queries
 MAX_OPEN_PER_ADDRESS = 16  # without --auth, the cap of one client under made-up names
+
+if TYPE_CHECKING:
+    from ui.throttle import LoginThrottle
 
 
 def parse_auth(pairs: list[str] | None) -> list[tuple[str, str]] | None:
@@ -94,8 +101,17 @@ def lease_limits(args: argparse.Namespace, with_logins: bool) -> LeaseLimits:
     return LeaseLimits(per_annotator=args.max_open, per_client=None if with_logins else args.max_open_per_address)
 
 
+def login_message(throttle: LoginThrottle) -> str:
+    """What the login form says: Gradio's form shows nothing for a refused (429) attempt."""
+    return (f"nudge: log in to annotate. After several wrong passwords logins pause for up to "
+            f"{throttle.longest_block:.0f} s: if Login seems to do nothing, wait and try again.")
+
+
 def run_serve(args: argparse.Namespace) -> int:
+    from starlette.middleware import Middleware
+
     from ui.app import AnnotationApp, launch_app
+    from ui.throttle import LoginThrottle, LoginThrottleMiddleware
 
     auth = parse_auth([*(args.auth or []), *read_auth_file(args.auth_file)])
     if args.share and auth is None:
@@ -105,10 +121,13 @@ def run_serve(args: argparse.Namespace) -> int:
     session = open_session(args, train=not args.no_train, lease_limits=lease_limits(args, auth is not None))
     app = AnnotationApp(AnnotationService(session))
     demo = app.build()
+    throttle = LoginThrottle()
+    throttled_logins = Middleware(LoginThrottleMiddleware, throttle=throttle)
     try:
         launch_app(
             demo, server_name=args.host, server_port=args.port, share=args.share, auth=auth,
-            auth_message="nudge: log in to annotate" if auth else None,
+            auth_message=login_message(throttle) if auth else None,
+            app_kwargs={"middleware": [throttled_logins]} if auth else None,
             prevent_thread_lock=True, quiet=True,
         )
         if args.share and not demo.share_url:

@@ -16,12 +16,13 @@ Paths are checked by :func:`loop.datasets.reading.resolve_data_path`.
 from __future__ import annotations
 
 import math
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
 
 from loop.datasets.base import Dataset, split_pool_test, spread
-from loop.datasets.reading import check_width, file_digest, read_table, resolve_data_path
+from loop.datasets.reading import check_width, file_digest, read_table, resolve_data_path, table_rows
 from loop.datasets.registry import LoadOptions, register_dataset
 from loop.datasets.texts import embed_texts, encoder_identity, text_encoder
 
@@ -59,33 +60,47 @@ def _number(cell: str, path: Path, line: int, column: str) -> float:
 
 @register_dataset("csv", takes_path=True, summary="your numeric features, label in the last column")
 def load_feature_csv(spec_path: str, options: LoadOptions) -> Dataset:
-    """csv:PATH, numeric features then a label per row; see the module docstring."""
+    """csv:PATH, numeric features then a label per row; see the module docstring.
+
+    Read row by row into float32, so a wide file costs about its numbers' size
+    in memory, not that of its text.
+    """
     path = resolve_data_path(spec_path, data_root=options.data_root)
-    rows = read_table(path, ",")
-    width = len(rows[0][1])
+    rows = table_rows(path, ",")
+    first = next(rows, None)
+    if first is None:
+        raise ValueError(f"{path} is empty")
+    width = len(first[1])
     if width < 2:
         raise ValueError(f"{path} needs at least two columns (features..., label); it has {width}")
-    first_cells = rows[0][1][:-1]
-    has_header = not all(_label_order(cell)[0] == 0 for cell in first_cells)
-    columns = rows[0][1] if has_header else [str(j + 1) for j in range(width)]
-    body = rows[1:] if has_header else rows
-    if not body:
-        raise ValueError(f"{path} has a header row but no data rows")
+    has_header = not all(_label_order(cell)[0] == 0 for cell in first[1][:-1])
+    columns = first[1] if has_header else [str(j + 1) for j in range(width)]
     features, labels = [], []
-    for line, cells in body:
+    for line, cells in rows if has_header else chain([first], rows):
         check_width(path, line, cells, width)
-        features.append(
-            [_number(c, path, line, repr(columns[j])) for j, c in enumerate(cells[:-1])]
-        )
+        features.append(_feature_row(cells[:-1], path, line, columns))
         if not cells[-1]:
             raise ValueError(f"{path}, line {line}: the label (last column) is empty")
         labels.append(cells[-1])
+    if not features:
+        raise ValueError(f"{path} has a header row but no data rows")
     name = f"csv:{path}"
     y, class_names = _class_indices(labels, name)
     pool, test = split_pool_test(y, options.test_fraction, options.seed, name)
     fingerprint = {"kind": "csv", "sha256": file_digest(path),
                    "seed": options.seed, "test_fraction": options.test_fraction}
-    return Dataset(name, np.array(features, dtype=np.float32), y, class_names, pool, test, fingerprint=fingerprint)
+    return Dataset(name, np.stack(features), y, class_names, pool, test, fingerprint=fingerprint)
+
+
+def _feature_row(cells: list[str], path: Path, line: int, columns: list[str]) -> np.ndarray:
+    """(n,) float32 features of one row; numpy parses a clean row, :func:`_number` explains a bad one."""
+    try:
+        values = np.array(cells, dtype=np.float64)
+    except ValueError:
+        values = None
+    if values is None or not np.isfinite(values).all():
+        values = np.array([_number(c, path, line, repr(columns[j])) for j, c in enumerate(cells)])
+    return values.astype(np.float32)
 
 
 @register_dataset("text-csv", takes_path=True, summary="your texts: columns text, label, optional counterfactual")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -53,20 +54,27 @@ def resolve_data_path(
 
 def read_table(path: Path, delimiter: str) -> list[tuple[int, list[str]]]:
     """The non-blank rows of a delimited UTF-8 file as (line number, stripped cells)."""
+    rows = list(table_rows(path, delimiter))
+    if not rows:
+        raise ValueError(f"{path} is empty")
+    return rows
+
+
+def table_rows(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """:func:`read_table`'s rows one at a time (a wide file is never held as text), empty or not."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle, delimiter=delimiter)
-            rows = [(reader.line_num, [cell.strip() for cell in row]) for row in reader]
+            for row in reader:
+                cells = [cell.strip() for cell in row]
+                if any(cells):
+                    yield reader.line_num, cells
     except UnicodeDecodeError as error:
         raise ValueError(f"{path} is not UTF-8 text (byte {error.start}: {error.reason})") from None
     except csv.Error as error:
         raise ValueError(f"{path} cannot be read as delimited text: {error}") from None
     except OSError as error:
         raise ValueError(f"{path} cannot be read: {error.strerror}") from None
-    rows = [(line, cells) for line, cells in rows if any(cells)]
-    if not rows:
-        raise ValueError(f"{path} is empty")
-    return rows
 
 
 def check_width(path: Path, line: int, cells: list[str], width: int) -> None:
