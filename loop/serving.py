@@ -15,7 +15,9 @@ import argparse
 import re
 import signal
 import threading
+from dataclasses import dataclass
 
+from estimators.backends import make_encoder
 from loop.cli import (
     SetOnce,
     add_dataset_arguments,
@@ -25,6 +27,8 @@ from loop.cli import (
     key_values,
 )
 from loop.config import SessionConfig
+from loop.datasets import load_dataset
+from loop.embedding import EmbeddingJob, TextCollector, matrix_path
 from loop.errors import SessionError
 from loop.resume import resumed_settings
 from loop.session import Session
@@ -77,31 +81,66 @@ def default_session_name(dataset: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", f"{kind}-{stem}" if stem else kind).strip("-") or "session"
 
 
-def open_session(args: argparse.Namespace, *, train: bool = True, lease_limits: LeaseLimits = LeaseLimits(),
-                 create: bool = True, say=print) -> Session:
-    """Resume the named session, or (with ``create``) make it from the command-line settings.
+@dataclass(frozen=True)
+class SessionPlan:
+    """What opening a session from the command line will do, decided before anything is loaded."""
 
-    Every setting is checked before anything is written, so a bad one leaves no session behind.
+    store: Store
+    name: str
+    config: SessionConfig  # the stored settings with the applicable changes, or the new session's
+    resumed: bool
+    applied: tuple[str, ...]  # the changes applied to a resumed session's settings, described
+
+
+def plan_session(args: argparse.Namespace, *, create: bool = True) -> SessionPlan:
+    """Which session the arguments name, and with which settings (see the module docstring).
+
+    Every setting is checked here, before anything is written, so a bad one leaves no session behind.
     """
     requested = requested_settings(args)
     new_config = SessionConfig(**{"dataset": DEFAULT_DATASET, **requested})
     store = Store(args.db)
     name = args.session or default_session_name(new_config.dataset)
     stored = store.session_config(name)
-    trainer = SharedTrainer(train=train)
     if stored is not None:
         config, applied = resumed_settings(name, SessionConfig.from_dict(stored), requested)
-        session = Session.open(store, name, trainer=trainer, lease_limits=lease_limits, config=config)
-        if applied:
-            store.update_session(name, config=config.to_dict())
-            say(f"applied to the resumed session: {'; '.join(applied)}")
-        say(f"resuming session {name!r} ({session.status()['n_answers']} answers so far) from {store.url}")
-        return session
+        return SessionPlan(store, name, config, True, tuple(applied))
     if not create:
         known = store.session_ids()
         raise SessionError(f"no session {name!r} in {store.url} (sessions there: {', '.join(known) or 'none'})")
-    session = Session.create(store, new_config, session_id=name, trainer=trainer, lease_limits=lease_limits)
-    say(f"new session {name!r} on {new_config.dataset}, stored in {store.url}")
+    return SessionPlan(store, name, new_config, False, ())
+
+
+def pending_embedding(plan: SessionPlan) -> EmbeddingJob | None:
+    """The embedding the plan's data set still needs before its session can start (None: none needed).
+
+    The data set is read and checked through its own loader (without embedding); a text set
+    whose vectors are not all ready needs an :class:`~loop.embedding.EmbeddingJob`.
+    """
+    collector = TextCollector()
+    load_dataset(plan.config.dataset, encoder=collector, **plan.config.dataset_options)
+    if not collector.texts:
+        return None
+    encoder = make_encoder()
+    return None if matrix_path(encoder, collector.texts).is_file() else EmbeddingJob(collector.texts, encoder)
+
+
+def open_session(args: argparse.Namespace | SessionPlan, *, train: bool = True,
+                 lease_limits: LeaseLimits = LeaseLimits(), create: bool = True, say=print) -> Session:
+    """Resume the named session, or (with ``create``) make it from the command-line settings
+    (``args``, or a :class:`SessionPlan` made from them)."""
+    plan = args if isinstance(args, SessionPlan) else plan_session(args, create=create)
+    trainer = SharedTrainer(train=train)
+    if plan.resumed:
+        session = Session.open(plan.store, plan.name, trainer=trainer, lease_limits=lease_limits, config=plan.config)
+        if plan.applied:
+            plan.store.update_session(plan.name, config=plan.config.to_dict())
+            say(f"applied to the resumed session: {'; '.join(plan.applied)}")
+        say(f"resuming session {plan.name!r} ({session.status()['n_answers']} answers so far) from {plan.store.url}")
+        return session
+    session = Session.create(plan.store, plan.config, session_id=plan.name, trainer=trainer,
+                             lease_limits=lease_limits)
+    say(f"new session {plan.name!r} on {plan.config.dataset}, stored in {plan.store.url}")
     return session
 
 

@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 USER_ERRORS = (SessionError, StoreError)
 INTERNAL_ERROR = "internal error: nothing was saved"
 SAVED_BUT = "your answer was saved, but the next query could not be chosen (internal error): call /next"
+PAGE_TITLE = "nudge: annotate with directions"
 CONCURRENCY_LIMIT = 8  # API requests served at once (several annotators, API clients)
 STATUS_SECONDS = 1.0  # the session's counts are read at most this often, however many tabs poll
 ASSETS = Path(__file__).with_name("page.html"), Path(__file__).with_name("page.css"), Path(__file__).with_name("page.js")
@@ -211,7 +212,7 @@ class AnnotationApp:
         functions = [_page_function(name, handler) for name, handler in (
             ("nudge_begin", self.page_begin), ("nudge_answer", self.page_answer), ("nudge_skip", self.page_skip),
             ("nudge_undo", self.page_undo), ("nudge_status", self.page_status))]
-        with gr.Blocks(title="nudge: annotate with directions") as demo:
+        with gr.Blocks(title=PAGE_TITLE) as demo:
             page = gr.HTML(None, html_template=html, css_template=css, js_on_load=js, server_functions=functions,
                            elem_id="nudge-page", config=self.page_config())
             demo.load(self.open_tab, None, page, show_progress="hidden", api_name="ui_open",

@@ -21,10 +21,11 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from urllib.parse import urlparse
 from typing import TYPE_CHECKING
 
 from loop.service import AnnotationService
-from loop.serving import add_session_arguments, open_session
+from loop.serving import SessionPlan, add_session_arguments, open_session, pending_embedding, plan_session
 from loop.store import LeaseLimits
 
 MAX_OPEN_PER_ANNOTATOR = 4  # a few tabs, or a batch of queries
@@ -118,18 +119,19 @@ def run_serve(args: argparse.Namespace) -> int:
         print("warning: --share without --auth makes the UI public to anyone with the link; "
               "add --auth user:password or --auth-file", file=sys.stderr)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    session = open_session(args, train=not args.no_train, lease_limits=lease_limits(args, auth is not None))
+    throttle = LoginThrottle()
+    launch = dict(
+        server_name=args.host, share=args.share, auth=auth, auth_message=login_message(throttle) if auth else None,
+        app_kwargs={"middleware": [Middleware(LoginThrottleMiddleware, throttle=throttle)]} if auth else None,
+        prevent_thread_lock=True, quiet=True,
+    )
+    plan = plan_session(args)
+    port = wait_for_the_pool(plan, launch, args.port)
+    session = open_session(plan, train=not args.no_train, lease_limits=lease_limits(args, auth is not None))
     app = AnnotationApp(AnnotationService(session))
     demo = app.build()
-    throttle = LoginThrottle()
-    throttled_logins = Middleware(LoginThrottleMiddleware, throttle=throttle)
     try:
-        launch_app(
-            demo, server_name=args.host, server_port=args.port, share=args.share, auth=auth,
-            auth_message=login_message(throttle) if auth else None,
-            app_kwargs={"middleware": [throttled_logins]} if auth else None,
-            prevent_thread_lock=True, quiet=True,
-        )
+        launch_app(demo, server_port=port, **launch)
         if args.share and not demo.share_url:
             print(f"no share link could be made (this machine seems offline): "
                   f"serving locally only, at {demo.local_url}", file=sys.stderr)
@@ -139,3 +141,28 @@ def run_serve(args: argparse.Namespace) -> int:
         app.close()
         session.close()
     return 0
+
+
+def wait_for_the_pool(plan: SessionPlan, launch: dict, port: int | None) -> int | None:
+    """Embed what the session's texts still need, behind a page that shows the progress (served at
+    once); returns the port that page used, for the annotation page (``port`` when none was needed)."""
+    from ui.app import PAGE_TITLE, launch_app
+    from ui.preparing import preparing_page
+
+    job = pending_embedding(plan)
+    if job is None:
+        return port
+    job.start()
+    page = launch_app(preparing_page(job, plan.config.dataset, PAGE_TITLE), server_port=port, **launch)
+    print(f"preparing the pool at {page.share_url or page.local_url}: embedding {job.progress().total:,} texts "
+          "once (the page shows the progress and opens the annotation page when they are ready)", flush=True)
+    try:
+        progress = job.wait()
+    except KeyboardInterrupt:
+        job.cancel()
+        raise
+    finally:
+        page.close()
+    if progress.stage != "done":
+        raise ValueError(f"the pool could not be embedded: {progress.error or progress.stage}")
+    return urlparse(page.local_url).port
