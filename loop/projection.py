@@ -28,6 +28,7 @@ from loop.neighbours import ExactIndex, NeighbourIndex
 ProbabilityFunction = Callable[[np.ndarray], np.ndarray]  # (M, n) -> (M, C)
 MarginGradient = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # (M, n) -> (M,), (M, n)
 
+SAMPLE_SPARE = 500  # sampled beyond what a 2-D picture shows, so labelled points leave it full
 GRID_CHUNK_VALUES = 1 << 21  # grid coordinates scored per batch: 8 MB as float32
 
 
@@ -182,6 +183,7 @@ def project_query(
     seed: int = 0,
     plane: Plane | None = None,
     neighbours: NeighbourIndex | None = None,
+    data_plane: DataPlane | None = None,
 ) -> Projection:
     """The local boundary projection of query ``point_id``.
 
@@ -193,13 +195,16 @@ def project_query(
     ``plane`` when given (to keep a query's axes while the model changes), else
     in a plane chosen by :func:`choose_plane`. ``neighbours``: an index over
     the pool (:func:`loop.neighbours.neighbour_index`, kept by the caller across
-    queries); default None: an exact scan of the pool.
+    queries); default None: an exact scan of the pool. ``data_plane``: for n = 2,
+    the points and window every picture shows (:meth:`DataPlane.of`, kept by the
+    caller, so a picture costs the same whatever the pool's size); default: made now.
     """
     x = X[point_id].astype(float)
     labelled_ids = np.fromiter(labels.keys(), dtype=int, count=len(labels))
     is_data_plane = X.shape[1] == 2
     if is_data_plane:
-        shown = _data_plane_points(pool, labelled_ids, point_id, max_points, seed)
+        data_plane = data_plane or DataPlane.of(X, pool, max_points, seed)
+        shown = data_plane.shown(labelled_ids, point_id)
     else:
         neighbours = neighbours or ExactIndex(X, pool)
         shown = _nearest_points(X, x, neighbours, labelled_ids, point_id, n_neighbours)
@@ -207,7 +212,7 @@ def project_query(
     classes = np.array([labels.get(int(i), p) for i, p in zip(shown, predicted)], dtype=int)
     if is_data_plane:
         plane = Plane(x, np.array([1.0, 0.0]), np.array([0.0, 1.0]))
-        low, high = X.min(axis=0) - x, X.max(axis=0) - x
+        low, high = data_plane.low - x, data_plane.high - x
         pad = 0.08 * (high - low)
         a_range, b_range = (low[0] - pad[0], high[0] + pad[0]), (low[1] - pad[1], high[1] + pad[1])
     else:
@@ -248,12 +253,27 @@ def _predict(predict_proba: ProbabilityFunction | None, points: np.ndarray) -> n
     return predict_proba(points.astype(np.float32)).argmax(axis=1)
 
 
-def _data_plane_points(pool: np.ndarray, labelled: np.ndarray, query: int, limit: int, seed: int) -> np.ndarray:
-    """All labelled points plus up to ``limit`` pool points (a fixed random subset)."""
-    unlabelled = np.setdiff1d(pool, np.append(labelled, query))
-    if len(unlabelled) > limit:
-        unlabelled = np.sort(np.random.default_rng(seed).choice(unlabelled, limit, replace=False))
-    return np.concatenate([labelled, unlabelled]).astype(int)
+@dataclass(frozen=True)
+class DataPlane:
+    """What every picture of a 2-D data set shows: a fixed random sample of the pool (the labelled
+    points come on top) and the data's bounding box. Made once per pool: the cost of a picture then
+    does not grow with the pool."""
+
+    sample: np.ndarray  # (S,) sorted pool ids, S <= limit + SAMPLE_SPARE
+    low: np.ndarray  # (2,) the data's smallest coordinates
+    high: np.ndarray  # (2,) and largest
+    limit: int  # unlabelled points shown at most
+
+    @classmethod
+    def of(cls, X: np.ndarray, pool: np.ndarray, max_points: int, seed: int) -> DataPlane:
+        size = min(len(pool), max_points + SAMPLE_SPARE)
+        sample = np.sort(np.random.default_rng(seed).choice(pool, size, replace=False))
+        return cls(sample.astype(int), X.min(axis=0).astype(float), X.max(axis=0).astype(float), max_points)
+
+    def shown(self, labelled: np.ndarray, query: int) -> np.ndarray:
+        """All labelled points, then up to ``limit`` sampled points neither labelled nor the query."""
+        unlabelled = self.sample[~np.isin(self.sample, np.append(labelled, query))]
+        return np.concatenate([labelled, unlabelled[: self.limit]]).astype(int)
 
 
 def _nearest_points(X: np.ndarray, x: np.ndarray, pool: NeighbourIndex, labelled: np.ndarray,

@@ -21,7 +21,7 @@ import numpy as np
 
 from loop.neighbours import NeighbourIndex, neighbour_index
 from loop.picture import boundary_lines, towards_candidates, true_boundary
-from loop.projection import Plane, Projection, project_query
+from loop.projection import DataPlane, Plane, Projection, project_query
 from loop.session import ModelSnapshot, Query, Session, SessionError
 from loop.store import Annotation
 from loop.texts import as_written_in, readable
@@ -29,6 +29,7 @@ from loop.texts import as_written_in, readable
 # The planes of queries shown: each is 3 vectors of n numbers, so the cache is bounded in bytes
 # as well as in number: 4096 planes at n = 2, 279 at n = 10,000, 16 at least.
 PLANE_CACHE_SIZE = 4096
+MAX_SHOWN = 1500  # unlabelled pool points on a 2-D picture
 PLANE_CACHE_BYTES = 64 * 2**20
 MIN_CACHED_PLANES = 16
 AXES = {True: ("x1 (relative to the query)", "x2 (relative to the query)"),
@@ -102,6 +103,8 @@ class AnnotationService:
         dataset = session.dataset
         self.pool_index: NeighbourIndex | None = (
             neighbour_index(dataset.X, dataset.pool) if dataset.n_features > 2 else None)
+        self.data_plane = DataPlane.of(dataset.X, dataset.pool, MAX_SHOWN, session.config.seed) \
+            if dataset.n_features == 2 else None
 
     # ----------------------------------------------------------------- queries
     def next_query(self, annotator: str, *, client: str | None = None) -> Query | None:
@@ -121,7 +124,8 @@ class AnnotationService:
         projection = project_query(
             point_id, dataset.X, dataset.pool, self.session.labelled_points(),
             predict_proba=predict, margin_gradient=model.estimator.margin_and_gradient if fitted else None,
-            seed=self.session.config.seed, plane=plane, neighbours=self.pool_index,
+            seed=self.session.config.seed, plane=plane, neighbours=self.pool_index, data_plane=self.data_plane,
+            max_points=MAX_SHOWN,
         )
         shown = dataset.X[projection.point_ids]
         point_probabilities = probabilities = None

@@ -161,3 +161,19 @@ def test_the_grid_scored_in_chunks_equals_the_grid_scored_at_once(monkeypatch):
     grid = np.stack(np.meshgrid(at_once.a, at_once.b), axis=-1).reshape(-1, 2)  # b-major, as drawn
     expected = proba(at_once.plane.to_space(grid).astype(np.float32)).reshape(20, 20, 2)
     np.testing.assert_allclose(chunked.probabilities, expected, rtol=1e-6)
+
+
+def test_a_data_plane_shows_all_labelled_points_and_a_fixed_sample_of_the_rest():
+    from loop.projection import SAMPLE_SPARE, DataPlane
+
+    X = np.random.default_rng(3).normal(size=(5000, 2))
+    pool = np.arange(4000)
+    plane = DataPlane.of(X, pool, max_points=100, seed=7)
+    assert len(plane.sample) == 100 + SAMPLE_SPARE and set(plane.sample) <= set(pool)
+    np.testing.assert_array_equal(plane.low, X.min(axis=0))
+    labelled = plane.sample[:30]  # labelling sampled points: the rest of the sample fills in
+    shown = plane.shown(labelled, query=int(plane.sample[40]))
+    assert shown[:30].tolist() == labelled.tolist() and len(shown) == 130
+    assert int(plane.sample[40]) not in shown and set(shown[30:]) <= set(plane.sample[30:])
+    small = DataPlane.of(X, np.arange(50), max_points=100, seed=7)  # a small pool: all of it
+    assert len(small.shown(np.array([1, 2]), query=3)) == 49
