@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -86,6 +87,8 @@ class Database:
         self.path = Path(url.database) if self.is_sqlite and url.database not in (None, "", ":memory:") else None
         self.engine = self._connect(url)
         self._identity = self._file_identity()
+        # an in-memory database is one connection that every thread shares: one thread at a time
+        self._one_at_a_time = threading.RLock() if self.is_sqlite and self.path is None else None
 
     def _connect(self, url: URL) -> Engine:
         in_memory = self.is_sqlite and self.path is None
@@ -144,13 +147,28 @@ class Database:
             )
 
     @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection to read with."""
+        with self._turn(), self.engine.connect() as connection:
+            yield connection
+
+    @contextmanager
     def writing(self) -> Iterator[Connection]:
         """A write transaction; a failed write becomes ``StoreError("not saved: ...")``."""
-        with self.saving():
+        with self.saving(), self._turn():
             self.check_same_file()
             with self.engine.connect().execution_options(**{WRITE: True}) as connection, connection.begin():
                 yield connection
             self.check_same_file()
+
+    @contextmanager
+    def _turn(self) -> Iterator[None]:
+        """Wait for this thread's turn where the connection is shared (in memory); else at once."""
+        if self._one_at_a_time is None:
+            yield
+            return
+        with self._one_at_a_time:
+            yield
 
     @contextmanager
     def locked(self, session_id: str) -> Iterator[Connection]:

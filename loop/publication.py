@@ -77,7 +77,7 @@ class TrainerLease:
             )
 
     def current_holder(self) -> str | None:
-        with self.db.engine.connect() as connection:
+        with self.db.reading() as connection:
             row = connection.execute(
                 select(trainer_leases.c.holder, trainer_leases.c.expires_at)
                 .where(trainer_leases.c.session_id == self.session_id)
@@ -122,7 +122,7 @@ class ModelRegistry:
         self.session_id = session_id
 
     def newest_version(self) -> int:
-        with self.db.engine.connect() as connection:
+        with self.db.reading() as connection:
             row = connection.execute(
                 select(models.c.version).where(models.c.session_id == self.session_id)
                 .order_by(models.c.version.desc()).limit(1)
@@ -130,7 +130,7 @@ class ModelRegistry:
         return 0 if row is None else int(row.version)
 
     def newest(self) -> PublishedModel | None:
-        with self.db.engine.connect() as connection:
+        with self.db.reading() as connection:
             row = connection.execute(
                 select(models).where(models.c.session_id == self.session_id)
                 .order_by(models.c.version.desc()).limit(1)

@@ -136,7 +136,7 @@ class Store:
         return None if row is None or row.fingerprint is None else dict(_json(row.fingerprint))
 
     def _session_row(self, session_id: str):
-        with self.engine.connect() as connection:
+        with self.db.reading() as connection:
             return connection.execute(
                 select(sessions.c.config, sessions.c.fingerprint).where(sessions.c.id == session_id)
             ).first()
@@ -150,7 +150,7 @@ class Store:
             connection.execute(update(sessions).where(sessions.c.id == session_id).values(**values))
 
     def session_ids(self) -> list[str]:
-        with self.engine.connect() as connection:
+        with self.db.reading() as connection:
             return list(connection.execute(select(sessions.c.id).order_by(sessions.c.created_at)).scalars())
 
     # ------------------------------------------------------------------ queries
@@ -211,7 +211,7 @@ class Store:
         (read only: by the time one is claimed it may be taken)."""
         now = time.time()
         free = []
-        with self.engine.connect() as connection:
+        with self.db.reading() as connection:
             for point_id, score in candidates:
                 if len(free) == count:
                     break
@@ -244,7 +244,7 @@ class Store:
 
     def query_plane(self, session_id: str, query_id: str) -> tuple[int, bytes] | None:
         """(point id, stored plane basis) of a query, None when it has no stored plane."""
-        with self.engine.connect() as connection:
+        with self.db.reading() as connection:
             row = connection.execute(
                 select(queries.c.point_id, queries.c.plane)
                 .where(queries.c.session_id == session_id, queries.c.id == query_id)
@@ -252,7 +252,7 @@ class Store:
         return None if row is None or row.plane is None else (int(row.point_id), bytes(row.plane))
 
     def query(self, session_id: str, query_id: str) -> QueryRecord | None:
-        with self.engine.connect() as connection:
+        with self.db.reading() as connection:
             row = connection.execute(
                 select(queries).where(queries.c.session_id == session_id, queries.c.id == query_id)
             ).first()
@@ -263,7 +263,7 @@ class Store:
         statement = select(queries).where(queries.c.session_id == session_id, queries.c.status == "open")
         if annotator is not None:
             statement = statement.where(queries.c.annotator == annotator)
-        with self.engine.connect() as connection:
+        with self.db.reading() as connection:
             rows = connection.execute(statement.order_by(queries.c.issued_at))
             return [_query_from_row(row) for row in rows]
 
@@ -352,7 +352,7 @@ class Store:
         statement = select(annotations).where(annotations.c.session_id == session_id)
         if not include_undone:
             statement = statement.where(annotations.c.undone.is_(False))
-        with self.engine.connect() as connection:
+        with self.db.reading() as connection:
             rows = connection.execute(statement.order_by(annotations.c.id))
             return [_annotation_from_values(row.id, row._mapping) for row in rows]
 
@@ -367,12 +367,12 @@ class Store:
             .where(annotations.c.session_id == session_id, annotations.c.undone.is_(False))
             .order_by(annotations.c.id)
         )
-        with self.engine.connect() as connection:
+        with self.db.reading() as connection:
             return [tuple(row) for row in connection.execute(statement)]
 
     def log_state(self, session_id: str) -> tuple[int, int, int]:
         """(answers, answers undone, newest answer id): changes whenever the log does (cheap to poll)."""
-        with self.engine.connect() as connection:
+        with self.db.reading() as connection:
             row = connection.execute(
                 select(func.count(), func.sum(annotations.c.undone.cast(INTEGER)), func.max(annotations.c.id))
                 .where(annotations.c.session_id == session_id)
@@ -388,7 +388,7 @@ class Store:
             )
 
     def last_active_annotation(self, session_id: str, annotator: str) -> Annotation | None:
-        with self.engine.connect() as connection:
+        with self.db.reading() as connection:
             row = connection.execute(
                 select(annotations)
                 .where(annotations.c.session_id == session_id, annotations.c.annotator == annotator,
@@ -399,7 +399,7 @@ class Store:
         return None if row is None else _annotation_from_values(row.id, row._mapping)
 
     def count_annotations(self, session_id: str) -> int:
-        with self.engine.connect() as connection:
+        with self.db.reading() as connection:
             return connection.execute(
                 select(func.count()).select_from(annotations).where(annotations.c.session_id == session_id)
             ).scalar_one()
@@ -419,7 +419,7 @@ class Store:
             )
 
     def evaluation_history(self, session_id: str) -> list[dict]:
-        with self.engine.connect() as connection:
+        with self.db.reading() as connection:
             rows = connection.execute(
                 select(evaluations).where(evaluations.c.session_id == session_id).order_by(evaluations.c.id)
             )
