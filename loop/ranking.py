@@ -18,13 +18,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from strategies import select_queries
+from loop.scoring import score_pool
+from strategies import MEASURES, select_queries
+from strategies.pool import best_first
+from strategies.sampling import ranks_by_model
 
 if TYPE_CHECKING:
+    from loop.engine import Engine
     from loop.session import Session
     from loop.training import ModelSnapshot
 
 RANKING_SIZE = 256
+SCORED_ON_ENGINE = ("boundary", "uncertainty", "margin", "entropy")  # one model's measures (not committees)
 
 
 @dataclass(frozen=True)
@@ -40,17 +45,31 @@ class Ranking:
         return list(zip(self.point_ids.tolist(), self.scores.tolist()))
 
 
-def rank_pool(session: Session, snapshot: ModelSnapshot, size: int | None = None) -> Ranking | None:
+def rank_pool(session: Session, snapshot: ModelSnapshot, size: int | None = None,
+              engine: Engine | None = None) -> Ranking | None:
     """Score the unlabelled pool with ``snapshot`` and keep its ``size`` (default :data:`RANKING_SIZE`)
-    best candidates (None: none left)."""
+    best candidates (None: none left).
+
+    With an ``engine`` (a Dask cluster), a strategy that ranks by a measure
+    (``strategies.MEASURES``: boundary, uncertainty, margin, entropy) scores the pool
+    there, in chunks (:func:`loop.scoring.score_pool`); the others, and every cold
+    start, choose here.
+    """
     started = time.perf_counter()
     size = RANKING_SIZE if size is None else size
     available = session.leases.unlabelled()
     count = min(size, int(available.sum()))
     if count == 0:
         return None
+    strategy = session.config.strategy
+    if engine is not None and isinstance(strategy, str) and strategy in SCORED_ON_ENGINE \
+            and ranks_by_model(snapshot.learner):
+        rows = np.flatnonzero(available)
+        scores = score_pool(snapshot.learner, session.dataset.X, strategy, engine=engine, rows=rows)
+        picked, picked_scores = best_first(scores, count, largest=MEASURES[strategy].largest_first)
+        return Ranking(snapshot.version, rows[picked], picked_scores, time.perf_counter() - started)
     indices, scores = select_queries(
-        snapshot.learner, session.dataset.X, count, session.config.strategy,
+        snapshot.learner, session.dataset.X, count, strategy,
         available=available, random_state=session.config.seed + snapshot.version,
     )
     return Ranking(snapshot.version, np.asarray(indices), np.asarray(scores, dtype=float),

@@ -42,8 +42,10 @@ def score_pool(
     engine: Engine | None = None,
     chunk_size: int = SCORE_CHUNK,
     on_chunk: Callable[[int, int], None] | None = None,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(N,) float64 scores of every row of ``X`` (N, n) under ``MEASURES[by]``.
+    """(N,) float64 scores of every row of ``X`` (N, n) under ``MEASURES[by]``; with ``rows``
+    ((M,) indices into X), of those rows only, (M,), read chunk by chunk (no copy of X[rows]).
 
     ``learner``: a fitted estimator, modAL learner or committee (what the
     measure takes); ``engine``: default :class:`~loop.engine.LocalEngine`;
@@ -56,9 +58,11 @@ def score_pool(
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
     engine = engine or LocalEngine()
-    scores = np.empty(len(X), dtype=np.float64)
-    starts = range(0, len(X), chunk_size)
-    chunks = (np.asarray(X[start : start + chunk_size], dtype=np.float32) for start in starts)
+    count = len(X) if rows is None else len(rows)
+    scores = np.empty(count, dtype=np.float64)
+    starts = range(0, count, chunk_size)
+    which = (slice(start, start + chunk_size) if rows is None else rows[start : start + chunk_size] for start in starts)
+    chunks = (np.asarray(X[part], dtype=np.float32) for part in which)
     held = Held.of(f"nudge-learner-{uuid.uuid4().hex}", learner)
     done = 0
     try:
@@ -68,7 +72,7 @@ def score_pool(
                 scores[start : start + len(chunk_scores)] = chunk_scores
                 done += len(chunk_scores)
                 if on_chunk is not None:
-                    on_chunk(done, len(X))
+                    on_chunk(done, count)
     finally:
         forget = getattr(engine, "forget", None)
         if forget is not None:

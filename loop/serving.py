@@ -29,6 +29,7 @@ from loop.cli import (
 from loop.config import SessionConfig
 from loop.datasets import load_dataset
 from loop.embedding import EmbeddingJob, TextCollector, matrix_path
+from loop.engine import ENGINES, Engine, make_engine
 from loop.errors import SessionError
 from loop.resume import resumed_settings
 from loop.session import Session
@@ -55,6 +56,10 @@ def add_session_arguments(parser: argparse.ArgumentParser) -> None:
     add_stop_argument(parser, "the status says when one is met")
     parser.add_argument("--set", dest="estimator", action="append", metavar="PARAM=VALUE",
                         help="estimator parameter of a new session, e.g. --set max_epochs=50 (repeatable)")
+    parser.add_argument("--engine", choices=ENGINES, default="local",
+                        help="where the trainer scores the pool for each new model: here, or a Dask cluster "
+                        "(default local)")
+    parser.add_argument("--address", help="the Dask scheduler, e.g. tcp://10.0.0.5:8786 (--engine dask)")
 
 
 def requested_settings(args: argparse.Namespace) -> dict:
@@ -111,26 +116,33 @@ def plan_session(args: argparse.Namespace, *, create: bool = True) -> SessionPla
     return SessionPlan(store, name, new_config, False, ())
 
 
-def pending_embedding(plan: SessionPlan) -> EmbeddingJob | None:
+def pending_embedding(plan: SessionPlan, engine: Engine | None = None) -> EmbeddingJob | None:
     """The embedding the plan's data set still needs before its session can start (None: none needed).
 
     The data set is read and checked through its own loader (without embedding); a text set
-    whose vectors are not all ready needs an :class:`~loop.embedding.EmbeddingJob`.
+    whose vectors are not all ready needs an :class:`~loop.embedding.EmbeddingJob` (run through
+    ``engine``: here by default, or on a Dask cluster).
     """
     collector = TextCollector()
     load_dataset(plan.config.dataset, encoder=collector, **plan.config.dataset_options)
     if not collector.texts:
         return None
     encoder = make_encoder()
-    return None if matrix_path(encoder, collector.texts).is_file() else EmbeddingJob(collector.texts, encoder)
+    if matrix_path(encoder, collector.texts).is_file():
+        return None
+    return EmbeddingJob(collector.texts, encoder, engine=engine)
 
 
 def open_session(args: argparse.Namespace | SessionPlan, *, train: bool = True,
-                 lease_limits: LeaseLimits = LeaseLimits(), create: bool = True, say=print) -> Session:
+                 lease_limits: LeaseLimits = LeaseLimits(), create: bool = True, engine: Engine | None = None,
+                 say=print) -> Session:
     """Resume the named session, or (with ``create``) make it from the command-line settings
-    (``args``, or a :class:`SessionPlan` made from them)."""
+    (``args``, or a :class:`SessionPlan` made from them). ``engine``: where its trainer scores the
+    pool (default: here; with ``args``, the one ``--engine`` names)."""
     plan = args if isinstance(args, SessionPlan) else plan_session(args, create=create)
-    trainer = SharedTrainer(train=train)
+    if engine is None and not isinstance(args, SessionPlan) and args.engine != "local":
+        engine = make_engine(args.engine, args.address)
+    trainer = SharedTrainer(train=train, engine=engine)
     if plan.resumed:
         session = Session.open(plan.store, plan.name, trainer=trainer, lease_limits=lease_limits, config=plan.config)
         if plan.applied:
@@ -156,7 +168,8 @@ def add_train(subparsers) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    session = open_session(args, create=False)
+    engine = make_engine(args.engine, args.address)
+    session = open_session(args, create=False, engine=None if args.engine == "local" else engine)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     version = session.model.version
@@ -170,4 +183,5 @@ def run_train(args: argparse.Namespace) -> int:
                 print(f"model v{version}: {session.model.n_labeled} labels, accuracy {shown}", flush=True)
     finally:
         session.close()
+        engine.close()
     return 0

@@ -27,6 +27,7 @@ from strategies import estimators_of
 from strategies.model import learners_of
 
 if TYPE_CHECKING:
+    from loop.engine import Engine
     from loop.session import Session
 
 logger = logging.getLogger(__name__)
@@ -44,8 +45,8 @@ class SharedTrainer(Trainer):
     ranks_pool = True
 
     def __init__(self, *, train: bool = True, lease_seconds: float = LEASE_SECONDS,
-                 poll_seconds: float = POLL_SECONDS) -> None:
-        super().__init__()
+                 poll_seconds: float = POLL_SECONDS, engine: Engine | None = None) -> None:
+        super().__init__(engine=engine)
         self.may_train = train
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds

@@ -42,6 +42,7 @@ from loop.store import Annotation
 from strategies import estimators_of
 
 if TYPE_CHECKING:
+    from loop.engine import Engine
     from loop.session import Session
 
 logger = logging.getLogger(__name__)
@@ -74,7 +75,9 @@ class Trainer:
 
     ranks_pool = False  # rank the pool for each model (served sessions), or let each request choose
 
-    def __init__(self) -> None:
+    def __init__(self, *, engine: Engine | None = None) -> None:
+        """``engine``: where the pool is scored for a new model (a Dask cluster); default here."""
+        self.engine = engine
         self.session: Session | None = None
         self.snapshot: ModelSnapshot | None = None
         self.ranking: Ranking | None = None
@@ -228,7 +231,7 @@ class Trainer:
 
     def rank(self, snapshot: ModelSnapshot) -> Ranking | None:
         """The pool's ranked candidates for ``snapshot`` (None: each request chooses afresh)."""
-        return rank_pool(self.session, snapshot) if self.ranks_pool else None
+        return rank_pool(self.session, snapshot, engine=self.engine) if self.ranks_pool else None
 
     def publish(self, snapshot: ModelSnapshot, train_seconds: float) -> None:
         """Rank the pool for ``snapshot``, make it the session's model, store its evaluation, tell the callbacks."""
@@ -252,8 +255,8 @@ class BackgroundTrainer(Trainer):
 
     ranks_pool = True
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, *, engine: Engine | None = None) -> None:
+        super().__init__(engine=engine)
         self._wake = threading.Condition()
         self._requested = False
         self._stopping = False

@@ -132,6 +132,15 @@ def ranked(learner, X: np.ndarray, n_instances: int, by: str, **kwargs):
 # ---------------------------------------------------------------- strategies
 
 
+def ranks_by_model(learner) -> bool:
+    """True when the model can rank the pool: fitted, and taught two classes or more (else the
+    strategies use their cold start)."""
+    if not is_fitted(learner):
+        return False
+    _, labels = labelled_data(learner)
+    return labels is None or len(np.unique(labels)) >= 2
+
+
 def model_strategy(select: Callable) -> Callable:
     """Give a model-based selection the shared contract, checks and cold start.
 
@@ -144,11 +153,10 @@ def model_strategy(select: Callable) -> Callable:
     @functools.wraps(select)
     def strategy(learner, X_pool, n_instances: int = 1, *, available=None, random_state=None, **kwargs):
         X, rows = available_pool(X_pool, n_instances, available)
-        X_labelled, labels = labelled_data(learner)
         if not is_fitted(learner):
             picked, scores = coverage_queries(X, n_instances, check_random_state(random_state))
-        elif labels is not None and len(np.unique(labels)) < 2:
-            picked, scores = exploration_queries(X, X_labelled, n_instances)
+        elif not ranks_by_model(learner):
+            picked, scores = exploration_queries(X, labelled_data(learner)[0], n_instances)
         else:
             picked, scores = select(learner, X, n_instances, **kwargs)
         return rows[picked], np.asarray(scores, dtype=float)

@@ -88,3 +88,29 @@ def test_an_unreachable_scheduler_is_one_clear_error(capsys):
     with pytest.raises(ValueError, match=f"cannot reach the Dask scheduler at {address}"):
         DaskEngine(address, timeout=2)
     assert time.monotonic() - started < 30
+
+
+def test_a_served_session_ranks_its_pool_on_the_cluster_as_it_would_here(engine, tmp_path):
+    from loop import Session, SessionConfig, Store, load_dataset
+    from loop.shared_trainer import SharedTrainer
+
+    moons = load_dataset("moons", n_samples=400, seed=0)
+    rankings = []
+    for where, on in (("here", None), ("cluster", engine)):
+        store = Store(tmp_path / f"{where}.db")
+        session = Session.create(store, SessionConfig(estimator=SMALL_NET, strategy="uncertainty"), session_id="s",
+                                 dataset=moons, trainer=SharedTrainer(engine=on))
+        try:
+            for point in moons.pool[:6]:
+                session.relabel(int(point), int(moons.y[point]), annotator="ann")
+            deadline = time.monotonic() + 120
+            while not (session.model.n_labeled == 6 and session.trainer.ranking is not None
+                       and session.trainer.ranking.version == session.model.version):
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            rankings.append(session.trainer.ranking)
+        finally:
+            session.close()
+    here, there = rankings
+    np.testing.assert_allclose(there.scores, here.scores, atol=1e-6)
+    assert there.point_ids[:20].tolist() == here.point_ids[:20].tolist()

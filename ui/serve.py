@@ -24,6 +24,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 from typing import TYPE_CHECKING
 
+from loop.engine import Engine, make_engine
 from loop.service import AnnotationService
 from loop.serving import SessionPlan, add_session_arguments, open_session, pending_embedding, plan_session
 from loop.store import LeaseLimits
@@ -126,8 +127,10 @@ def run_serve(args: argparse.Namespace) -> int:
         prevent_thread_lock=True, quiet=True,
     )
     plan = plan_session(args)
-    port = wait_for_the_pool(plan, launch, args.port)
-    session = open_session(plan, train=not args.no_train, lease_limits=lease_limits(args, auth is not None))
+    engine = make_engine(args.engine, args.address)
+    port = wait_for_the_pool(plan, launch, args.port, engine)
+    session = open_session(plan, train=not args.no_train, lease_limits=lease_limits(args, auth is not None),
+                           engine=None if args.engine == "local" else engine)
     app = AnnotationApp(AnnotationService(session))
     demo = app.build()
     try:
@@ -140,16 +143,18 @@ def run_serve(args: argparse.Namespace) -> int:
     finally:
         app.close()
         session.close()
+        engine.close()
     return 0
 
 
-def wait_for_the_pool(plan: SessionPlan, launch: dict, port: int | None) -> int | None:
-    """Embed what the session's texts still need, behind a page that shows the progress (served at
-    once); returns the port that page used, for the annotation page (``port`` when none was needed)."""
+def wait_for_the_pool(plan: SessionPlan, launch: dict, port: int | None, engine: Engine) -> int | None:
+    """Embed what the session's texts still need (through ``engine``), behind a page that shows the
+    progress (served at once); returns the port that page used, for the annotation page (``port``
+    when none was needed)."""
     from ui.app import PAGE_TITLE, launch_app
     from ui.preparing import preparing_page
 
-    job = pending_embedding(plan)
+    job = pending_embedding(plan, engine)
     if job is None:
         return port
     job.start()
