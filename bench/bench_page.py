@@ -39,6 +39,7 @@ from playwright.sync_api import sync_playwright
 
 from loop.datasets import load_dataset
 from loop.service import AnnotationService
+from loop.training import BackgroundTrainer
 from ui.app import AnnotationApp, launch_app
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -136,7 +137,8 @@ def measure_floor(browser, events: int) -> tuple[list[float], list[float]]:
 
 def run_page(browser, dataset, n_labels: int, rounds: int, think: float, folder: Path) -> dict:
     """The scripted person on a fresh page over a session pre-filled with n_labels answers."""
-    session = prefilled_session(dataset, n_labels, db=str(folder / f"{dataset.name}-{n_labels}.db"), background=True)
+    session = prefilled_session(dataset, n_labels, db=str(folder / f"{dataset.name}-{n_labels}.db"),
+                                trainer=BackgroundTrainer())
     app = AnnotationApp(AnnotationService(session))
     demo = launch_app(app.build(), server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
                       quiet=True)

@@ -18,6 +18,7 @@ from conftest import SMALL_NET
 
 from loop.session import Session, SessionConfig
 from loop.store import Store
+from loop.training import BackgroundTrainer
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 CHROMIUM = shutil.which("chromium")
@@ -103,7 +104,8 @@ def csv_session(tmp_path, name: str, rows: list[str]):
     path = tmp_path / f"{name}.csv"
     path.write_text("x1,x2,label\n" + "\n".join(rows) + "\n")
     config = SessionConfig(dataset=f"csv:{path}", estimator=SMALL_NET)
-    return Session.create(Store(tmp_path / f"{name}.db"), config, session_id=name, background=True)
+    return Session.create(Store(tmp_path / f"{name}.db"), config, session_id=name,
+                          trainer=BackgroundTrainer())
 
 
 def blobs(names: list[str], per_class: int = 30) -> list[str]:
