@@ -553,7 +553,8 @@ async function requestHighlights() {
 function exampleText(candidate) {
   const details = el('details', {class: 'example', 'data-point-id': String(candidate.point_id)});
   const body = el('div', {class: 'candidate-text'}, candidate.text);
-  details.append(el('summary', {}, candidate.text.slice(0, 90).replace(/\s+/g, ' ') + '…'), body);
+  const excerpt = candidate.text.slice(0, 90).replace(/\s+/g, ' ') + (candidate.text.length > 90 ? '…' : '');
+  details.append(el('summary', {}, excerpt), body);
   details.addEventListener('toggle', () => {
     if (!details.open) { state.openExamples.delete(candidate.point_id); return; }
     state.openExamples.add(candidate.point_id);
