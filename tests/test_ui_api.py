@@ -7,8 +7,8 @@ import threading
 import httpx
 import numpy as np
 import pytest
-from gradio_client import Client
 from conftest import BAD_WORDS, GOOD_WORDS, write_reviews_csv
+from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 from estimators.encoders import SentenceEncoder
