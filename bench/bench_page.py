@@ -32,7 +32,10 @@ rewrite goes with the answer). Timed in the page: from a query shown (its
 ``data-point-id`` set) to the frame after its word highlights are drawn, and
 from the last key typed (the pause) to the frame after the reading of that
 text is shown; the reading waits for the page's debounce (300 ms) first, so
-the part after it is printed too. Keys typed and kept are counted.
+the part after it is printed too. Keys typed and kept are counted. Run twice:
+as shipped (the highlights of each tab's prepared next query are computed
+while the person works on the current one) and without that (a query's
+highlights start only when it is handed out), to show what preparing buys.
 """
 
 from __future__ import annotations
@@ -226,10 +229,15 @@ def run_page(browser, dataset, n_labels: int, rounds: int, think: float, folder:
     }
 
 
-def run_text_help(browser, dataset, reviews: int, think: float, typing_ms: float, folder: Path) -> dict:
-    """The scripted person writing a rewrite of each of ``reviews`` CAD reviews (after a first, unmeasured one)."""
-    session = prefilled_session(dataset, TEXT_LABELS, db=str(folder / "text-help.db"), trainer=BackgroundTrainer())
+def run_text_help(browser, dataset, reviews: int, think: float, typing_ms: float, folder: Path,
+                  prepared: bool) -> dict:
+    """The scripted person writing a rewrite of each of ``reviews`` CAD reviews (after a first, unmeasured one);
+    ``prepared``: the prepared next queries' highlights are computed in advance (as shipped)."""
+    session = prefilled_session(dataset, TEXT_LABELS, db=str(folder / f"text-help-{prepared}.db"),
+                                trainer=BackgroundTrainer())
     app = AnnotationApp(AnnotationService(session))
+    if not prepared:
+        app.tabs.on_prepared = None
     demo = launch_app(app.build(), server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
                       quiet=True)
     kept, rounds = 0, []
@@ -275,19 +283,21 @@ def run_text_help(browser, dataset, reviews: int, think: float, typing_ms: float
             "rewrites": sum(a.sources == ["rewrite"] for a in stored), "answers": len(stored)}
 
 
-def print_text_help(row: dict) -> None:
-    (h_median, h_p95), (r_median, r_p95) = median_p95(row["highlights"]), median_p95(row["readings"])
-    print(f"\ntext help on cad-imdb from {TEXT_LABELS} labels, {len(row['highlights'])} reviews (ms):")
-    print("\n| from | to | median | p95 | load (1 min) |")
-    print("| --- | --- | ---: | ---: | ---: |")
-    load = row["load"].split()[0]
-    print(f"| a query shown | its word highlights drawn | {h_median:.0f} | {h_p95:.0f} | {load} |")
-    print(f"| the last key typed in the rewrite (a pause) | the model's reading of it shown | {r_median:.0f} | "
-          f"{r_p95:.0f} | {load} |")
-    print(f"| the same, after the page's {DEBOUNCE_MS:.0f} ms debounce | | {r_median - DEBOUNCE_MS:.0f} | "
-          f"{r_p95 - DEBOUNCE_MS:.0f} | {load} |")
-    print(f"rewrites typed with every key kept: {row['kept']} / {row['typed']}; answers stored with their rewrite: "
-          f"{row['rewrites']} / {row['answers']}")
+def print_text_help(rows: list[dict]) -> None:
+    print(f"\ntext help on cad-imdb from {TEXT_LABELS} labels, {len(rows[0]['highlights'])} reviews (ms):")
+    print("\n| next queries' highlights | from | to | median | p95 | load (1 min) |")
+    print("| --- | --- | --- | ---: | ---: | ---: |")
+    for row in rows:
+        (h_median, h_p95), (r_median, r_p95) = median_p95(row["highlights"]), median_p95(row["readings"])
+        how, load = "prepared" if row["prepared"] else "not prepared", row["load"].split()[0]
+        print(f"| {how} | a query shown | its word highlights drawn | {h_median:.0f} | {h_p95:.0f} | {load} |")
+        print(f"| {how} | the last key typed in the rewrite (a pause) | the model's reading of it shown | "
+              f"{r_median:.0f} | {r_p95:.0f} | {load} |")
+        print(f"| {how} | the same, after the page's {DEBOUNCE_MS:.0f} ms debounce | | {r_median - DEBOUNCE_MS:.0f} | "
+              f"{r_p95 - DEBOUNCE_MS:.0f} | {load} |")
+    for row in rows:
+        print(f"{'prepared' if row['prepared'] else 'not prepared'}: rewrites typed with every key kept "
+              f"{row['kept']} / {row['typed']}; answers stored with their rewrite {row['rewrites']} / {row['answers']}")
 
 
 def main() -> None:
@@ -316,7 +326,7 @@ def main() -> None:
                             else DATASET_LOADERS[name]())
         return loaded[name]
 
-    results, text_help = [], None
+    results, text_help = [], []
     with sync_playwright() as playwright, tempfile.TemporaryDirectory() as folder:
         browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
         if names:
@@ -333,11 +343,14 @@ def main() -> None:
         if reviews:
             print(f"text help: {reviews} reviews, reading {args.text_think} s each, {args.typing_ms:.0f} ms between keys",
                   flush=True)
-            text_help = run_text_help(browser, dataset("cad-imdb"), reviews, args.text_think, args.typing_ms,
-                                      Path(folder))
-            text_help["load"] = load_average()
+            for prepared in (True, False):
+                row = run_text_help(browser, dataset("cad-imdb"), reviews, args.text_think, args.typing_ms,
+                                    Path(folder), prepared)
+                row.update(prepared=prepared, load=load_average())
+                text_help.append(row)
+                print(f"  {'prepared' if prepared else 'not prepared'} done (load {row['load']})", flush=True)
         browser.close()
-    if text_help is not None:
+    if text_help:
         print_text_help(text_help)
     if names:
         print_rows(results, floor_events + more_events, floor_functions + more_functions)
