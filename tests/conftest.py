@@ -103,6 +103,16 @@ def short_review(i: int) -> str:
     return review + "<br /><br />I saw it on a Sunday." if i % 3 == 0 else review
 
 
+def opposite(text: str) -> str:
+    """A review of :func:`short_review`'s with its verdict, the one word that carries the label, turned round."""
+    for good, bad in zip(GOOD_WORDS, BAD_WORDS):
+        if good in text:
+            return text.replace(good, bad)
+        if bad in text:
+            return text.replace(bad, good)
+    raise AssertionError(f"no verdict in {text!r}")
+
+
 def write_reviews_csv(path: Path, n: int = 24) -> Path:
     """A ``text-csv`` file of ``n`` short reviews (columns text, label)."""
     import csv

@@ -7,7 +7,7 @@ import threading
 import httpx
 import numpy as np
 import pytest
-from conftest import BAD_WORDS, GOOD_WORDS, write_reviews_csv
+from conftest import BAD_WORDS, GOOD_WORDS, opposite, write_reviews_csv
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
@@ -372,16 +372,6 @@ def test_html_line_breaks_are_shown_as_lines_and_kept_in_a_rewrite(tmp_path):
 
 
 # --------------------------------------------------------------------------- help with rewrites (real MiniLM)
-
-
-def opposite(text: str) -> str:
-    """A short review with its verdict turned round (the one word that carries the label)."""
-    for good, bad in zip(GOOD_WORDS, BAD_WORDS):
-        if good in text:
-            return text.replace(good, bad)
-        if bad in text:
-            return text.replace(bad, good)
-    raise AssertionError(f"no verdict in {text!r}")
 
 
 def broken_line_query(session):

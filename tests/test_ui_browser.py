@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import BAD_WORDS, GOOD_WORDS, SMALL_NET
+from conftest import BAD_WORDS, GOOD_WORDS, SMALL_NET, opposite
 
 from loop.session import Session, SessionConfig
 from loop.store import Store
@@ -425,16 +425,6 @@ def test_under_auth_the_login_names_the_annotator(tmp_path, context):
 
 
 # --------------------------------------------------------------------------- text: highlights and the rewrite's reading
-
-
-def opposite(text: str) -> str:
-    """A short review of conftest's with its verdict, the one word that carries the label, turned round."""
-    for good, bad in zip(GOOD_WORDS, BAD_WORDS):
-        if good in text:
-            return text.replace(good, bad)
-        if bad in text:
-            return text.replace(bad, good)
-    raise AssertionError(f"no verdict in {text!r}")
 
 
 def highlights_drawn(page, newer_than: int = -1) -> int:
