@@ -239,7 +239,8 @@ class AnnotationApp:
     def api_predict_text(self, text: str, query_id: str | None = None) -> dict:
         """The current model's class probabilities for a text; with a query id, also whether it reads as
         another class than the query's text (flips), the word diff (changes) and a warning for a rewrite
-        that would teach nothing. The text is read as a rewrite is (line breaks as in the original)."""
+        that would teach nothing (a blank query id counts as none). The text is read as a rewrite is
+        (line breaks as in the original)."""
         return _api("predict_text", lambda: self.explainer.predict_text(
             text, None if isinstance(query_id, str) and not query_id.strip() else query_id))
 
