@@ -21,6 +21,21 @@ ratio to the floor's, how many next points were ready in advance (prepared
 while the person looked, rather than chosen when the answer came), arrows
 stored / clicked, answers carrying the typed name / answers, and the load average. Target (issue 10, quiet machine): p95 <= 100
 ms on both data sets at 200 labels, every arrow and every name kept.
+
+Text help (issue 14; on cad-imdb, from 200 labels; ``--text-reviews`` 30 by
+default, none with ``--quick`` unless asked; ``--text-only`` skips the rows
+above): a scripted person on the same page reads each review for
+``--text-think`` seconds, clicks at the start of the rewrite box and types a
+short phrase there (``--typing-ms`` between keys), waits for the model's
+reading, then presses the label key of the review's true class and Enter (the
+rewrite goes with the answer). Timed in the page: from a query shown (its
+``data-point-id`` set) to the frame after its word highlights are drawn, and
+from the last key typed (the pause) to the frame after the reading of that
+text is shown; the reading waits for the page's debounce (300 ms) first, so
+the part after it is printed too. Keys typed and kept are counted. Run twice:
+as shipped (the highlights of each tab's prepared next query are computed
+while the person works on the current one) and without that (a query's
+highlights start only when it is handed out), to show what preparing buys.
 """
 
 from __future__ import annotations
@@ -47,6 +62,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 LABELS = (0, 200)
 TARGET_MS = 100.0
 FLOOR_EVENTS = 40
+TEXT_LABELS = 200
+PHRASE = "Not at all good. "  # typed at the start of each review, where the model reads
+DEBOUNCE_MS = 300.0  # ui/page.js PREDICT_MS
 
 # In-page clocks: Enter keydowns, and the frame after each change of the point shown.
 CLOCKS = """() => {
@@ -98,6 +116,35 @@ FLOOR_LOOP = """async (n) => {
   }
   return [events, functions];
 }"""
+
+
+# In-page clocks of the text help: each point shown, each drawing of highlights (point, model
+# version, DOM change, next frame), each key typed in the rewrite box, each reading shown (edit
+# number, DOM change, next frame).
+TEXT_CLOCKS = """() => {
+  window.__text = {shown: [], highlights: [], keys: [], readings: []};
+  const picture = document.querySelector('#projection'), text = document.querySelector('#query-text');
+  const feedback = document.querySelector('#rewrite-feedback');
+  const framed = (list, entry) => {
+    const changed = performance.now();
+    requestAnimationFrame(() => list.push([...entry, changed, performance.now()]));
+  };
+  let shown = picture.dataset.pointId;
+  new MutationObserver(() => {
+    if (picture.dataset.pointId === shown) return;
+    shown = picture.dataset.pointId;
+    __text.shown.push([Number(shown), performance.now()]);
+  }).observe(picture, {attributes: true, attributeFilter: ['data-point-id']});
+  new MutationObserver(() => {
+    const h = window.nudgePage.state.highlights;
+    if (text.dataset.highlights !== undefined && h) framed(__text.highlights, [h.point_id, h.model_version]);
+  }).observe(text, {attributes: true, attributeFilter: ['data-highlights']});
+  document.querySelector('#rewrite').addEventListener('keydown', () => __text.keys.push(performance.now()), true);
+  new MutationObserver(() => framed(__text.readings, [Number(feedback.dataset.edit)]))
+    .observe(feedback, {attributes: true, attributeFilter: ['data-edit']});
+}"""
+
+READING_READY = """() => document.querySelector('#rewrite-feedback').dataset.edit === String(window.nudgePage.state.edits)"""
 
 
 def free_port() -> int:
@@ -182,36 +229,136 @@ def run_page(browser, dataset, n_labels: int, rounds: int, think: float, folder:
     }
 
 
+def run_text_help(browser, dataset, reviews: int, think: float, typing_ms: float, folder: Path,
+                  prepared: bool) -> dict:
+    """The scripted person writing a rewrite of each of ``reviews`` CAD reviews (after a first, unmeasured one);
+    ``prepared``: the prepared next queries' highlights are computed in advance (as shipped)."""
+    session = prefilled_session(dataset, TEXT_LABELS, db=str(folder / f"text-help-{prepared}.db"),
+                                trainer=SharedTrainer())  # as nudge serve trains and publishes
+    app = AnnotationApp(AnnotationService(session))
+    if not prepared:
+        app.tabs.on_prepared = None
+    demo = launch_app(app.build(), server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
+                      quiet=True)
+    kept, rounds = 0, []
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 1100})
+        page.goto(demo.local_url)
+        page.wait_for_function("() => document.querySelector('#projection')?.dataset.pointId")
+        page.evaluate(TEXT_CLOCKS)
+        for review in range(reviews + 1):  # the first loads the sentence model: not measured
+            point = int(page.locator("#projection").get_attribute("data-point-id"))
+            page.wait_for_function("p => window.nudgePage.state.highlights?.point_id === p", arg=point,
+                                   timeout=120_000)
+            time.sleep(think)  # reading the review
+            before = page.locator("#rewrite").input_value()
+            page.locator("#rewrite").focus()
+            page.keyboard.press("Control+Home")
+            page.keyboard.type(PHRASE, delay=typing_ms)
+            kept += page.locator("#rewrite").input_value() == PHRASE + before
+            page.wait_for_function(READING_READY, timeout=60_000)
+            edit = page.evaluate("() => window.nudgePage.state.edits")
+            if review:
+                rounds.append((point, edit))
+            page.locator("h2").first.click()  # out of the box, then the label key and Enter
+            page.keyboard.press(str(int(dataset.y[point]) + 1))
+            page.keyboard.press("Enter")
+            page.wait_for_function("old => document.querySelector('#projection').dataset.pointId !== old",
+                                   arg=str(point), timeout=60_000)
+        clocks = page.evaluate("() => window.__text")
+        page.close()
+        stored = session.store.annotations(session.session_id)[TEXT_LABELS:]
+    finally:
+        demo.close()
+        app.close()
+        session.close()
+        session.store.close()
+    highlights, readings = [], []
+    for point, edit in rounds:
+        shown = max(t for p, t in clocks["shown"] if p == point)
+        highlights.append(min(f for p, _, _, f in clocks["highlights"] if p == point and f > shown) - shown)
+        drawn = min(f for e, _, f in clocks["readings"] if e == edit)
+        readings.append(drawn - max(k for k in clocks["keys"] if k < drawn))
+    return {"highlights": highlights, "readings": readings, "kept": kept, "typed": reviews + 1,
+            "rewrites": sum(a.sources == ["rewrite"] for a in stored), "answers": len(stored)}
+
+
+def print_text_help(rows: list[dict]) -> None:
+    print(f"\ntext help on cad-imdb from {TEXT_LABELS} labels, {len(rows[0]['highlights'])} reviews (ms):")
+    print("\n| next queries' highlights | from | to | median | p95 | load (1 min) |")
+    print("| --- | --- | --- | ---: | ---: | ---: |")
+    for row in rows:
+        (h_median, h_p95), (r_median, r_p95) = median_p95(row["highlights"]), median_p95(row["readings"])
+        how, load = "prepared" if row["prepared"] else "not prepared", row["load"].split()[0]
+        print(f"| {how} | a query shown | its word highlights drawn | {h_median:.0f} | {h_p95:.0f} | {load} |")
+        print(f"| {how} | the last key typed in the rewrite (a pause) | the model's reading of it shown | "
+              f"{r_median:.0f} | {r_p95:.0f} | {load} |")
+        print(f"| {how} | the same, after the page's {DEBOUNCE_MS:.0f} ms debounce | | {r_median - DEBOUNCE_MS:.0f} | "
+              f"{r_p95 - DEBOUNCE_MS:.0f} | {load} |")
+    for row in rows:
+        print(f"{'prepared' if row['prepared'] else 'not prepared'}: rewrites typed with every key kept "
+              f"{row['kept']} / {row['typed']}; answers stored with their rewrite {row['rewrites']} / {row['answers']}")
+
+
 def main() -> None:
-    parser = bench_parser(__doc__, quick="moons only, 10 rounds")
+    parser = bench_parser(__doc__, quick="moons only, 10 rounds (no text help unless --text-reviews)")
     parser.add_argument("--rounds", type=int, help="rounds per row (default 50)")
     parser.add_argument("--labels", help=f"comma-separated pre-filled labels (default {LABELS})")
     parser.add_argument("--think", type=float, default=0.0, help="seconds the person waits after each point is drawn")
     parser.add_argument("--data-dir", help="the CAD files' folder (default: found as load_dataset finds it)")
+    parser.add_argument("--text-reviews", type=int, help="reviews rewritten on cad-imdb (default 30; 0: none)")
+    parser.add_argument("--text-think", type=float, default=2.0, help="seconds spent reading each review (default 2)")
+    parser.add_argument("--typing-ms", type=float, default=100.0, help="ms between keys typed (default 100)")
+    parser.add_argument("--text-only", action="store_true", help="only the text help, not the Enter rows")
     args = start_run(parser)
     rounds = args.rounds or (10 if args.quick else 50)
-    names = ["moons"] if args.quick else args.datasets.split(",")
+    names = [] if args.text_only else ["moons"] if args.quick else args.datasets.split(",")
+    reviews = args.text_reviews if args.text_reviews is not None else 0 if args.quick else 30
     sizes = [int(n) for n in args.labels.split(",")] if args.labels else LABELS
     chromium = shutil.which("chromium")
     if chromium is None:
         raise SystemExit("Debian's chromium is not installed (apt-get install chromium)")
-    print(f"{rounds} rounds per row, think time {args.think} s; milliseconds, Enter -> next point drawn")
-    results = []
+    loaded = {}
+
+    def dataset(name: str):
+        if name not in loaded:
+            loaded[name] = (load_dataset("cad-imdb", data_dir=args.data_dir) if name == "cad-imdb" and args.data_dir
+                            else DATASET_LOADERS[name]())
+        return loaded[name]
+
+    results, text_help = [], []
     with sync_playwright() as playwright, tempfile.TemporaryDirectory() as folder:
         browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
-        floor_events, floor_functions = measure_floor(browser, FLOOR_EVENTS)
+        if names:
+            print(f"{rounds} rounds per row, think time {args.think} s; milliseconds, Enter -> next point drawn")
+            floor_events, floor_functions = measure_floor(browser, FLOOR_EVENTS)
         for name in names:
-            dataset = (load_dataset("cad-imdb", data_dir=args.data_dir) if name == "cad-imdb" and args.data_dir
-                       else DATASET_LOADERS[name]())
             for n_labels in sizes:
-                row = run_page(browser, dataset, n_labels, rounds, args.think, Path(folder))
+                row = run_page(browser, dataset(name), n_labels, rounds, args.think, Path(folder))
                 row.update(dataset=name, labels=n_labels, load=load_average())
                 results.append(row)
                 print(f"  {name} from {n_labels} labels done (load {row['load']})", flush=True)
-        more_events, more_functions = measure_floor(browser, FLOOR_EVENTS)
+        if names:
+            more_events, more_functions = measure_floor(browser, FLOOR_EVENTS)
+        if reviews:
+            print(f"text help: {reviews} reviews, reading {args.text_think} s each, {args.typing_ms:.0f} ms between keys",
+                  flush=True)
+            for prepared in (True, False):
+                row = run_text_help(browser, dataset("cad-imdb"), reviews, args.text_think, args.typing_ms,
+                                    Path(folder), prepared)
+                row.update(prepared=prepared, load=load_average())
+                text_help.append(row)
+                print(f"  {'prepared' if prepared else 'not prepared'} done (load {row['load']})", flush=True)
         browser.close()
-    floor_events += more_events
-    floor_functions += more_functions
+    if text_help:
+        print_text_help(text_help)
+    if names:
+        print_rows(results, floor_events + more_events, floor_functions + more_functions)
+    print_end()
+
+
+def print_rows(results: list[dict], floor_events: list, floor_functions: list) -> None:
+    """The Enter rows against the floor."""
     event_median, event_p95 = median_p95([frame for _, frame in floor_events])
     print(f"\nfloor ({len(floor_events)} each, before and after the rows), median / p95 ms, to the DOM change "
           "(or the reply) and to the next frame:")
@@ -240,7 +387,6 @@ def main() -> None:
         print(f"  {row['dataset']:<9} p95 {p95:6.1f} ms ({p95 / TARGET_MS:.2f}x the target), "
               f"inputs {'all kept' if kept else 'LOST'}: {verdict}")
     print(f"mean Enter -> drawn over all rows: {statistics.mean(l for r in results for l in r['latencies']):.1f} ms")
-    print_end()
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from estimators.attribution import HiddenStateAttributor, SentenceAttributor, Wo
 from estimators.encoders import SentenceEncoder
 from loop.answers import check_text
 from loop.session import ModelSnapshot, Session, SessionError
+from loop.texts import as_written_in, readable, readable_spans
 
 # Chosen on the CAD dev split by bench/bench_highlights.py (README, "Do the highlights point at
 # the words people change?"): hidden-state shares, ranked towards the class, found the changed
@@ -80,7 +81,8 @@ class Explainer:
     ----------
     session : a session over a text data set.
     encoder : the :class:`SentenceEncoder` the data set was embedded with (the model whose
-        weights the attributions go through). Default: the shipped model, as the session's.
+        weights the attributions go through). Default: the session's
+        (:meth:`loop.session.Session.text_encoder`), so the sentence model is loaded once.
     attributor : builds the attributor from the loaded sentence model, e.g.
         ``functools.partial(SentenceAttributor, n_steps=8)`` for integrated gradients.
         Default :data:`DEFAULT_ATTRIBUTOR`.
@@ -106,11 +108,13 @@ class Explainer:
     def explain(self, query_id: str) -> dict:
         """The words of a query's text with their weight towards each class (current model).
 
-        Returns {query_id, point_id, model_version, classes, text, words: [{word, start, end,
-        weights: [per class], read}], read_chars, unread_words, max_weight, probabilities,
-        prediction, method, completeness_gap: [per class]}. ``start``/``end`` index ``text``
-        (the stored text, HTML line breaks included); weights are log-odds shares, positive
-        towards the class. Waits for the computation (one forward pass of the sentence model).
+        Returns {query_id, point_id, model_version, classes, text, readable_text, words: [{word,
+        start, end, readable_span: [start, end], weights: [per class], read}], read_chars,
+        unread_words, max_weight, probabilities, prediction, method, completeness_gap: [per class]}.
+        ``start``/``end`` index ``text`` (the stored text, HTML line breaks included),
+        ``readable_span`` indexes ``readable_text`` (line breaks as a person reads them);
+        weights are log-odds shares, positive towards the class. Waits for the computation
+        (one forward pass of the sentence model).
         """
         query = self.session.query(self._query_id(query_id))
         return {"query_id": query.query_id, **self.explain_point(query.point_id)}
@@ -126,7 +130,14 @@ class Explainer:
     def prefetch(self, query_id: str) -> None:
         """Start explaining a query's text now, without waiting (errors are left for :meth:`explain`)."""
         try:
-            self._scheduled(self.session.query(self._query_id(query_id)).point_id)
+            self.prefetch_point(self.session.query(self._query_id(query_id)).point_id)
+        except SessionError:
+            pass
+
+    def prefetch_point(self, point_id: int) -> None:
+        """:meth:`prefetch` for a point of the data set (e.g. a query prepared but not yet handed out)."""
+        try:
+            self._scheduled(self._point_id(point_id))
         except SessionError:
             pass
 
@@ -140,7 +151,10 @@ class Explainer:
                 done.set_result(self._results[key])
                 return done
             if key not in self._pending:
-                self._pending[key] = self._worker.submit(self._compute, snapshot, point_id)
+                try:
+                    self._pending[key] = self._worker.submit(self._compute, snapshot, point_id)
+                except RuntimeError:  # closed
+                    raise SessionError("highlights have stopped: the server is shutting down") from None
             return self._pending[key]
 
     def _compute(self, snapshot: ModelSnapshot, point_id: int) -> dict:
@@ -160,15 +174,19 @@ class Explainer:
 
     def _describe(self, result: WordAttributions, snapshot: ModelSnapshot, point_id: int) -> dict:
         names = self.session.dataset.class_names
+        shown = readable_spans(result.text, result.spans).tolist()
         words = [
-            {"word": word, "start": int(start), "end": int(end), "weights": weights.tolist(), "read": bool(read)}
-            for word, (start, end), weights, read in zip(result.words, result.spans, result.weights, result.read)
+            {"word": word, "start": int(start), "end": int(end), "readable_span": span, "weights": weights.tolist(),
+             "read": bool(read)}
+            for word, (start, end), span, weights, read in zip(result.words, result.spans, shown, result.weights,
+                                                               result.read)
         ]
         return {
             "point_id": point_id,
             "model_version": snapshot.version,
             "classes": names,
             "text": result.text,
+            "readable_text": readable(result.text),
             "words": words,
             "read_chars": result.read_chars,
             "unread_words": int((~result.read).sum()),
@@ -185,14 +203,19 @@ class Explainer:
 
         Returns {model_version, classes, probabilities, prediction}; with ``query_id`` also
         {query_id, original_prediction, flips (the prediction differs from the original text's),
-        changes: [{op, original: [start, end], rewrite: [start, end]}] (character spans of the
-        changed words in each text), changed_words, warning (None, or why the rewrite would
-        teach nothing: unchanged, or changed only past what the model reads)}.
-        The text is embedded without storing it in the embedding cache.
+        changes: [{op, original: [start, end], rewrite: [start, end], removed, added}]
+        (character spans of the changed words in the stored text and in the rewrite as stored,
+        and those words as a person reads them), changed_words, warning (None, or why the
+        rewrite would teach nothing: unchanged, or changed only past what the model reads)}.
+        A rewrite is read as a submitted one is: its line breaks become the original's HTML
+        breaks (:func:`loop.texts.as_written_in`). The text is embedded without storing it in
+        the embedding cache.
         """
         text = check_text(text)
         snapshot = self._trained_model()
         query = None if query_id is None else self.session.query(self._query_id(query_id))
+        if query is not None:
+            text = as_written_in(text, query.text)
         attributor = self._attributor_for_model()  # loads the sentence model once, for both
         vector = self._text_encoder().encode_transient([text])
         probabilities = snapshot.learner.predict_proba(vector)[0]
@@ -213,8 +236,11 @@ class Explainer:
     @staticmethod
     def _rewrite_changes(original: str, rewrite: str, attributor: SentenceAttributor) -> dict:
         before, after, changes = word_changes(original, rewrite)
-        listed = [{"op": change.op, "original": _span(before, change.i1, change.i2),
-                   "rewrite": _span(after, change.j1, change.j2)} for change in changes]
+        listed = []
+        for change in changes:
+            (a, b), (c, d) = _span(before, change.i1, change.i2), _span(after, change.j1, change.j2)
+            listed.append({"op": change.op, "original": [a, b], "rewrite": [c, d],
+                           "removed": readable(original[a:b]), "added": readable(rewrite[c:d])})
         changed = sum(max(c.i2 - c.i1, c.j2 - c.j1) for c in changes)
         warning = None
         if not changes:
@@ -238,7 +264,7 @@ class Explainer:
 
     def _text_encoder(self) -> SentenceEncoder:
         if self.encoder is None:
-            self.encoder = SentenceEncoder()
+            self.encoder = self.session.text_encoder()
         if not isinstance(self.encoder, SentenceEncoder):
             raise SessionError("highlights need the sentence-transformers encoder the texts were embedded with")
         return self.encoder

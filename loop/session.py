@@ -448,11 +448,14 @@ class Session:
     def _rewrite_direction(self, point_id: int, rewrite: str) -> np.ndarray:
         text = None if self.dataset.texts is None else self.dataset.texts[point_id]
         rewrite = check_rewrite(rewrite, text)
-        return rewrite_direction(self._text_encoder().encode([rewrite])[0], self.dataset.X[point_id])
+        return rewrite_direction(self.text_encoder().encode([rewrite])[0], self.dataset.X[point_id])
 
-    def _text_encoder(self):
+    def text_encoder(self):
+        """The encoder rewrites are embedded with: the one given, else the one that embedded the
+        data set's texts, else the shipped sentence model (made once). Share it (e.g. with
+        :class:`loop.explain.Explainer`) rather than loading the sentence model twice."""
         if self._encoder is None:
-            self._encoder = make_encoder()  # the data sets' default backend: a rewrite embeds as its review did
+            self._encoder = self.dataset.encoder or make_encoder()  # the data set's own: a rewrite embeds as its review did
         return self._encoder
 
     # ------------------------------------------------------------------ status

@@ -82,9 +82,13 @@ class Tab:
 class Tabs:
     """The tabs of one service; see the module docstring. :meth:`close` stops the worker."""
 
-    def __init__(self, service: AnnotationService, *, workers: int = 2) -> None:
+    def __init__(self, service: AnnotationService, *, workers: int = 2,
+                 on_prepared: Callable[[int], None] | None = None) -> None:
+        """``on_prepared(point_id)`` is called on the worker for each query prepared (it should not
+        wait: e.g. start what showing the query will need, such as its word highlights)."""
         self.service = service
         self.session = service.session
+        self.on_prepared = on_prepared
         self._tabs: dict[str, Tab] = {}
         self._lock = threading.Lock()
         self.found = Counter()  # how each next query was found: "prepared" (ready in advance) or "fresh"
@@ -350,6 +354,8 @@ class Tabs:
         proposals = self.session.propose_queries(annotator, exclude=exclude)
         if not proposals:
             return None
+        if self.on_prepared is not None:
+            self.on_prepared(proposals[0].point_id)
         return Prepared(annotator, proposals[0], self.service.picture(proposals[0].point_id))
 
     def _prepared_points(self, tab: Tab) -> set[int]:

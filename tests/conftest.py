@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -87,6 +88,72 @@ def running_app(tmp_path):
     finally:
         session.close()
         store.close()
+
+
+GOOD_WORDS = ("wonderful", "brilliant", "delightful", "superb")
+BAD_WORDS = ("terrible", "dreadful", "awful", "horrible")
+
+
+def short_review(i: int) -> str:
+    """Review i of a small text set: odd ones praise, even ones pan; every third has a second
+    paragraph after IMDb's ``<br /><br />`` line breaks."""
+    subject = ("film", "movie", "story", "cast")[(i // 2 + i // 8) % 4]
+    verdict = (GOOD_WORDS if i % 2 else BAD_WORDS)[i // 2 % 4]
+    review = f"The {subject} was {verdict}."
+    return review + "<br /><br />I saw it on a Sunday." if i % 3 == 0 else review
+
+
+def opposite(text: str) -> str:
+    """A review of :func:`short_review`'s with its verdict, the one word that carries the label, turned round."""
+    for good, bad in zip(GOOD_WORDS, BAD_WORDS):
+        if good in text:
+            return text.replace(good, bad)
+        if bad in text:
+            return text.replace(bad, good)
+    raise AssertionError(f"no verdict in {text!r}")
+
+
+def write_reviews_csv(path: Path, n: int = 24) -> Path:
+    """A ``text-csv`` file of ``n`` short reviews (columns text, label)."""
+    import csv
+
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        writer.writerows([short_review(i), "Positive" if i % 2 else "Negative"] for i in range(n))
+    return path
+
+
+@pytest.fixture(scope="session")
+def sentence_encoder(tmp_path_factory):
+    """The shipped sentence model (real MiniLM), loaded once per run; its embeddings cached in the run's folder."""
+    from estimators.encoders import SentenceEncoder
+
+    return SentenceEncoder(cache_dir=tmp_path_factory.mktemp("embeddings"))
+
+
+@pytest.fixture
+def review_session(tmp_path, sentence_encoder):
+    """A session over 24 short reviews (a text-csv written here, real MiniLM), in a temporary SQLite
+    file, trained in the background on 10 labelled one-line reviews (5 of each class), so the
+    reviews with line breaks are left to ask; closed afterwards."""
+    from loop.datasets import load_dataset
+    from loop.session import Session, SessionConfig
+    from loop.store import Store
+    from loop.training import BackgroundTrainer
+
+    spec = f"text-csv:{write_reviews_csv(tmp_path / 'reviews.csv')}"
+    dataset = load_dataset(spec, encoder=sentence_encoder)
+    config = SessionConfig(dataset=spec, estimator={"max_epochs": 60})
+    session = Session.create(Store(tmp_path / "text.db"), config, dataset=dataset, session_id="text",
+                             trainer=BackgroundTrainer())
+    one_line = np.array([p for p in dataset.pool if "<br />" not in dataset.texts[p]])
+    for point in [*one_line[dataset.y[one_line] == 0][:5], *one_line[dataset.y[one_line] == 1][:5]]:
+        session.relabel(int(point), int(dataset.y[point]), annotator="seed")
+    assert session.wait_until_trained(timeout=120) and session.model.is_fitted
+    yield session
+    session.close()
+    session.store.close()
 
 
 @dataclass

@@ -35,6 +35,8 @@ def guarded(tmp_path_factory):
 @pytest.mark.parametrize("method, path", [
     ("GET", "config"), ("GET", "gradio_api/info"), ("GET", "gradio_api/openapi.json"),
     ("POST", "gradio_api/call/next"), ("POST", "gradio_api/call/submit"), ("POST", "gradio_api/call/status"),
+    ("POST", "gradio_api/call/explain"), ("POST", "gradio_api/call/predict_text"),
+    ("POST", "gradio_api/run/explain"), ("POST", "gradio_api/run/predict_text"), ("POST", "gradio_api/component_server"),
     ("POST", "gradio_api/run/next"), ("POST", "gradio_api/queue/join"), ("GET", "gradio_api/queue/data"),
     ("POST", "gradio_api/upload"), ("GET", "gradio_api/file=/etc/passwd"), ("GET", "monitoring"),
 ])
@@ -83,6 +85,16 @@ def test_the_login_names_the_annotator_and_owns_its_queries(guarded):
     assert (stored.query_id, stored.annotator) == (query["query_id"], "alice")
     assert {q.annotator for q in store.open_queries(SESSION)} == {"alice", "bob"}
     store.close()
+
+
+def test_a_login_reaches_the_text_help_routes_and_gets_plain_refusals(guarded):
+    server, _ = guarded
+    alice = Client(server.url, auth=("alice", USERS["alice"]), verbose=False)
+    query = alice.predict(api_name="/next")
+    with pytest.raises(AppError, match="for text data sets; this one has no texts"):
+        alice.predict(query["query_id"], api_name="/explain")
+    with pytest.raises(AppError, match="the text is empty"):
+        alice.predict("", None, api_name="/predict_text")
 
 
 def test_the_page_takes_the_login_name_over_the_typed_one(running_app):

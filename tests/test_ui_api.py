@@ -1,15 +1,19 @@
 """The named API of the annotation UI, driven by gradio_client against a local launch (``running_app``)."""
 
 import json
+import re
 import threading
 
 import httpx
 import numpy as np
 import pytest
+from conftest import BAD_WORDS, GOOD_WORDS, opposite, write_reviews_csv
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
-from loop.datasets import Dataset
+from estimators.encoders import SentenceEncoder
+from loop.answers import MAX_REWRITE_CHARS
+from loop.datasets import Dataset, load_dataset
 from loop.export import export_annotations
 from loop.oracles import make_oracle
 from loop.service import AnnotationService
@@ -52,7 +56,7 @@ def stored(app) -> list:
 def test_next_describes_the_query_with_its_projection(running_app):
     api = client(running_app)
     assert set(api.view_api(print_info=False, return_format="dict")["named_endpoints"]) == {
-        "/next", "/submit", "/skip", "/undo", "/status"}
+        "/next", "/submit", "/skip", "/undo", "/status", "/explain", "/predict_text"}
     query = api.predict("ann", api_name="/next")
     dataset = running_app.session.dataset
     assert query["annotator"] == "ann" and query["classes"] == ["0", "1"]
@@ -365,3 +369,123 @@ def test_html_line_breaks_are_shown_as_lines_and_kept_in_a_rewrite(tmp_path):
     assert reply["ok"] and reply["query"]["point_id"] == following.point_id
     app.close()
     session.close()
+
+
+# --------------------------------------------------------------------------- help with rewrites (real MiniLM)
+
+
+def broken_line_query(session):
+    """A query, leased to "ann", for a pool review with IMDb line breaks (none of them is labelled)."""
+    point = next(int(p) for p in session.dataset.pool if "<br />" in session.dataset.texts[p])
+    return session.claim_query("ann", point)
+
+
+def test_explain_gives_a_querys_words_with_a_weight_per_class(review_session, launch_ui):
+    session = review_session
+    query = broken_line_query(session)
+    text, label = query.text, int(session.dataset.y[query.point_id])
+    with launch_ui(session) as running:
+        result = client(running).predict(query.query_id, api_name="/explain")
+    assert (result["query_id"], result["point_id"], result["text"]) == (query.query_id, query.point_id, text)
+    assert result["classes"] == ["Negative", "Positive"] and result["model_version"] == session.model.version
+    assert result["readable_text"] == text.replace("<br />", "\n")
+    assert [w["word"] for w in result["words"]] == re.findall(r"\w+", text.replace("<br />", " "))
+    for word in result["words"]:
+        assert text[word["start"]:word["end"]] == word["word"] == result["readable_text"][slice(*word["readable_span"])]
+        assert word["read"] and word["weights"][0] == pytest.approx(-word["weights"][1])
+    assert max(result["words"], key=lambda w: w["weights"][label])["word"] in GOOD_WORDS + BAD_WORDS
+    assert result["unread_words"] == 0 and result["prediction"] == session.dataset.class_names[label]
+
+
+def test_predict_text_reads_a_rewrite_as_the_page_types_it(review_session, launch_ui):
+    session = review_session
+    query = broken_line_query(session)
+    typed = opposite(query.text).replace("<br />", "\n")  # as edited in the page's box
+    with launch_ui(session) as running:
+        api = client(running)
+        stored_form = typed.replace("\n", "<br />")
+        alone = api.predict(stored_form, None, api_name="/predict_text")
+        reading = api.predict(typed, query.query_id, api_name="/predict_text")
+        blank_id = api.predict(stored_form, "  ", api_name="/predict_text")  # no query id given
+    assert set(alone) == {"model_version", "classes", "probabilities", "prediction"} and alone == blank_id
+    assert reading["probabilities"] == pytest.approx(alone["probabilities"])  # read with the original's <br />
+    label = session.dataset.class_names[session.dataset.y[query.point_id]]
+    assert reading["original_prediction"] == label and reading["prediction"] != label and reading["flips"]
+    (change,) = reading["changes"]
+    assert change["op"] == "replace" and change["removed"] in query.text and change["added"] in typed
+    assert query.text[slice(*change["original"])] == change["removed"]
+    assert reading["changed_words"] == 1 and reading["warning"] is None
+    assert sum(reading["probabilities"]) == pytest.approx(1)
+
+
+def test_the_text_help_refuses_bad_input_plainly(review_session, launch_ui):
+    session = review_session
+    query = broken_line_query(session)
+    with launch_ui(session) as running:
+        api = client(running)
+        for text, query_id, message in [
+            ("", None, "the text is empty"), (" \n ", query.query_id, "the text is empty"),
+            ("x" * (MAX_REWRITE_CHARS + 1), None, f"longer than {MAX_REWRITE_CHARS} characters"),
+            ("a\x00b", None, "NUL character"), ("A fine film.", "no-such-query", "unknown query"),
+        ]:
+            with pytest.raises(AppError, match=message):
+                api.predict(text, query_id, api_name="/predict_text")
+        for query_id, message in [("no-such-query", "unknown query"), ("", "a query id is required")]:
+            with pytest.raises(AppError, match=message):
+                api.predict(query_id, api_name="/explain")
+        app = running.app
+        test_point = int(session.dataset.test[0])
+        for data, message in [({"point_id": test_point}, f"point {test_point} is not a pool point"),
+                              ({"point_id": "3"}, "no point id")]:
+            with pytest.raises(SessionError, match=message):
+                app.page_explain(data)
+        with pytest.raises(SessionError, match="malformed query id"):
+            app.page_predict({"text": "A fine film.", "query_id": 7})
+        # the same typed rewrite as an answer: stored as the reading read it
+        typed = opposite(query.text).replace("<br />", "\n")
+        submit(api, query.query_id, session.dataset.class_names[1 - session.dataset.y[query.point_id]],
+               rewrite=typed)
+    stored = session.store.annotations("text")[-1]
+    assert (stored.point_id, stored.sources, stored.rewrite) == (query.point_id, ["rewrite"], opposite(query.text))
+
+
+def test_the_text_help_before_a_model_and_without_texts(running_app, tmp_path, sentence_encoder, launch_ui):
+    api = client(running_app)  # moons
+    query = api.predict("ann", api_name="/next")
+    with pytest.raises(AppError, match="for text data sets; this one has no texts"):
+        api.predict(query["query_id"], api_name="/explain")
+    with pytest.raises(AppError, match="for text data sets"):
+        api.predict("A fine film.", None, api_name="/predict_text")
+    spec = f"text-csv:{write_reviews_csv(tmp_path / 'reviews.csv', n=8)}"
+    untrained = Session.create(Store("sqlite://"), SessionConfig(dataset=spec),
+                               dataset=load_dataset(spec, encoder=sentence_encoder))
+    with launch_ui(untrained) as running:
+        text_api = client(running)
+        query = text_api.predict("ann", api_name="/next")
+        with pytest.raises(AppError, match="the model is not trained yet"):
+            text_api.predict(query["query_id"], api_name="/explain")
+        with pytest.raises(AppError, match="the model is not trained yet"):
+            text_api.predict("A fine film.", query["query_id"], api_name="/predict_text")
+
+
+def test_the_session_and_its_explainer_load_the_sentence_model_once(tmp_path, monkeypatch):
+    """As ``nudge serve`` opens a text session (no encoder given): the data set's encoder embeds the
+    texts, the rewrites and the drafts, and carries the highlights."""
+    monkeypatch.setenv("NUDGE_CACHE_DIR", str(tmp_path / "cache"))  # nothing cached: the texts need the model
+    loads, load = [], SentenceEncoder._load_model
+    monkeypatch.setattr(SentenceEncoder, "_load_model", lambda self: loads.append(self) or load(self))
+    spec = f"text-csv:{write_reviews_csv(tmp_path / 'reviews.csv', n=10)}"
+    session = Session.create(Store("sqlite://"), SessionConfig(dataset=spec, estimator={"max_epochs": 10}))
+    app = AnnotationApp(AnnotationService(session))
+    dataset = session.dataset
+    for label in (0, 1):  # one one-line review of each class
+        point = next(int(p) for p in dataset.pool if dataset.y[p] == label and "<br />" not in dataset.texts[p])
+        session.relabel(point, label, annotator="seed")
+    query = broken_line_query(session)
+    app.explainer.explain(query.query_id)
+    app.explainer.predict_text(opposite(query.text), query.query_id)
+    session.submit(query.query_id, 1 - int(session.dataset.y[query.point_id]), annotator="ann",
+                   rewrite=opposite(query.text))
+    assert len(loads) == 1
+    assert app.explainer.encoder is session.text_encoder() is session.dataset.encoder is loads[0]
+    app.close()

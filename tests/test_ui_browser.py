@@ -1,7 +1,8 @@
 """The annotation page in a real browser (Debian's chromium, headless, driven by Playwright) against
 a real server: input is never lost, names count at once and survive a reload, refusals leave every
 control usable, arrows with three classes say where they lead, two tabs of one name get two points,
-and names from the data are shown as text.
+and names from the data are shown as text; for text (real MiniLM), word highlights are drawn over the
+query and its examples without holding anything up, and the rewrite is read as it is typed.
 
 Screenshots go to ``artifacts/`` at the repository root.
 """
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SMALL_NET
+from conftest import BAD_WORDS, GOOD_WORDS, SMALL_NET, opposite
 
 from loop.session import Session, SessionConfig
 from loop.store import Store
@@ -104,7 +105,8 @@ def csv_session(tmp_path, name: str, rows: list[str]):
     path = tmp_path / f"{name}.csv"
     path.write_text("x1,x2,label\n" + "\n".join(rows) + "\n")
     config = SessionConfig(dataset=f"csv:{path}", estimator=SMALL_NET)
-    return Session.create(Store(tmp_path / f"{name}.db"), config, session_id=name, trainer=BackgroundTrainer())
+    return Session.create(Store(tmp_path / f"{name}.db"), config, session_id=name,
+                          trainer=BackgroundTrainer())
 
 
 def blobs(names: list[str], per_class: int = 30) -> list[str]:
@@ -420,3 +422,135 @@ def test_under_auth_the_login_names_the_annotator(tmp_path, context):
         assert (answer.point_id, answer.annotator) == (point, "alice")
     finally:
         store.close()
+
+
+# --------------------------------------------------------------------------- text: highlights and the rewrite's reading
+
+
+def highlights_drawn(page, newer_than: int = -1) -> int:
+    """Wait until the shown text's highlights (by a model newer than ``newer_than``) are drawn; their version."""
+    page.wait_for_function("v => Number(document.querySelector('#query-text').dataset.highlights ?? -1) > v",
+                           arg=newer_than)
+    return int(page.locator("#query-text").get_attribute("data-highlights"))
+
+
+def type_rewrite(page, text: str, delay: float = 10) -> None:
+    """Select the rewrite box's text and type ``text`` over it, key by key."""
+    page.locator("#rewrite").focus()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(text, delay=delay)
+
+
+def reading_shown(page) -> str:
+    """Wait until the rewrite's reading is that of the box's latest edit; its text."""
+    page.wait_for_function("() => document.querySelector('#rewrite-feedback').dataset.edit"
+                           " === String(window.nudgePage.state.edits)")
+    return page.locator("#rewrite-feedback .reading").inner_text()
+
+
+def slowed(monkeypatch, owner, name: str, seconds: float) -> None:
+    """Make ``owner.name`` take ``seconds`` longer (a busy explainer)."""
+    real = getattr(owner, name)
+
+    def slow(*args, **kwargs):
+        time.sleep(seconds)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, slow)
+
+
+def test_highlights_are_drawn_over_a_text_query_and_a_newer_models_replace_them(review_session, launch_ui, context):
+    session = review_session
+    with launch_ui(session) as running:
+        page = open_page(context, running.url)
+        version = highlights_drawn(page)
+        query = shown_query(page)
+        label = query["classes"].index(query["prediction"])
+        assert page.locator("#query-text").inner_text() == query["readable_text"]
+        words = page.locator("#query-text .word")
+        assert words.all_inner_texts() == re.findall(r"\w+", query["readable_text"])
+        verdict = next(w for w in GOOD_WORDS + BAD_WORDS if w in query["text"])
+        assert words.filter(has_text=re.compile(f"^{verdict}$")).get_attribute("data-towards") == str(label)
+        assert page.locator("#query-text .word.unread").count() == 0
+        assert f"Highlights by model v{version}" in page.locator("#highlight-note").inner_text()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "ui_highlights.png"), full_page=True)
+
+        labelled = {a.point_id for a in answers(session)}
+        more = next(int(p) for p in session.dataset.pool if int(p) not in labelled and int(p) != query["point_id"])
+        session.relabel(more, int(session.dataset.y[more]), annotator="seed")  # a newer model is published
+        assert session.wait_until_trained(timeout=60) and session.model.version > version
+        assert highlights_drawn(page, newer_than=version) == session.model.version
+        assert shown_point(page) == query["point_id"]
+
+        page.keyboard.press(str(label + 1))  # the examples to move towards are of the other class
+        example = page.locator("#towards-list details.example").first
+        example.locator("summary").click()
+        body = example.locator(".candidate-text")
+        body.locator(".word").first.wait_for()
+        point = int(example.get_attribute("data-point-id"))
+        assert body.inner_text() == session.dataset.texts[point].replace("<br />", "\n")  # whole and readable
+        page.keyboard.press("c")  # the list is drawn again: the example stays open, with its highlights
+        assert page.locator(f"#towards-list details.example[data-point-id='{point}']").get_attribute("open") == ""
+        assert page.locator(f"#towards-list details[data-point-id='{point}'] .candidate-text .word").count() > 0
+
+
+def test_the_rewrite_is_read_as_it_is_typed_and_a_trivial_one_is_flagged(review_session, launch_ui, context,
+                                                                          monkeypatch):
+    session = review_session
+    with launch_ui(session) as running:
+        slowed(monkeypatch, running.app.explainer, "predict_text", 0.8)  # readings come while typing goes on
+        page = open_page(context, running.url)
+        query = shown_query(page)
+        original, readable = query["text"], query["readable_text"]
+        assert "Edit the text" in reading_shown(page)
+        rewrite = opposite(readable)
+        first, rest = rewrite[:8], rewrite[8:]
+        type_rewrite(page, first)
+        time.sleep(0.5)  # a pause: the reading of the first keys is asked for, and takes 0.8 s
+        page.keyboard.type(rest, delay=10)  # typed meanwhile
+        assert page.locator("#rewrite").input_value() == rewrite  # no key was lost
+        reading = reading_shown(page)
+        other = query["classes"][1 - query["classes"].index(query["prediction"])]
+        assert f"reads the rewrite as {other}" in reading and f"it flips from {query['prediction']}" in reading
+        assert "1 word changed" in reading and page.locator("#rewrite-feedback").get_attribute("data-flips") == "true"
+        old = next(w for w in GOOD_WORDS + BAD_WORDS if w in readable)
+        assert page.locator("#rewrite-feedback .diff li").all_inner_texts() == [f"{old} → {opposite(old)}"]
+        assert page.locator("#rewrite-feedback .warning").is_hidden()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "ui_rewrite_reading.png"), full_page=True)
+
+        type_rewrite(page, readable.upper())  # only the case changed: flagged before any submit
+        assert "still" in reading_shown(page)
+        assert "same words" in page.locator("#rewrite-feedback .warning").inner_text()
+        assert "flagged" in page.locator("#rewrite").get_attribute("class")
+        assert page.locator("#rewrite-feedback .diff li").count() == 0
+        type_rewrite(page, readable)  # the text as it is: no rewrite, nothing to read
+        assert "Edit the text" in reading_shown(page)
+        assert "flagged" not in (page.locator("#rewrite").get_attribute("class") or "")
+
+        type_rewrite(page, rewrite)
+        page.locator("#label-choice label").nth(query["classes"].index(other)).click()
+        page.locator("#rewrite").focus()
+        page.keyboard.press("Control+Enter")
+        next_point(page, query["point_id"])
+        stored = answers(session)[-1]
+        assert (stored.point_id, stored.sources, stored.rewrite) == (query["point_id"], ["rewrite"], opposite(original))
+        no_error_badges(page)
+
+
+def test_highlights_never_hold_up_the_answer(review_session, launch_ui, context, monkeypatch):
+    session = review_session
+    with launch_ui(session) as running:
+        slowed(monkeypatch, running.app.explainer, "explain_point", 2.5)
+        page = open_page(context, running.url)
+        first = shown_point(page)
+        page.keyboard.press("1")
+        page.keyboard.press("Enter")  # at once, long before the highlights
+        second = next_point(page, first)
+        assert page.locator("#query-text").get_attribute("data-highlights") is None
+        assert answers(session)[-1].point_id == first
+        highlights_drawn(page)
+        state = page.evaluate("() => window.nudgePage.state.highlights")
+        assert state["point_id"] == second  # the first point's, late, were not drawn over the second's text
+        assert page.locator("#query-text").inner_text() == session.dataset.texts[second].replace("<br />", "\n")

@@ -8,9 +8,16 @@ to begin, answer, skip, undo and poll the status, through the component's
 server functions (plain JSON over HTTP, no queue, no loading overlay). A page
 load registers the tab (:meth:`AnnotationApp.open_tab`, which knows the login).
 
+For text, the page also asks, beside the person's work and never holding it up,
+for the shown review's word highlights and for the model's reading of the
+rewrite being typed (:class:`loop.explain.Explainer`, sharing the session's
+sentence encoder; highlights are started as soon as a query is handed out or
+prepared, on the explainer's worker thread).
+
 Named API endpoints for scripted clients (gradio_client): ``/next``,
-``/submit``, ``/skip``, ``/undo``, ``/status``; they return the same picture
-data the page draws. Launch with :func:`launch_app`.
+``/submit``, ``/skip``, ``/undo``, ``/status``, ``/explain`` and
+``/predict_text``; they return the same data the page draws. Launch with
+:func:`launch_app`.
 
 A person's mistake (a :class:`loop.session.SessionError`, or a store that
 refuses) is answered with its message and one log line; anything else is an
@@ -30,8 +37,9 @@ import gradio as gr
 import orjson
 from fastapi import Response
 
-from loop.service import AnnotationService, Direction
-from loop.session import SessionError
+from loop.explain import Explainer
+from loop.service import AnnotationService, Direction, Picture
+from loop.session import Query, SessionError
 from loop.store import StoreError
 from loop.tabs import Outcome, Tabs
 
@@ -69,9 +77,12 @@ class AnnotationApp:
 
     def __init__(self, service: AnnotationService) -> None:
         self.service = service
-        self.tabs = Tabs(service)
         self.dataset = service.session.dataset
+        self.is_text = self.dataset.texts is not None
+        self.explainer = Explainer(service.session)
+        self.tabs = Tabs(service, on_prepared=self.explainer.prefetch_point if self.is_text else None)
         self.class_names = list(self.dataset.class_names)
+        self._pool = frozenset(self.dataset.pool.tolist())
         self._status: tuple[float, dict, Counter, list] | None = None
 
     # ------------------------------------------------------------------ the page
@@ -128,12 +139,31 @@ class AnnotationApp:
             annotator = None
         status, mine, history = self._session_status()
         return {"line": self._status_line(status, None if annotator is None else mine[annotator]),
-                "history": history}
+                "history": history, "model_version": status["model_version"]}
+
+    def page_explain(self, data: dict) -> dict:
+        """The word highlights of a pool point's text (the query shown, or an example to move towards)."""
+        point = _point(data)
+        if point not in self._pool:
+            raise SessionError(f"point {point} is not a pool point")
+        return {"ok": True, "highlights": self.explainer.explain_point(point)}
+
+    def page_predict(self, data: dict) -> dict:
+        """The model's reading of the rewrite being typed for the query shown."""
+        return {"ok": True, "reading": self.explainer.predict_text(data.get("text"), _text(data.get("query_id"),
+                                                                                            "query id"))}
 
     def _shown(self, outcome: Outcome) -> dict:
         shown = outcome.shown
-        query = None if shown is None else self.service.describe(shown.query, shown.picture)
+        query = None if shown is None else self._describe(shown.query, shown.picture)
         return {"ok": True, "message": outcome.note, "query": query}
+
+    def _describe(self, query: Query | None, picture: Picture | None = None) -> dict | None:
+        """A query handed out, as JSON for the page or a client; for text its highlights start now."""
+        described = self.service.describe(query, picture)
+        if query is not None and self.is_text:
+            self.explainer.prefetch_point(query.point_id)
+        return described
 
     # ------------------------------------------------------------------ status
     def _session_status(self) -> tuple[dict, Counter, list]:
@@ -162,7 +192,7 @@ class AnnotationApp:
     # ------------------------------------------------------------------ the API
     def api_next(self, annotator: str = "", request: gr.Request = None) -> dict:
         """Hand the caller a query: JSON with query_id, point_id, x, text, prediction and projection."""
-        return _api("next", lambda: self.service.describe(
+        return _api("next", lambda: self._describe(
             self.service.next_query(annotator_name(annotator, request), client=client_address(request))) or {})
 
     def api_submit(
@@ -182,24 +212,38 @@ class AnnotationApp:
         name = _api("submit", lambda: annotator_name(annotator, request))
         _api("submit", lambda: self.service.submit(query_id, label, annotator=name, direction=direction,
                                                    plane_point=plane, towards=towards, rewrite=rewrite))
-        return _api("submit", lambda: self.service.describe(
+        return _api("submit", lambda: self._describe(
             self.service.next_query(name, client=client_address(request))) or {}, failed=SAVED_BUT)
 
     def api_skip(self, query_id: str, annotator: str = "", request: gr.Request = None) -> dict:
         """Pass on a query; returns the next one."""
         name = _api("skip", lambda: annotator_name(annotator, request))
         _api("skip", lambda: self.service.skip(query_id, annotator=name))
-        return _api("skip", lambda: self.service.describe(
+        return _api("skip", lambda: self._describe(
             self.service.next_query(name, client=client_address(request))) or {}, failed=SAVED_BUT)
 
     def api_undo(self, annotator: str = "", request: gr.Request = None) -> dict:
         """Undo the caller's last answer; returns its point as a query again (empty if nothing to undo)."""
-        return _api("undo", lambda: self.service.describe(
+        return _api("undo", lambda: self._describe(
             self.service.undo(annotator_name(annotator, request), client=client_address(request))) or {})
 
     def api_status(self) -> dict:
         """Session counts, model version, retraining flag, accuracy, strategy and loss."""
         return _api("status", self.service.status)
+
+    def api_explain(self, query_id: str) -> dict:
+        """The words of a query's text with their weight towards each class under the current model:
+        {query_id, point_id, model_version, classes, text, words: [{word, start, end, readable_span,
+        weights, read}], unread_words, max_weight, probabilities, prediction, ...} (text data sets)."""
+        return _api("explain", lambda: self.explainer.explain(query_id))
+
+    def api_predict_text(self, text: str, query_id: str | None = None) -> dict:
+        """The current model's class probabilities for a text; with a query id, also whether it reads as
+        another class than the query's text (flips), the word diff (changes) and a warning for a rewrite
+        that would teach nothing (a blank query id counts as none). The text is read as a rewrite is
+        (line breaks as in the original)."""
+        return _api("predict_text", lambda: self.explainer.predict_text(
+            text, None if isinstance(query_id, str) and not query_id.strip() else query_id))
 
     # ------------------------------------------------------------------ layout
     def page_config(self) -> dict:
@@ -211,7 +255,8 @@ class AnnotationApp:
         html, css, js = (path.read_text(encoding="utf-8") for path in ASSETS)
         functions = [_page_function(name, handler) for name, handler in (
             ("nudge_begin", self.page_begin), ("nudge_answer", self.page_answer), ("nudge_skip", self.page_skip),
-            ("nudge_undo", self.page_undo), ("nudge_status", self.page_status))]
+            ("nudge_undo", self.page_undo), ("nudge_status", self.page_status), ("nudge_explain", self.page_explain),
+            ("nudge_predict", self.page_predict))]
         with gr.Blocks(title=PAGE_TITLE) as demo:
             page = gr.HTML(None, html_template=html, css_template=css, js_on_load=js, server_functions=functions,
                            elem_id="nudge-page", config=self.page_config())
@@ -222,11 +267,14 @@ class AnnotationApp:
             gr.api(self.api_skip, api_name="skip")
             gr.api(self.api_undo, api_name="undo")
             gr.api(self.api_status, api_name="status")
+            gr.api(self.api_explain, api_name="explain")
+            gr.api(self.api_predict_text, api_name="predict_text")
         return demo
 
     def close(self) -> None:
-        """Stop preparing queries (the session and its store stay open)."""
+        """Stop preparing queries and highlights (the session and its store stay open)."""
         self.tabs.close()
+        self.explainer.close()
 
 
 def _page_function(name: str, handler: Callable[[dict], dict]) -> Callable:

@@ -10,6 +10,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 if TYPE_CHECKING:
+    from estimators.encoders import TextEncoder
     from loop.datasets.generators import TwoDGenerator
 
 
@@ -24,7 +25,9 @@ class Dataset:
     ``"revised"`` test set. ``generator`` is set for generated 2D sets.
     ``fingerprint`` says what the data was made from (the generator and its
     options, or the files' content hashes, and the text encoder), so a session
-    can refuse to resume on other data (empty: not known).
+    can refuse to resume on other data (empty: not known). ``encoder`` is the
+    encoder that embedded a text set's texts, kept so that rewrites and word
+    highlights go through the same (already loaded) model.
     """
 
     name: str
@@ -40,6 +43,7 @@ class Dataset:
     extra_tests: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     generator: TwoDGenerator | None = None
     fingerprint: dict = field(default_factory=dict)
+    encoder: TextEncoder | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         n_points = len(self.X)

@@ -168,6 +168,7 @@ def load_cad_imdb(
         counterfactual_X=revised_X,
         extra_tests={"revised": (revised_X[test], 1 - y[test])},
         fingerprint=fingerprint,
+        encoder=encoder,
     )
 
 

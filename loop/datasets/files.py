@@ -143,4 +143,5 @@ def load_text_csv(spec_path: str, options: LoadOptions) -> Dataset:
         counterfactual_texts=revisions if has_revisions else None,
         counterfactual_X=revised_X if has_revisions else None,
         fingerprint=fingerprint,
+        encoder=encoder,
     )
