@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from loop.training import ModelSnapshot
 
 RANKING_SIZE = 256
-SCORED_ON_ENGINE = ("boundary", "uncertainty", "margin", "entropy")  # one model's measures (not committees)
+SCORED_IN_CHUNKS = ("boundary", "uncertainty", "margin", "entropy", "committee")  # the strategies that rank by a measure
 
 
 @dataclass(frozen=True)
@@ -50,10 +50,11 @@ def rank_pool(session: Session, snapshot: ModelSnapshot, size: int | None = None
     """Score the unlabelled pool with ``snapshot`` and keep its ``size`` (default :data:`RANKING_SIZE`)
     best candidates (None: none left).
 
-    With an ``engine`` (a Dask cluster), a strategy that ranks by a measure
-    (``strategies.MEASURES``: boundary, uncertainty, margin, entropy) scores the pool
-    there, in chunks (:func:`loop.scoring.score_pool`); the others, and every cold
-    start, choose here.
+    A strategy that ranks by a measure (``strategies.MEASURES``: boundary,
+    uncertainty, margin, entropy, committee) scores the pool in chunks
+    (:func:`loop.scoring.score_pool`), so no copy of the pool is made, here or on
+    ``engine`` (a Dask cluster); the others (random, diverse, a function of yours)
+    and every cold start choose through the strategy itself.
     """
     started = time.perf_counter()
     size = RANKING_SIZE if size is None else size
@@ -62,8 +63,7 @@ def rank_pool(session: Session, snapshot: ModelSnapshot, size: int | None = None
     if count == 0:
         return None
     strategy = session.config.strategy
-    if engine is not None and isinstance(strategy, str) and strategy in SCORED_ON_ENGINE \
-            and ranks_by_model(snapshot.learner):
+    if isinstance(strategy, str) and strategy in SCORED_IN_CHUNKS and ranks_by_model(snapshot.learner):
         rows = np.flatnonzero(available)
         scores = score_pool(snapshot.learner, session.dataset.X, strategy, engine=engine, rows=rows)
         picked, picked_scores = best_first(scores, count, largest=MEASURES[strategy].largest_first)

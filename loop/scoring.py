@@ -40,7 +40,7 @@ def score_pool(
     by: str = "boundary",
     *,
     engine: Engine | None = None,
-    chunk_size: int = SCORE_CHUNK,
+    chunk_size: int | None = None,
     on_chunk: Callable[[int, int], None] | None = None,
     rows: np.ndarray | None = None,
 ) -> np.ndarray:
@@ -49,12 +49,14 @@ def score_pool(
 
     ``learner``: a fitted estimator, modAL learner or committee (what the
     measure takes); ``engine``: default :class:`~loop.engine.LocalEngine`;
-    ``on_chunk(rows done, N)`` is called after each chunk (progress). Rows are
+    ``on_chunk(rows done, N)`` is called after each chunk (progress); ``chunk_size`` rows
+    go to a worker at a time (default :data:`SCORE_CHUNK`). Rows are
     cast to float32 (a float16 memory map is fine). Which way is best
     (largest or smallest first) is ``MEASURES[by].largest_first``.
     """
     if by not in MEASURES:
         raise ValueError(f"unknown measure {by!r}; choose one of: {', '.join(MEASURES)}")
+    chunk_size = SCORE_CHUNK if chunk_size is None else chunk_size
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
     engine = engine or LocalEngine()

@@ -95,3 +95,26 @@ def test_scripted_sessions_choose_per_request_as_before(moons):
                              trainer=InlineTrainer())
     answer(session, count=2)
     assert session.trainer.ranking is None
+
+
+@pytest.mark.parametrize("strategy", ["boundary", "uncertainty", "committee"])
+def test_a_ranking_scored_in_chunks_is_the_strategy_s_own_choice(moons, strategy, monkeypatch):
+    from loop.ranking import rank_pool
+    from strategies import select_queries
+
+    session = Session.create(Store("sqlite://"), SessionConfig(estimator=TINY_NET, strategy=strategy), dataset=moons)
+    answer(session, count=6)
+    assert len(set(session.labelled_points().values())) == 2  # the model ranks (no cold start)
+    from loop import scoring
+
+    chunks = []
+    measure = scoring._Measure.__call__
+    monkeypatch.setattr(scoring, "SCORE_CHUNK", 17)
+    monkeypatch.setattr(scoring._Measure, "__call__", lambda self, learner, rows: chunks.append(len(rows))
+                        or measure(self, learner, rows))
+    ranking = rank_pool(session, session.model, size=20)
+    assert len(chunks) > 5 and max(chunks) == 17  # scored 17 rows at a time
+    indices, scores = select_queries(session.model.learner, moons.X, 20, strategy,
+                                     available=session.leases.unlabelled())
+    assert ranking.point_ids.tolist() == indices.tolist()
+    np.testing.assert_allclose(ranking.scores, scores, rtol=1e-5)
