@@ -466,6 +466,10 @@ def test_the_text_help_before_a_model_and_without_texts(running_app, tmp_path, s
             text_api.predict(query["query_id"], api_name="/explain")
         with pytest.raises(AppError, match="the model is not trained yet"):
             text_api.predict("A fine film.", query["query_id"], api_name="/predict_text")
+        # the page asks for highlights with every text it shows: before a model, none, and no refusal to log
+        reply = running.app.page_explain({"point_id": query["point_id"]})
+        assert reply == {"ok": True, "highlights": None,
+                         "message": "no highlights before the first answers train a model"}
 
 
 def test_the_session_and_its_explainer_load_the_sentence_model_once(tmp_path, monkeypatch):

@@ -146,6 +146,8 @@ class AnnotationApp:
         point = _point(data)
         if point not in self._pool:
             raise SessionError(f"point {point} is not a pool point")
+        if not self.service.session.model.is_fitted:  # expected, not a refusal: nothing to log
+            return {"ok": True, "highlights": None, "message": "no highlights before the first answers train a model"}
         return {"ok": True, "highlights": self.explainer.explain_point(point)}
 
     def page_predict(self, data: dict) -> dict:

@@ -542,6 +542,7 @@ async function requestHighlights() {
     return;
   }
   const h = reply.highlights;
+  if (!h) { ui.highlightNote.textContent = reply.message; ui.highlightNote.hidden = false; return; }
   if (state.highlights && state.highlights.model_version > h.model_version) return;
   state.highlights = h;
   renderHighlighted(ui.text, h);
@@ -569,7 +570,7 @@ async function exampleHighlights(pointId, body) {
   if (known) renderHighlighted(body, known);
   if (known && (state.modelVersion === null || known.model_version >= state.modelVersion)) return;
   const reply = await explainPoint(pointId);
-  if (!reply || !reply.ok) return; // the text stays readable without its highlights
+  if (!reply || !reply.ok || !reply.highlights) return; // the text stays readable without its highlights
   state.examples.set(pointId, reply.highlights);
   if (body.isConnected) {
     renderHighlighted(body, reply.highlights);
