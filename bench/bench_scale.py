@@ -12,7 +12,8 @@ For each kind and size, in a process of its own (so its peak RSS is its own):
   publishes each model and ranks the pool for it), its neighbour index built;
 - ``/next`` timed ``--rounds`` times, each a new annotator (a fresh lease): in the server
   (``AnnotationService.next_query`` + ``describe``, what the API handler does) and through
-  the API (gradio_client against the app launched on a free port: HTTP, Gradio, JSON);
+  the API (gradio_client against the app launched on a free port: HTTP, Gradio's queue,
+  JSON), beside gradio_client's own floor (``/status``, which does nearly nothing);
 - the ranking: how long scoring the pool and ranking its candidates took for a new model
   version (answer, retrain, then the trainer's ``Ranking.seconds``), and the index build;
 - the process's peak RSS.
@@ -125,11 +126,14 @@ def run_one(kind: str, size: int, rounds: int) -> dict:
         try:
             client = Client(demo.local_url, verbose=False)
             client.predict("warm-up", api_name="/next")
-            api_ms = []
+            api_ms, floor_ms = [], []
             for r in range(rounds):
                 begin = time.perf_counter()
                 client.predict(f"api-{r}", api_name="/next")
                 api_ms.append(1000 * (time.perf_counter() - begin))
+                begin = time.perf_counter()
+                client.predict(api_name="/status")  # gradio_client's own floor: a call that does nothing much
+                floor_ms.append(1000 * (time.perf_counter() - begin))
         finally:
             app.close()
             demo.close()
@@ -137,7 +141,7 @@ def run_one(kind: str, size: int, rounds: int) -> dict:
         return {
             "kind": kind, "size": size, "made_seconds": made, "index_seconds": index_seconds,
             "ranking_seconds": [first_ranking, new_ranking], "server_ms": median_p95(server_ms),
-            "api_ms": median_p95(api_ms), "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "api_ms": median_p95(api_ms), "floor_ms": median_p95(floor_ms), "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "load": load_average(),
         }
     finally:
@@ -158,13 +162,14 @@ def scale_table(args) -> None:
                 raise SystemExit(f"the {kind} pool of {size} failed")
             rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
     print(f"\n/next in ms (median / p95), {rounds} rounds; ranking and index in s; peak RSS in MiB")
-    print("| pool | points | /next server | /next API | ranking (first / new version) | index build | peak RSS | load |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    print("| pool | points | /next server | /next API | API floor (/status) | ranking (first / new version) "
+          "| index build | peak RSS | load |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for row in rows:
-        (sm, sp), (am, ap) = row["server_ms"], row["api_ms"]
+        (sm, sp), (am, ap), (fm, fp) = row["server_ms"], row["api_ms"], row["floor_ms"]
         first, new = row["ranking_seconds"]
-        print(f"| {row['kind']} | {row['size']:,} | {sm:.1f} / {sp:.1f} | {am:.1f} / {ap:.1f} | {first:.2f} / {new:.2f} "
-              f"| {row['index_seconds']:.1f} | {row['peak_rss_mib']:.0f} | {row['load']} |")
+        print(f"| {row['kind']} | {row['size']:,} | {sm:.1f} / {sp:.1f} | {am:.1f} / {ap:.1f} | {fm:.1f} / {fp:.1f} "
+              f"| {first:.2f} / {new:.2f} | {row['index_seconds']:.1f} | {row['peak_rss_mib']:.0f} | {row['load']} |")
     for kind in args.kinds.split(","):
         of_kind = sorted((row["size"], row["api_ms"][1], row["server_ms"][1]) for row in rows if row["kind"] == kind)
         if len(of_kind) > 1:
