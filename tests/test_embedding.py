@@ -84,19 +84,22 @@ def test_progress_is_polled_from_another_thread_while_the_job_runs(encoder):
     gate = threading.Semaphore(0)
     encoder.fake.gate = gate
     job = EmbeddingJob(TEXTS, encoder, chunk_size=8).start()  # 3 chunks: 8, 8, 7 texts
-    seen = [job.progress()]
-    for _ in range(3):  # a chunk is one model call (the model batches inside it)
-        gate.release(1)
-        deadline = time.monotonic() + 10
-        while job.progress() == seen[-1] and time.monotonic() < deadline:
+
+    def poll_until(finished, seconds=10):
+        deadline = time.monotonic() + seconds
+        while not finished(job.progress()) and time.monotonic() < deadline:
             time.sleep(0.01)
-        seen.append(job.progress())
+        return job.progress()
+
+    seen = [poll_until(lambda p: p.stage == "embedding")]
+    for expected_done in (8, 16, 23):  # one permit per chunk: a chunk is one model call
+        gate.release(1)
+        seen.append(poll_until(lambda p, goal=expected_done: p.done >= goal))
     final = job.wait(10)
     assert final.stage == "done" and final.done == 23 and final.seconds_left == 0.0
-    done = [p.done for p in seen if p.stage == "embedding"]
-    assert done == sorted(done) and set(done) <= {0, 8, 16, 23} and 8 in done
-    chunk = next(p for p in seen if p.done == 8)
-    assert chunk.rate > 0 and chunk.seconds_left == pytest.approx(15 / chunk.rate)
+    assert [p.done for p in seen] == [0, 8, 16, 23]  # the job never runs ahead of its permits
+    chunk = seen[1]
+    assert chunk.stage == "embedding" and chunk.rate > 0 and chunk.seconds_left == pytest.approx(15 / chunk.rate)
     assert "8 of 23 texts" in chunk.describe() and "left" in chunk.describe()
 
 

@@ -42,6 +42,7 @@ from loop.service import AnnotationService, Direction, Picture
 from loop.session import Query, SessionError
 from loop.store import StoreError
 from loop.tabs import Outcome, Tabs
+from ui.gradio_compat import with_unknown_components_refused
 
 logger = logging.getLogger(__name__)
 
@@ -361,5 +362,6 @@ def launch_app(demo: gr.Blocks, **launch_options) -> gr.Blocks:
     prevent_thread_lock, ...). Returns the launched demo.
     """
     demo.queue(default_concurrency_limit=CONCURRENCY_LIMIT)
-    demo.launch(**launch_options)
+    app_kwargs = with_unknown_components_refused(launch_options.pop("app_kwargs", None))
+    demo.launch(app_kwargs=app_kwargs, **launch_options)
     return demo
