@@ -25,6 +25,7 @@ from urllib.parse import urlparse
 from typing import TYPE_CHECKING
 
 from loop.engine import Engine, make_engine
+from loop.memory import freeze_startup_objects
 from loop.service import AnnotationService
 from loop.serving import SessionPlan, add_session_arguments, open_session, pending_embedding, plan_session
 from loop.store import LeaseLimits
@@ -138,6 +139,7 @@ def run_serve(args: argparse.Namespace) -> int:
         if args.share and not demo.share_url:
             print(f"no share link could be made (this machine seems offline): "
                   f"serving locally only, at {demo.local_url}", file=sys.stderr)
+        freeze_startup_objects()
         print(f"annotate at {demo.share_url or demo.local_url}  (Ctrl+C to stop)", flush=True)
         demo.block_thread()
     finally:
