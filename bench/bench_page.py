@@ -20,7 +20,10 @@ server) for reference. Printed per row: median and p95 of Enter -> drawn, the
 ratio to the floor's, how many next points were ready in advance (prepared
 while the person looked, rather than chosen when the answer came), arrows
 stored / clicked, answers carrying the typed name / answers, and the load average. Target (issue 10, quiet machine): p95 <= 100
-ms on both data sets at 200 labels, every arrow and every name kept.
+ms on both data sets at 200 labels, every arrow and every name kept. Each row runs
+with the garbage collector as ``nudge serve`` sets it once started (start-up
+objects frozen out of its walks, loop/memory.py); ``--collectors frozen,unfrozen``
+repeats each row without that, in the same run.
 
 Text help (issue 14; on cad-imdb, from 200 labels; ``--text-reviews`` 30 by
 default, none with ``--quick`` unless asked; ``--text-only`` skips the rows
@@ -40,6 +43,7 @@ highlights start only when it is handed out), to show what preparing buys.
 
 from __future__ import annotations
 
+import gc
 import shutil
 import socket
 import statistics
@@ -53,6 +57,7 @@ from common import DATASET_LOADERS, bench_parser, load_average, median_p95, pref
 from playwright.sync_api import sync_playwright
 
 from loop.datasets import load_dataset
+from loop.memory import freeze_startup_objects
 from loop.service import AnnotationService
 from loop.shared_trainer import SharedTrainer
 from ui.app import AnnotationApp, launch_app
@@ -182,13 +187,16 @@ def measure_floor(browser, events: int) -> tuple[list[float], list[float]]:
         demo.close()
 
 
-def run_page(browser, dataset, n_labels: int, rounds: int, think: float, folder: Path) -> dict:
-    """The scripted person on a fresh page over a session pre-filled with n_labels answers."""
-    session = prefilled_session(dataset, n_labels, db=str(folder / f"{dataset.name}-{n_labels}.db"),
+def run_page(browser, dataset, n_labels: int, rounds: int, think: float, folder: Path, frozen: bool) -> dict:
+    """The scripted person on a fresh page over a session pre-filled with n_labels answers; ``frozen``: the
+    collector set as ``nudge serve`` sets it once started (loop.memory.freeze_startup_objects)."""
+    session = prefilled_session(dataset, n_labels, db=str(folder / f"{dataset.name}-{n_labels}-{frozen}.db"),
                                 trainer=SharedTrainer())  # as nudge serve trains and publishes
     app = AnnotationApp(AnnotationService(session))
     demo = launch_app(app.build(), server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
                       quiet=True)
+    if frozen:
+        freeze_startup_objects()
     name = f"typed-{dataset.name}-{n_labels}"
     rng = np.random.default_rng(n_labels)
     try:
@@ -214,6 +222,7 @@ def run_page(browser, dataset, n_labels: int, rounds: int, think: float, folder:
         store_answers = session.store.annotations(session.session_id)[already:]
         found = dict(app.tabs.found)
     finally:
+        gc.unfreeze()  # the next row starts as this one did
         demo.close()
         app.close()
         session.close()
@@ -310,7 +319,12 @@ def main() -> None:
     parser.add_argument("--text-think", type=float, default=2.0, help="seconds spent reading each review (default 2)")
     parser.add_argument("--typing-ms", type=float, default=100.0, help="ms between keys typed (default 100)")
     parser.add_argument("--text-only", action="store_true", help="only the text help, not the Enter rows")
+    parser.add_argument("--collectors", default="frozen", help="frozen (start-up objects out of the garbage "
+                        "collector's walks, as nudge serve runs), unfrozen, or both: frozen,unfrozen")
     args = start_run(parser)
+    collectors = args.collectors.split(",")
+    if not set(collectors) <= {"frozen", "unfrozen"}:
+        raise SystemExit("--collectors takes frozen, unfrozen or frozen,unfrozen")
     rounds = args.rounds or (10 if args.quick else 50)
     names = [] if args.text_only else ["moons"] if args.quick else args.datasets.split(",")
     reviews = args.text_reviews if args.text_reviews is not None else 0 if args.quick else 30
@@ -334,10 +348,13 @@ def main() -> None:
             floor_events, floor_functions = measure_floor(browser, FLOOR_EVENTS)
         for name in names:
             for n_labels in sizes:
-                row = run_page(browser, dataset(name), n_labels, rounds, args.think, Path(folder))
-                row.update(dataset=name, labels=n_labels, load=load_average())
-                results.append(row)
-                print(f"  {name} from {n_labels} labels done (load {row['load']})", flush=True)
+                for collector in collectors:
+                    row = run_page(browser, dataset(name), n_labels, rounds, args.think, Path(folder),
+                                   frozen=collector == "frozen")
+                    row.update(dataset=name, labels=n_labels, collector=collector, load=load_average())
+                    results.append(row)
+                    print(f"  {name} from {n_labels} labels, collector {collector}, done (load {row['load']})",
+                          flush=True)
         if names:
             more_events, more_functions = measure_floor(browser, FLOOR_EVENTS)
         if reviews:
@@ -367,15 +384,15 @@ def print_rows(results: list[dict], floor_events: list, floor_functions: list) -
         print(f"  {what:<24} {dom_median:6.1f} / {dom_p95:6.1f}   frame {frame_median:6.1f} / {frame_p95:6.1f}")
     print("page, Enter -> next point drawn (before the frame), median / p95 ms:")
     for row in results:
-        print(f"  {row['dataset']:<9} {row['labels']:>4} labels  {median_p95(row['drawn'])[0]:6.1f} / "
+        print(f"  {row['dataset']:<9} {row['labels']:>4} labels {row['collector']:>8}  {median_p95(row['drawn'])[0]:6.1f} / "
               f"{median_p95(row['drawn'])[1]:6.1f}")
     print("\nEnter -> the frame after the next point is drawn (ms):")
-    print("\n| pool | labels | median | p95 | p95 / floor p95 | next point ready | arrows stored / clicked "
+    print("\n| pool | labels | collector | median | p95 | p95 / floor p95 | next point ready | arrows stored / clicked "
           "| names stored / typed | load (1 min) |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for row in results:
         median, p95 = median_p95(row["latencies"])
-        print(f"| {row['dataset']} | {row['labels']} | {median:.1f} | {p95:.1f} | {p95 / event_p95:.2f} | "
+        print(f"| {row['dataset']} | {row['labels']} | {row['collector']} | {median:.1f} | {p95:.1f} | {p95 / event_p95:.2f} | "
               f"{row['prepared']} / {row['answers']} | {row['arrows']} / {row['clicks']} | {row['named']} / {row['answers']} | {row['load'].split()[0]} |")
     print(f"\ntarget: p95 <= {TARGET_MS:.0f} ms at 200 labels, every arrow and name kept")
     for row in results:
@@ -384,7 +401,7 @@ def print_rows(results: list[dict], floor_events: list, floor_functions: list) -
         p95 = median_p95(row["latencies"])[1]
         kept = row["arrows"] == row["clicks"] and row["named"] == row["answers"] == row["clicks"]
         verdict = "pass" if p95 <= TARGET_MS and kept else "MISS"
-        print(f"  {row['dataset']:<9} p95 {p95:6.1f} ms ({p95 / TARGET_MS:.2f}x the target), "
+        print(f"  {row['dataset']:<9} ({row['collector']}) p95 {p95:6.1f} ms ({p95 / TARGET_MS:.2f}x the target), "
               f"inputs {'all kept' if kept else 'LOST'}: {verdict}")
     print(f"mean Enter -> drawn over all rows: {statistics.mean(l for r in results for l in r['latencies']):.1f} ms")
 

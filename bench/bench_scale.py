@@ -12,8 +12,12 @@ For each kind and size, in a process of its own (so its peak RSS is its own):
   publishes each model and ranks the pool for it), its neighbour index built;
 - ``/next`` timed ``--rounds`` times, each a new annotator (a fresh lease): in the server
   (``AnnotationService.next_query`` + ``describe``, what the API handler does) and through
-  the API (gradio_client against the app launched on a free port: HTTP, Gradio's queue,
-  JSON), beside gradio_client's own floor (``/status``, which does nearly nothing);
+  the API on the app launched on a free port, two ways: plain HTTP on one kept connection
+  (Gradio's documented ``POST /gradio_api/call/next`` then its event stream, what curl or a
+  script with httpx meets: HTTP, Gradio's queue, JSON) and gradio_client, each beside its
+  own floor (``/status``, which does nearly nothing); plain HTTP first with the garbage
+  collector as it starts, then (and gradio_client) with start-up objects frozen out of its
+  walks, as ``nudge serve`` runs once started (loop/memory.py);
 - the ranking: how long scoring the pool and ranking its candidates took for a new model
   version (answer, retrain, then the trainer's ``Ranking.seconds``), and the index build;
 - the process's peak RSS.
@@ -73,11 +77,42 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+class PlainHttpApi:
+    """Calls the app's API the way curl or httpx does, on one kept connection: ``POST
+    /gradio_api/call/<name>`` gives an event id, its event stream the result."""
+
+    def __init__(self, url: str) -> None:
+        import httpx
+
+        self.url, self.http = url, httpx.Client(timeout=60)
+
+    def call(self, name: str, *data) -> object:
+        posted = self.http.post(f"{self.url}gradio_api/call/{name}", json={"data": list(data)})
+        posted.raise_for_status()
+        event_id = posted.json()["event_id"]
+        with self.http.stream("GET", f"{self.url}gradio_api/call/{name}/{event_id}") as stream:
+            body = "".join(stream.iter_text())
+        event, _, payload = body.partition("\ndata: ")
+        if event.strip() != "event: complete":
+            raise RuntimeError(f"/{name} answered {body[:300]!r}")
+        return json.loads(payload)[0]
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def timed_ms(call) -> float:
+    begin = time.perf_counter()
+    call()
+    return 1000 * (time.perf_counter() - begin)
+
+
 def run_one(kind: str, size: int, rounds: int) -> dict:
     """One pool: its session, index, ranking and `/next` times (see the module docstring)."""
     from gradio_client import Client
 
     from loop.config import SessionConfig
+    from loop.memory import freeze_startup_objects
     from loop.service import AnnotationService
     from loop.session import Session
     from loop.shared_trainer import SharedTrainer
@@ -123,29 +158,38 @@ def run_one(kind: str, size: int, rounds: int) -> dict:
         app = AnnotationApp(service)
         demo = launch_app(app.build(), server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
                           quiet=True)
+        http = PlainHttpApi(demo.local_url)
         try:
+            assert http.call("next", "warm-up")["query_id"]
+            unfrozen_ms = [timed_ms(lambda r=r: http.call("next", f"unfrozen-{r}")) for r in range(rounds)]
+            freeze_startup_objects()  # as nudge serve does once started
+            http_ms, http_floor_ms = [], []
+            for r in range(rounds):
+                http_ms.append(timed_ms(lambda r=r: http.call("next", f"http-{r}")))
+                http_floor_ms.append(timed_ms(lambda: http.call("status")))
             client = Client(demo.local_url, verbose=False)
             client.predict("warm-up", api_name="/next")
             api_ms, floor_ms = [], []
             for r in range(rounds):
-                begin = time.perf_counter()
-                client.predict(f"api-{r}", api_name="/next")
-                api_ms.append(1000 * (time.perf_counter() - begin))
-                begin = time.perf_counter()
-                client.predict(api_name="/status")  # gradio_client's own floor: a call that does nothing much
-                floor_ms.append(1000 * (time.perf_counter() - begin))
+                api_ms.append(timed_ms(lambda r=r: client.predict(f"api-{r}", api_name="/next")))
+                floor_ms.append(timed_ms(lambda: client.predict(api_name="/status")))
         finally:
+            http.close()
             app.close()
             demo.close()
             session.close()
         return {
             "kind": kind, "size": size, "made_seconds": made, "index_seconds": index_seconds,
             "ranking_seconds": [first_ranking, new_ranking], "server_ms": median_p95(server_ms),
-            "api_ms": median_p95(api_ms), "floor_ms": median_p95(floor_ms), "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "unfrozen_ms": median_p95(unfrozen_ms), "http_ms": median_p95(http_ms), "http_floor_ms": median_p95(http_floor_ms), "api_ms": median_p95(api_ms), "floor_ms": median_p95(floor_ms), "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "load": load_average(),
         }
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def ms_pair(times: list[float]) -> str:
+    return f"{times[0]:.1f} / {times[1]:.1f}"
 
 
 def scale_table(args) -> None:
@@ -162,22 +206,25 @@ def scale_table(args) -> None:
                 raise SystemExit(f"the {kind} pool of {size} failed")
             rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
     print(f"\n/next in ms (median / p95), {rounds} rounds; ranking and index in s; peak RSS in MiB")
-    print("| pool | points | /next server | /next API | API floor (/status) | ranking (first / new version) "
-          "| index build | peak RSS | load |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    print("| pool | points | /next server | /next HTTP, collector not frozen | /next HTTP | HTTP floor (/status) | /next gradio_client "
+          "| gradio_client floor (/status) | ranking (first / new version) | index build | peak RSS | load |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for row in rows:
-        (sm, sp), (am, ap), (fm, fp) = row["server_ms"], row["api_ms"], row["floor_ms"]
         first, new = row["ranking_seconds"]
-        print(f"| {row['kind']} | {row['size']:,} | {sm:.1f} / {sp:.1f} | {am:.1f} / {ap:.1f} | {fm:.1f} / {fp:.1f} "
+        print(f"| {row['kind']} | {row['size']:,} | {ms_pair(row['server_ms'])} | {ms_pair(row['unfrozen_ms'])} | {ms_pair(row['http_ms'])} "
+              f"| {ms_pair(row['http_floor_ms'])} | {ms_pair(row['api_ms'])} | {ms_pair(row['floor_ms'])} "
               f"| {first:.2f} / {new:.2f} | {row['index_seconds']:.1f} | {row['peak_rss_mib']:.0f} | {row['load']} |")
     for kind in args.kinds.split(","):
-        of_kind = sorted((row["size"], row["api_ms"][1], row["server_ms"][1]) for row in rows if row["kind"] == kind)
-        if len(of_kind) > 1:
-            api_ratio, server_ratio = of_kind[-1][1] / of_kind[0][1], of_kind[-1][2] / of_kind[0][2]
-            worst = max(p95 for _, p95, _ in of_kind)
-            print(f"{kind}: /next p95 {of_kind[-1][0]:,} / {of_kind[0][0]:,} points = {api_ratio:.2f}x through the API, "
-                  f"{server_ratio:.2f}x in the server (target {FLATNESS_TARGET}x); worst API p95 {worst:.1f} ms "
-                  f"(target {NEXT_TARGET_MS:.0f} ms: {'met' if worst <= NEXT_TARGET_MS else 'missed'})")
+        of_kind = sorted((row for row in rows if row["kind"] == kind), key=lambda row: row["size"])
+        if len(of_kind) < 2:
+            continue
+        for way, key in (("in the server", "server_ms"), ("through plain HTTP", "http_ms"),
+                         ("through gradio_client", "api_ms")):
+            ratio = of_kind[-1][key][1] / of_kind[0][key][1]
+            worst = max(row[key][1] for row in of_kind)
+            print(f"{kind} {way}: /next p95 {of_kind[-1]['size']:,} / {of_kind[0]['size']:,} points = {ratio:.2f}x "
+                  f"(target {FLATNESS_TARGET}x: {'met' if ratio <= FLATNESS_TARGET else 'missed'}); worst p95 "
+                  f"{worst:.1f} ms (target {NEXT_TARGET_MS:.0f} ms: {'met' if worst <= NEXT_TARGET_MS else 'missed'})")
 
 
 def write_texts(path: Path, count: int) -> None:
