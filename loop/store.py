@@ -11,10 +11,11 @@ its annotator's. The tables are described in :mod:`loop.schema`.
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -196,28 +197,17 @@ class Store:
         now = time.time()
         with self.db.locked(session_id) as connection:
             room = _room(connection, session_id, annotator, client, limits, now, count)
-            claimed: list[QueryRecord] = []
-            for point_id, score in candidates:
-                if len(claimed) == room:
-                    break
-                if _is_free(connection, session_id, int(point_id), annotator, now):
-                    claimed.append(_insert_query(connection, session_id, uuid.uuid4().hex, point_id, annotator,
-                                                 lease_seconds, model_version, score, client, plane))
-            return claimed
+            free = itertools.islice(_free_ones(connection, session_id, candidates, annotator, now), room)
+            return [_insert_query(connection, session_id, uuid.uuid4().hex, point_id, annotator, lease_seconds,
+                                  model_version, score, client, plane) for point_id, score in free]
 
     def free_points(self, session_id: str, annotator: str, candidates: Iterable[tuple[int, float | None]],
                     count: int) -> list[tuple[int, float | None]]:
         """The first ``count`` candidates that :meth:`claim_queries` would lease to ``annotator`` now
         (read only: by the time one is claimed it may be taken)."""
         now = time.time()
-        free = []
         with self.db.reading() as connection:
-            for point_id, score in candidates:
-                if len(free) == count:
-                    break
-                if _is_free(connection, session_id, int(point_id), annotator, now):
-                    free.append((int(point_id), score))
-        return free
+            return list(itertools.islice(_free_ones(connection, session_id, candidates, annotator, now), count))
 
     def lease_point(self, session_id: str, annotator: str, point_id: int, *, lease_seconds: float,
                     model_version: int, client: str | None = None) -> QueryRecord:
@@ -460,16 +450,36 @@ def _holder(connection: Connection, session_id: str, point_id: int, now: float, 
     return connection.execute(statement.limit(1)).scalar()
 
 
-def _is_free(connection: Connection, session_id: str, point_id: int, annotator: str, now: float) -> bool:
-    """No unexpired lease, no label, and not passed on (or answered) by ``annotator``."""
-    if _holder(connection, session_id, point_id, now) is not None:
-        return False
-    answered = select(annotations.c.id).where(
-        annotations.c.session_id == session_id, annotations.c.point_id == point_id,
+FREE_CHECK_BATCH = 64  # candidates checked per pair of statements
+
+
+def _free_ones(connection: Connection, session_id: str, candidates: Iterable[tuple[int, float | None]],
+               annotator: str, now: float) -> Iterator[tuple[int, float | None]]:
+    """The candidates free for ``annotator`` now, in their order, each once; checked a batch at a
+    time (two statements per batch, however many of them are leased or labelled), lazily: a
+    caller that stops early checks no further batch."""
+    remaining, seen = iter(candidates), set()
+    while batch := list(itertools.islice(remaining, FREE_CHECK_BATCH)):
+        taken = _not_free_among(connection, session_id, [int(point_id) for point_id, _ in batch], annotator, now)
+        for point_id, score in batch:
+            if int(point_id) not in taken and int(point_id) not in seen:
+                seen.add(int(point_id))
+                yield int(point_id), score
+
+
+def _not_free_among(connection: Connection, session_id: str, point_ids: list[int], annotator: str,
+                    now: float) -> set[int]:
+    """Those of ``point_ids`` with an unexpired open lease, a label, or passed on (or answered) by ``annotator``."""
+    held = select(queries.c.point_id).where(
+        queries.c.session_id == session_id, queries.c.point_id.in_(point_ids),
+        queries.c.status == "open", queries.c.lease_until > now,
+    )
+    answered = select(annotations.c.point_id).where(
+        annotations.c.session_id == session_id, annotations.c.point_id.in_(point_ids),
         annotations.c.undone.is_(False),
         (annotations.c.label.is_not(None)) | (annotations.c.annotator == annotator),
     )
-    return not connection.execute(select(exists(answered))).scalar()
+    return {int(point_id) for point_id in connection.execute(held.union(answered)).scalars()}
 
 
 def _room(connection: Connection, session_id: str, annotator: str, client: str | None,

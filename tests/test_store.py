@@ -124,3 +124,24 @@ def test_in_memory_store_is_shared_across_threads():
     thread.start()
     thread.join()
     assert seen == [["s"]]
+
+
+def test_a_claim_passes_over_leased_labelled_and_passed_on_points_in_batches(store):
+    """Candidates are checked a batch at a time: the free ones come back in their order, each once,
+    across batch boundaries, whatever is taken in each batch."""
+    for point in range(0, 150, 2):  # every even point below 150 leased to someone else
+        add_query(store, f"other-{point}", point, "other")
+    store.add_query("s1", "done", 151, "other", 60.0, 0, None)
+    store.add_annotation("s1", query_id="done", point_id=151, label=0, directions=[], targets=[], sources=[],
+                         annotator="other", model_version=0, round=0)  # 151 labelled
+    store.add_query("s1", "passed", 153, "ann", 60.0, 0, None)
+    store.add_annotation("s1", query_id="passed", point_id=153, label=None, directions=[], targets=[],
+                         sources=[], annotator="ann", model_version=0, round=0)  # 153 passed on by ann
+    candidates = [(point, float(-point)) for point in range(160)] + [(155, 0.0), (157, 0.0)]  # 155, 157 twice
+    expected = [point for point in range(160) if (point % 2 or point >= 150) and point not in (151, 153)]
+    assert [p for p, _ in store.free_points("s1", "ann", candidates, 1000)] == expected
+    claimed = store.claim_queries("s1", "ann", candidates, 1000, lease_seconds=60.0, model_version=1)
+    assert [q.point_id for q in claimed] == expected and claimed[0].score == -1.0
+    third = store.claim_queries("s1", "third", candidates, 5, lease_seconds=60.0, model_version=1)
+    assert [q.point_id for q in third] == [153]  # passed on by ann only
+    assert store.free_points("s1", "ann", candidates, 3) == []
