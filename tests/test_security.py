@@ -2,6 +2,7 @@
 alike, the login names the annotator, ``--share`` without ``--auth`` warns, no file is served
 that the app did not make, and a model checkpoint is loaded as weights only (never unpickled)."""
 
+import json
 import pickle
 from types import SimpleNamespace
 
@@ -85,6 +86,18 @@ def test_the_login_names_the_annotator_and_owns_its_queries(guarded):
     assert (stored.query_id, stored.annotator) == (query["query_id"], "alice")
     assert {q.annotator for q in store.open_queries(SESSION)} == {"alice", "bob"}
     store.close()
+
+
+def test_plain_http_with_the_login_cookie_reaches_the_api_as_the_readme_shows(guarded):
+    """curl or httpx, no gradio_client: log in, POST /gradio_api/call/next, read its event stream."""
+    server, _ = guarded
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        assert http.post("login", data={"username": "bob", "password": USERS["bob"]}).status_code == 200
+        event_id = http.post("gradio_api/call/next", json={"data": [""]}).json()["event_id"]
+        event, _, data = http.get(f"gradio_api/call/next/{event_id}").text.partition("\ndata: ")
+        assert event.strip() == "event: complete", data
+        (query,) = json.loads(data)
+        assert query["annotator"] == "bob" and query["query_id"] and len(query["x"]) == 2
 
 
 def test_a_login_reaches_the_text_help_routes_and_gets_plain_refusals(guarded):
