@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from loop.errors import StoreError
 from loop.publication import LEASE_SECONDS, ModelRegistry, PublishedModel, TrainerLease, process_name
-from loop.training import ModelSnapshot, Trainer
+from loop.training import ModelSnapshot, RoundRequests, Trainer
 from strategies import estimators_of
 from strategies.model import learners_of
 
@@ -52,8 +52,7 @@ class SharedTrainer(Trainer):
         self.poll_seconds = poll_seconds
         self.name = process_name()
         self.leader = False
-        self._wake = threading.Condition()
-        self._requested = False
+        self._requests = RoundRequests()
         self._stopping = threading.Event()
         self._log_seen: tuple[int, int, int] | None = None
         self._ranking_first = True
@@ -86,18 +85,15 @@ class SharedTrainer(Trainer):
 
     # ------------------------------------------------------------------ policy
     def request(self) -> None:
-        with self._wake:
-            self._requested = True
-            self._wake.notify_all()
+        self._requests.ask()
 
     @property
     def busy(self) -> bool:
-        return self.training or (self._requested and self.leader) or self._ranking_first
+        return self.training or (self._requests.asked and self.leader) or self._ranking_first
 
     def close(self) -> None:
         self._stopping.set()
-        with self._wake:
-            self._wake.notify_all()
+        self._requests.close()
         for thread in self._threads:
             thread.join(timeout=60)
         if self.leader:
@@ -127,10 +123,7 @@ class SharedTrainer(Trainer):
     def _train_or_follow(self) -> None:
         self._rank_first()
         while not self._stopping.is_set():
-            with self._wake:
-                if not self._requested:
-                    self._wake.wait(self.poll_seconds)
-                requested, self._requested = self._requested, False
+            requested = self._requests.take(self.poll_seconds)
             if self._stopping.is_set():
                 return
             try:

@@ -70,6 +70,34 @@ class ModelSnapshot:
         return estimators_of(self.learner)[0]
 
 
+class RoundRequests:
+    """Training rounds asked for from any thread, merged until the training thread takes them."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self.asked = False  # a round is asked for and not taken yet
+        self.closed = False
+
+    def ask(self) -> None:
+        with self._changed:
+            self.asked = True
+            self._changed.notify_all()
+
+    def close(self) -> None:
+        """Wake the training thread for good: :meth:`take` no longer waits."""
+        with self._changed:
+            self.closed = True
+            self._changed.notify_all()
+
+    def take(self, timeout: float | None = None) -> bool:
+        """Wait (at most ``timeout`` seconds; None: as long as it takes) until a round is asked for or
+        the requests are closed; True, and the request taken, when a round was asked for."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.asked or self.closed, timeout)
+            asked, self.asked = self.asked, False
+            return asked
+
+
 class Trainer:
     """Retrains a session's learner from its log; subclasses choose when (see the module docstring)."""
 
@@ -257,9 +285,7 @@ class BackgroundTrainer(Trainer):
 
     def __init__(self, *, engine: Engine | None = None) -> None:
         super().__init__(engine=engine)
-        self._wake = threading.Condition()
-        self._requested = False
-        self._stopping = False
+        self._requests = RoundRequests()
         self._ranking_first = True
         self._thread: threading.Thread | None = None
 
@@ -270,30 +296,23 @@ class BackgroundTrainer(Trainer):
         self._thread.start()
 
     def request(self) -> None:
-        with self._wake:
-            self._requested = True
-            self._wake.notify_all()
+        self._requests.ask()
 
     @property
     def busy(self) -> bool:
-        return self.training or self._requested or self.ranking is None and self._ranking_first
+        return self.training or self._requests.asked or self.ranking is None and self._ranking_first
 
     def close(self) -> None:
-        with self._wake:
-            self._stopping = True
-            self._wake.notify_all()
+        self._requests.close()
         if self._thread is not None:
             self._thread.join(timeout=60)
 
     def _train_forever(self) -> None:
         self._rank_first()
         while True:
-            with self._wake:
-                while not (self._requested or self._stopping):
-                    self._wake.wait()
-                if self._stopping:
-                    return
-                self._requested = False
+            self._requests.take()
+            if self._requests.closed:
+                return
             try:
                 self.retrain()
             except StoreError as error:  # the database refused (gone, read-only, full): said in one line

@@ -1,5 +1,7 @@
 """Sessions: the log is the truth, the model is derived, nothing acknowledged is lost."""
 
+import threading
+
 import numpy as np
 import pytest
 from conftest import SMALL_NET
@@ -7,7 +9,7 @@ from conftest import SMALL_NET
 from loop.datasets import load_dataset
 from loop.session import Session, SessionConfig, SessionError
 from loop.store import Store
-from loop.training import BackgroundTrainer
+from loop.training import BackgroundTrainer, RoundRequests
 
 
 
@@ -171,3 +173,18 @@ def test_a_retrain_with_nothing_new_keeps_the_weights(moons):
     after = session.retrain()
     assert after.version == before.version + 1 and after.annotation_ids == before.annotation_ids
     assert np.allclose(after.learner.predict_proba(moons.X), before.learner.predict_proba(moons.X))
+
+
+def test_round_requests_merge_until_taken_and_closing_wakes_the_taker():
+    requests = RoundRequests()
+    assert requests.take(timeout=0.01) is False  # nothing asked: waits out its timeout
+    requests.ask()
+    requests.ask()  # asked twice before the trainer looked: one round
+    assert requests.asked and requests.take() is True and not requests.asked
+    assert requests.take(timeout=0.01) is False
+    taken = []
+    taker = threading.Thread(target=lambda: taken.append(requests.take()))
+    taker.start()
+    requests.close()  # wakes a taker waiting with no timeout
+    taker.join(timeout=10)
+    assert not taker.is_alive() and taken == [False] and requests.closed
