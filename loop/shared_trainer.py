@@ -54,7 +54,7 @@ class SharedTrainer(Trainer):
         self.leader = False
         self._requests = RoundRequests()
         self._stopping = threading.Event()
-        self._log_seen: tuple[int, int, int] | None = None
+        self._log_trained = (0, 0, 0)  # the log as read before the last round (or at the start, in attach)
         self._ranking_first = True
         self._threads: list[threading.Thread] = []
 
@@ -74,8 +74,10 @@ class SharedTrainer(Trainer):
         self._follow()
         self.leader = self.may_train and self.lease.acquire()
         self._start(self._heartbeat, "lease")  # renews the lease while the catch-up below trains
+        seen = session.store.log_state(session.session_id)
         if self.leader and self._behind_the_log():  # the trainer catches up with the log before serving
             self.retrain()
+        self._log_trained = seen
         self._start(self._train_or_follow, "train")
 
     def _start(self, target, name: str) -> None:
@@ -128,22 +130,26 @@ class SharedTrainer(Trainer):
                 return
             try:
                 self._follow()
-                if self.leader and (requested or self._log_grew()) and self._behind_the_log():
-                    self.retrain()
-                    self._log_seen = self.session.store.log_state(self.session.session_id)
+                if self.leader:
+                    self._train_when_due(requested)
             except StoreError as error:  # the database refused (gone, read-only, full): said in one line
                 logger.error("training of session %s stopped for now: %s", self.session.session_id, error)
             except Exception:  # the trainer must outlive one bad round; the log is intact
                 logger.exception("training of session %s failed; the previous model stays", self.session.session_id)
 
-    def _log_grew(self) -> bool:
-        """True when the log changed enough since the last look to be worth a round (answers from any
-        server: ``retrain_every`` new ones, or an undo). Cheap: one aggregate query."""
-        seen = self.session.store.log_state(self.session.session_id)
-        previous, self._log_seen = self._log_seen, seen
-        if previous is None:
-            return True
-        new_answers, undone = seen[0] - previous[0], seen[1] != previous[1]
+    def _train_when_due(self, requested: bool) -> None:
+        """Retrain when asked, or when the log grew enough since the last round (answers from any
+        server: ``retrain_every`` new ones, or an undo), unless the model already covers the log.
+        The log's state is read before the round: what arrives during it counts towards the next."""
+        seen = self.session.store.log_state(self.session.session_id)  # one aggregate query
+        if not (requested or self._log_grew_since_trained(seen)):
+            return
+        if self._behind_the_log():
+            self.retrain()
+        self._log_trained = seen
+
+    def _log_grew_since_trained(self, seen: tuple[int, int, int]) -> bool:
+        new_answers, undone = seen[0] - self._log_trained[0], seen[1] != self._log_trained[1]
         return new_answers >= self.session.config.retrain_every or undone
 
     def _behind_the_log(self) -> bool:

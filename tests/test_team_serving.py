@@ -371,6 +371,31 @@ def test_the_trainer_lease_is_held_by_one_process_until_it_runs_out(tmp_path, mo
     assert not elsewhere.acquire()
 
 
+def test_the_trainer_counts_answers_from_other_servers_since_its_last_round_not_its_last_look(tmp_path, moons):
+    """retrain_every=2, two answers given one at a time on a server that does not train: the
+    trainer, elsewhere, looks between them (one new answer each time) and still trains on both."""
+    from loop.shared_trainer import SharedTrainer
+
+    db = tmp_path / "slow.db"
+    config = SessionConfig(estimator=TINY_NET, retrain_every=2)
+    trainer = Session.create(Store(db), config, session_id="s", dataset=moons,
+                             trainer=SharedTrainer(poll_seconds=0.05))
+    server = Session.open(Store(db), "s", dataset=moons, trainer=SharedTrainer(train=False, poll_seconds=0.05))
+    try:
+        for label in (0, 1):
+            query = server.next_query("ann")
+            server.submit(query.query_id, label, annotator="ann")
+            time.sleep(0.5)  # ten looks of the trainer, each after one new answer at most
+        answers = {a.id for a in trainer.effective_annotations()}
+        deadline = time.monotonic() + 30
+        while set(trainer.trainer.snapshot.annotation_ids) != answers and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert set(trainer.trainer.snapshot.annotation_ids) == answers and len(answers) == 2
+    finally:
+        server.close()
+        trainer.close()
+
+
 @pytest.mark.slow
 def test_a_server_that_does_not_train_follows_the_model_of_nudge_train(tmp_path):
     db = tmp_path / "split.db"
