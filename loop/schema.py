@@ -124,10 +124,11 @@ trainer_leases = Table(
     Column("expires_at", Float, nullable=False),
 )
 
-# Columns added since schema 1, added to an older database when it is opened: table -> (column, SQL type).
+# Columns added since schema 1, added to an older database when it is opened (their types are the
+# tables' own, compiled for the database's dialect: BLOB on SQLite is BYTEA on PostgreSQL).
 ADDED_COLUMNS = {
-    "sessions": [("fingerprint", "JSON")],
-    "queries": [("client", "VARCHAR(200)"), ("closed_at", "FLOAT"), ("plane", "BLOB")],
+    "sessions": ["fingerprint"],
+    "queries": ["client", "closed_at", "plane"],
 }
 
 
@@ -136,22 +137,23 @@ def check_and_upgrade(engine: Engine) -> None:
     nudge database up to date: missing tables, indexes and the columns added since schema 1."""
     inspector = inspect(engine)
     existing = set(inspector.get_table_names())
-    missing_columns: list[tuple[str, str, str]] = []
+    missing_columns: list[Column] = []
     for table in metadata.sorted_tables:
         if table.name not in existing:
             continue
         found = {column["name"] for column in inspector.get_columns(table.name)}
         added = ADDED_COLUMNS.get(table.name, [])
-        required = {column.name for column in table.columns} - {name for name, _ in added}
+        required = {column.name for column in table.columns} - set(added)
         if not required <= found:
             raise StoreError(
                 f"the database has a table {table.name!r} that is not nudge's "
                 f"(missing columns {sorted(required - found)})"
             )
-        missing_columns += [(table.name, name, sql_type) for name, sql_type in added if name not in found]
+        missing_columns += [table.c[name] for name in added if name not in found]
     with engine.begin() as connection:
-        for table_name, column, sql_type in missing_columns:
-            connection.execute(text(f"ALTER TABLE {table_name} ADD COLUMN {column} {sql_type}"))
+        for column in missing_columns:
+            sql_type = column.type.compile(dialect=engine.dialect)
+            connection.execute(text(f"ALTER TABLE {column.table.name} ADD COLUMN {column.name} {sql_type}"))
     metadata.create_all(engine)
     for table in metadata.sorted_tables:
         for index in table.indexes:

@@ -145,3 +145,30 @@ def test_a_claim_passes_over_leased_labelled_and_passed_on_points_in_batches(sto
     third = store.claim_queries("s1", "third", candidates, 5, lease_seconds=60.0, model_version=1)
     assert [q.point_id for q in third] == [153]  # passed on by ann only
     assert store.free_points("s1", "ann", candidates, 3) == []
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_database_from_before_the_added_columns_is_brought_up_to_date(kind, tmp_path, request):
+    """A schema-1 database (no fingerprint, client, closed_at or plane) gains them, in the types of its
+    own dialect, and keeps what it held."""
+    from sqlalchemy import text
+
+    from loop.schema import ADDED_COLUMNS
+
+    url = str(tmp_path / "old.db") if kind == "sqlite" else request.getfixturevalue("database")
+    old = Store(url)
+    old.create_session("s1", {"dataset": "moons"})
+    old.add_query("s1", "q1", 7, "ann", 60.0, 0, 0.25)
+    with old.engine.begin() as connection:
+        for table, columns in ADDED_COLUMNS.items():
+            for column in columns:
+                connection.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+    old.close()
+    store = Store(url)
+    try:
+        assert store.query("s1", "q1").point_id == 7 and store.session_config("s1") == {"dataset": "moons"}
+        (claimed,) = store.claim_queries("s1", "bob", [(8, 0.5)], 1, lease_seconds=60.0, model_version=1,
+                                         client="10.0.0.1", plane=b"\x00\x01" * 8)
+        assert store.keep_plane("s1", claimed.id, b"other") == b"\x00\x01" * 8  # the binary column holds bytes
+    finally:
+        store.close()
