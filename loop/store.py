@@ -314,8 +314,8 @@ class Store:
         """Undo ``annotator``'s last active answer and lease its point back to them, atomically.
 
         The annotator's other open queries are released. Returns (the undone answer,
-        the new query), the query None when someone else holds the point now; None
-        when there is nothing to undo.
+        the new query), the query None when someone else holds the point now or
+        labelled it since (an undone skip); None when there is nothing to undo.
         """
         now = time.time()
         with self.db.locked(session_id) as connection:
@@ -330,9 +330,10 @@ class Store:
             undone = _annotation_from_values(row.id, row._mapping)
             connection.execute(update(annotations).where(annotations.c.id == row.id).values(undone=True))
             _release(connection, session_id, queries.c.annotator == annotator)
-            holder = _holder(connection, session_id, undone.point_id, now)
+            taken = (_holder(connection, session_id, undone.point_id, now) is not None
+                     or _labelled(connection, session_id, undone.point_id))  # labelled by someone since
             record = None
-            if holder is None:
+            if not taken:
                 record = _insert_query(connection, session_id, uuid.uuid4().hex, undone.point_id, annotator,
                                        lease_seconds, model_version, None, client)
         return undone, record
@@ -526,15 +527,19 @@ def _check_answerable(connection: Connection, session_id: str, query_id: str, an
     if row.lease_until >= now:
         return
     taken = _holder(connection, session_id, point_id, now, besides=query_id) is not None
-    labelled = connection.execute(select(exists(select(annotations.c.id).where(
-        annotations.c.session_id == session_id, annotations.c.point_id == point_id,
-        annotations.c.undone.is_(False), annotations.c.label.is_not(None),
-    )))).scalar()
-    if taken or labelled:
+    if taken or _labelled(connection, session_id, point_id):
         raise SessionError(
             f"your time on point {point_id} ran out and it went to someone else meanwhile; "
             "nothing was saved — take the next point"
         )
+
+
+def _labelled(connection: Connection, session_id: str, point_id: int) -> bool:
+    """True when the point carries a label that is not undone."""
+    return connection.execute(select(exists(select(annotations.c.id).where(
+        annotations.c.session_id == session_id, annotations.c.point_id == point_id,
+        annotations.c.undone.is_(False), annotations.c.label.is_not(None),
+    )))).scalar()
 
 
 def _release(connection: Connection, session_id: str, which) -> None:

@@ -123,6 +123,18 @@ def test_undo_of_a_skip_whose_point_went_to_someone_else_hands_a_new_point(tmp_p
     assert other.point_id == skipped.point_id and overlapping_leases(session.store) == []
 
 
+def test_undo_of_a_skip_whose_point_someone_labelled_since_never_replaces_their_label(tmp_path, moons):
+    session = new_session(tmp_path / "skip-label.db", moons, strategy="random")
+    skipped = session.next_query("ann")
+    session.skip(skipped.query_id, annotator="ann")
+    bobs = session.leases.lease_point("bob", skipped.point_id, 0)
+    session.submit(bobs.id, 1, annotator="bob")
+    again = session.undo("ann")
+    assert again is None or again.point_id != skipped.point_id  # not leased back to overwrite bob's label
+    (label,) = [a for a in session.effective_annotations() if a.point_id == skipped.point_id]
+    assert (label.annotator, label.label) == ("bob", 1)
+
+
 def test_limits_on_open_points_per_annotator_and_per_address(tmp_path, moons):
     store = Store(tmp_path / "limits.db")
     session = Session.create(store, SessionConfig(estimator=TINY_NET), session_id="s", dataset=moons,
