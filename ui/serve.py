@@ -34,6 +34,7 @@ MAX_OPEN_PER_ANNOTATOR = 4  # a few tabs, or a batch of queries
 MAX_OPEN_PER_ADDRESS = 16  # without --auth, the cap of one client under made-up names
 
 if TYPE_CHECKING:
+    from loop.session import Session
     from ui.throttle import LoginThrottle
 
 
@@ -113,7 +114,6 @@ def login_message(throttle: LoginThrottle) -> str:
 def run_serve(args: argparse.Namespace) -> int:
     from starlette.middleware import Middleware
 
-    from ui.app import AnnotationApp, launch_app
     from ui.throttle import LoginThrottle, LoginThrottleMiddleware
 
     auth = parse_auth([*(args.auth or []), *read_auth_file(args.auth_file)])
@@ -127,16 +127,31 @@ def run_serve(args: argparse.Namespace) -> int:
         app_kwargs={"middleware": [Middleware(LoginThrottleMiddleware, throttle=throttle)]} if auth else None,
         prevent_thread_lock=True, quiet=True,
     )
+    limits = lease_limits(args, auth is not None)  # refused before any embedding, not after it
     plan = plan_session(args)
     engine = make_engine(args.engine, args.address)
-    port = wait_for_the_pool(plan, launch, args.port, engine)
-    session = open_session(plan, train=not args.no_train, lease_limits=lease_limits(args, auth is not None),
-                           engine=None if args.engine == "local" else engine)
-    app = AnnotationApp(AnnotationService(session))
-    demo = app.build()
     try:
+        port = wait_for_the_pool(plan, launch, args.port, engine)
+        session = open_session(plan, train=not args.no_train, lease_limits=limits,
+                               engine=None if args.engine == "local" else engine)
+        try:
+            serve_session(session, port, launch, share=args.share)
+        finally:
+            session.close()
+    finally:
+        engine.close()
+    return 0
+
+
+def serve_session(session: Session, port: int | None, launch: dict, *, share: bool) -> None:
+    """Serve the annotation page of ``session`` until Ctrl+C."""
+    from ui.app import AnnotationApp, launch_app
+
+    app = AnnotationApp(AnnotationService(session))
+    try:
+        demo = app.build()
         launch_app(demo, server_port=port, **launch)
-        if args.share and not demo.share_url:
+        if share and not demo.share_url:
             print(f"no share link could be made (this machine seems offline): "
                   f"serving locally only, at {demo.local_url}", file=sys.stderr)
         freeze_startup_objects()
@@ -144,9 +159,6 @@ def run_serve(args: argparse.Namespace) -> int:
         demo.block_thread()
     finally:
         app.close()
-        session.close()
-        engine.close()
-    return 0
 
 
 def wait_for_the_pool(plan: SessionPlan, launch: dict, port: int | None, engine: Engine) -> int | None:
