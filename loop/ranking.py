@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from loop.training import ModelSnapshot
 
 RANKING_SIZE = 256
-SCORED_IN_CHUNKS = ("boundary", "uncertainty", "margin", "entropy", "committee")  # the strategies that rank by a measure
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,7 @@ def rank_pool(session: Session, snapshot: ModelSnapshot, size: int | None = None
     if count == 0:
         return None
     strategy = session.config.strategy
-    if isinstance(strategy, str) and strategy in SCORED_IN_CHUNKS and ranks_by_model(snapshot.learner):
+    if isinstance(strategy, str) and strategy in MEASURES and ranks_by_model(snapshot.learner):
         rows = np.flatnonzero(available)
         scores = score_pool(snapshot.learner, session.dataset.X, strategy, engine=engine, rows=rows)
         picked, picked_scores = best_first(scores, count, largest=MEASURES[strategy].largest_first)

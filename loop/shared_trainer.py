@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import TYPE_CHECKING
 
 from loop.errors import StoreError
@@ -193,12 +192,3 @@ class SharedTrainer(Trainer):
             self.leader = False
             logger.warning("model v%d of session %s was not published: another process trains it now",
                            snapshot.version, self.session.session_id)
-
-    def wait_until_published(self, version: int, timeout: float = 60.0) -> bool:
-        """Block until a model of at least ``version`` is loaded here (tests, scripts)."""
-        deadline = time.monotonic() + timeout
-        while self.snapshot.version < version:
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.05)
-        return True

@@ -350,11 +350,6 @@ def _list_of_dicts(value, what: str) -> list[dict]:
     return value
 
 
-def build_app(service: AnnotationService) -> gr.Blocks:
-    """The annotation UI for a service (serve it with :func:`launch_app`)."""
-    return AnnotationApp(service).build()
-
-
 def launch_app(demo: gr.Blocks, **launch_options) -> gr.Blocks:
     """Queue ``demo`` for several annotators at once and launch it.
 

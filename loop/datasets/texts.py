@@ -34,6 +34,3 @@ def embed_texts(
     revised = np.full((len(texts), vectors.shape[1]), np.nan, dtype=np.float32)
     revised[np.array([r is not None for r in revisions], dtype=bool)] = vectors[len(texts) :]
     return vectors[: len(texts)], revised
-
-
-# --------------------------------------------------------------------------- CAD IMDb
