@@ -528,6 +528,8 @@ def test_the_rewrite_is_read_as_it_is_typed_and_a_trivial_one_is_flagged(review_
         type_rewrite(page, readable)  # the text as it is: no rewrite, nothing to read
         assert "Edit the text" in reading_shown(page)
         assert "flagged" not in (page.locator("#rewrite").get_attribute("class") or "")
+        type_rewrite(page, readable + "  ")  # spaces after it: the server reads no rewrite there either
+        assert "Edit the text" in reading_shown(page)
 
         type_rewrite(page, rewrite)
         page.locator("#label-choice label").nth(query["classes"].index(other)).click()

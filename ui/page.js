@@ -366,8 +366,8 @@ function removeArrow(index) {
   refresh();
 }
 
-function rewriteGiven() {
-  return config.is_text && state.query && ui.rewrite.value !== (state.query.readable_text || '');
+function rewriteGiven() {  // as the server reads it: spaces around the text do not make a rewrite
+  return config.is_text && state.query && ui.rewrite.value.trim() !== (state.query.readable_text || '').trim();
 }
 
 function targetChooser(selected, onChange, placeholder) {
