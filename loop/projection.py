@@ -87,6 +87,8 @@ class Projection:
     classes: np.ndarray  # (K,) label if labelled, else the model's prediction, else -1
     labelled: np.ndarray  # (K,) bool
     is_data_plane: bool
+    point_probabilities: np.ndarray | None = None  # (K, C) the model's probabilities of the shown points
+    query_probabilities: np.ndarray | None = None  # (C,) and of the query, None untrained
 
     def as_dict(self) -> dict:
         """JSON-ready description for API clients and the page, which draws it.
@@ -208,7 +210,8 @@ def project_query(
     else:
         neighbours = neighbours or ExactIndex(X, pool)
         shown = _nearest_points(X, x, neighbours, labelled_ids, point_id, n_neighbours)
-    predicted = _predict(predict_proba, X[shown])
+    point_probabilities, query_probabilities = _probabilities(predict_proba, X[shown], x)
+    predicted = np.full(len(shown), -1) if point_probabilities is None else point_probabilities.argmax(axis=1)
     classes = np.array([labels.get(int(i), p) for i, p in zip(shown, predicted)], dtype=int)
     if is_data_plane:
         plane = Plane(x, np.array([1.0, 0.0]), np.array([0.0, 1.0]))
@@ -216,7 +219,7 @@ def project_query(
         pad = 0.08 * (high - low)
         a_range, b_range = (low[0] - pad[0], high[0] + pad[0]), (low[1] - pad[1], high[1] + pad[1])
     else:
-        own = _predict(predict_proba, x[None, :])[0]
+        own = -1 if query_probabilities is None else int(query_probabilities.argmax())
         other = X[shown][(classes != own) & (classes >= 0)] if own >= 0 else X[shown][:0]
         plane = plane or choose_plane(x, X[shown], other, margin_gradient)
         half = max(1e-6, 1.15 * float(np.abs(plane.to_plane(X[shown])).max(initial=0.0)))
@@ -226,7 +229,7 @@ def project_query(
     probabilities = None if predict_proba is None else _grid_probabilities(plane, a, b, predict_proba)
     return Projection(
         plane, a, b, probabilities, shown, plane.to_plane(X[shown]), classes,
-        np.isin(shown, labelled_ids), is_data_plane,
+        np.isin(shown, labelled_ids), is_data_plane, point_probabilities, query_probabilities,
     )
 
 
@@ -247,10 +250,13 @@ def _grid_probabilities(plane: Plane, a: np.ndarray, b: np.ndarray,
     return np.concatenate(chunks).reshape(len(b), len(a), -1)
 
 
-def _predict(predict_proba: ProbabilityFunction | None, points: np.ndarray) -> np.ndarray:
-    if predict_proba is None or len(points) == 0:
-        return np.full(len(points), -1)
-    return predict_proba(points.astype(np.float32)).argmax(axis=1)
+def _probabilities(predict_proba: ProbabilityFunction | None, points: np.ndarray,
+                   x: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The model's (K, C) probabilities of ``points`` and (C,) of ``x``, in one forward pass (None, None untrained)."""
+    if predict_proba is None:
+        return None, None
+    together = predict_proba(np.vstack([points, x[None, :]]).astype(np.float32))
+    return together[:-1], together[-1]
 
 
 @dataclass(frozen=True)

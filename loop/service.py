@@ -128,18 +128,14 @@ class AnnotationService:
             max_points=MAX_SHOWN,
         )
         shown = dataset.X[projection.point_ids]
-        point_probabilities = probabilities = None
-        if fitted:  # the shown points and the query in one forward pass
-            together = predict(np.vstack([shown, dataset.X[point_id][None, :]]).astype(np.float32))
-            point_probabilities, probabilities = together[:-1], together[-1]
         data = projection.as_dict()
         data["model_version"] = model.version
         data["axes"] = list(AXES[projection.is_data_plane])
         data["boundary"] = [] if projection.probabilities is None else [
             np.round(line, 5).tolist() for line in boundary_lines(projection.a, projection.b, projection.probabilities)]
         data["truth"] = self._truth_lines(projection)
-        data["candidates"] = self._candidates(projection, shown, point_probabilities)
-        return Picture(int(point_id), data, projection.plane, probabilities, model.version)
+        data["candidates"] = self._candidates(projection, shown, projection.point_probabilities)
+        return Picture(int(point_id), data, projection.plane, projection.query_probabilities, model.version)
 
     def query_picture(self, query: Query) -> Picture:
         """A handed-out query's picture with the current model, in the plane it was first shown in
