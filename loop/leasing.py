@@ -103,11 +103,15 @@ class Leases:
         return self.store.undo_last(self.session_id, annotator, lease_seconds=self.lease_seconds,
                                     model_version=model_version, client=client)
 
+    def in_pool(self, point_id: int) -> bool:
+        """True when ``point_id`` names a pool point (any other integer: False)."""
+        return 0 <= point_id < len(self.pool_mask) and bool(self.pool_mask[point_id])
+
     def lease_point(self, annotator: str, point_id: int, model_version: int,
                     client: str | None = None) -> QueryRecord:
         """A query for any pool point, answered or not (a relabel)."""
         point_id = int(point_id)
-        if not (0 <= point_id < len(self.pool_mask) and self.pool_mask[point_id]):
+        if not self.in_pool(point_id):
             raise SessionError(f"point {point_id} is not in the pool")
         return self.store.lease_point(self.session_id, annotator, point_id, lease_seconds=self.lease_seconds,
                                       model_version=model_version, client=client)

@@ -319,7 +319,7 @@ class Session:
         """
         annotator = check_annotator(annotator)
         point_id = int(point_id)
-        if not (0 <= point_id < len(self.leases.pool_mask) and self.leases.pool_mask[point_id]):
+        if not self.leases.in_pool(point_id):
             return None  # not a pool point: never handed out
         snapshot = self.model
         version = snapshot.version if model_version is None else model_version

@@ -436,6 +436,8 @@ def test_the_text_help_refuses_bad_input_plainly(review_session, launch_ui):
         app = running.app
         test_point = int(session.dataset.test[0])
         for data, message in [({"point_id": test_point}, f"point {test_point} is not a pool point"),
+                              ({"point_id": -1}, "point -1 is not a pool point"),
+                              ({"point_id": 10**30}, f"point {10**30} is not a pool point"),
                               ({"point_id": "3"}, "no point id")]:
             with pytest.raises(SessionError, match=message):
                 app.page_explain(data)

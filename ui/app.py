@@ -83,7 +83,6 @@ class AnnotationApp:
         self.explainer = Explainer(service.session)
         self.tabs = Tabs(service, on_prepared=self.explainer.prefetch_point if self.is_text else None)
         self.class_names = list(self.dataset.class_names)
-        self._pool = frozenset(self.dataset.pool.tolist())
         self._status: tuple[float, dict, Counter, list] | None = None
 
     # ------------------------------------------------------------------ the page
@@ -145,7 +144,7 @@ class AnnotationApp:
     def page_explain(self, data: dict) -> dict:
         """The word highlights of a pool point's text (the query shown, or an example to move towards)."""
         point = _point(data)
-        if point not in self._pool:
+        if not self.service.session.leases.in_pool(point):
             raise SessionError(f"point {point} is not a pool point")
         if not self.service.session.model.is_fitted:  # expected, not a refusal: nothing to log
             return {"ok": True, "highlights": None, "message": "no highlights before the first answers train a model"}
