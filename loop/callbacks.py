@@ -39,4 +39,5 @@ class SessionCallback:
         """An answer (a label with its directions, or a skip) was stored."""
 
     def on_retrain(self, session: Session, snapshot: ModelSnapshot) -> None:
-        """A retrained model was published (``snapshot.version``, ``.accuracy``, ``.n_labeled``)."""
+        """A retrained model was published (``snapshot.version``, ``.accuracy``, ``.n_labeled``); on a
+        server that does not train, when it loads the model another process published."""

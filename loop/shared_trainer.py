@@ -165,6 +165,7 @@ class SharedTrainer(Trainer):
                                  published.n_labeled, published.n_directions, published.accuracy)
         ranking = self.rank(snapshot)
         self.snapshot, self.ranking = snapshot, ranking
+        self.session.notify("on_retrain", snapshot)  # this server's callbacks (its stopping rule) see it too
 
     def _learner_from(self, published: PublishedModel):
         """A learner with the published weights, and the training rows of the answers they saw

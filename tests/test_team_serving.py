@@ -408,6 +408,38 @@ def test_the_trainer_counts_answers_from_other_servers_since_its_last_round_not_
         trainer.close()
 
 
+def test_a_server_that_does_not_train_tells_its_callbacks_of_each_model_it_loads(tmp_path, moons):
+    from loop.callbacks import SessionCallback
+    from loop.shared_trainer import SharedTrainer
+
+    class Versions(SessionCallback):
+        def __init__(self):
+            self.seen = []
+
+        def on_retrain(self, session, snapshot):
+            self.seen.append(snapshot.version)
+
+    db = tmp_path / "follow.db"
+    config = SessionConfig(estimator=TINY_NET, retrain_every=1, stop=["budget=1"])
+    trainer = Session.create(Store(db), config, session_id="s", dataset=moons,
+                             trainer=SharedTrainer(poll_seconds=0.05))
+    versions = Versions()
+    server = Session.open(Store(db), "s", dataset=moons, trainer=SharedTrainer(train=False, poll_seconds=0.05),
+                          callbacks=[versions])
+    try:
+        query = server.next_query("ann")
+        server.submit(query.query_id, 0, annotator="ann")
+        deadline = time.monotonic() + 30
+        while server.model.version < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.model.version >= 1 and versions.seen[-1] == server.model.version
+        assert server.status()["stopping"] == trainer.status()["stopping"]  # the follower's verdict is current
+        assert server.status()["stopping"]["met"]
+    finally:
+        server.close()
+        trainer.close()
+
+
 @pytest.mark.slow
 def test_a_server_that_does_not_train_follows_the_model_of_nudge_train(tmp_path):
     db = tmp_path / "split.db"
