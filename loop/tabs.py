@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 LIVE_SECONDS = 30.0  # a tab not heard from for this long no longer holds on to its query
 FORGET_SECONDS = 3600.0  # a tab not heard from for this long is forgotten
 WATCH_SECONDS = 0.01  # how often the watcher looks for a newly published model
+FORGET_CHECK_SECONDS = 1.0  # how often it looks for tabs to forget
 PREPARED_WAIT_SECONDS = 10.0  # an answer waits at most this long for a preparation under way
 CLAIM_ATTEMPTS = 3
 
@@ -94,6 +95,8 @@ class Tabs:
         self.found = Counter()  # how each next query was found: "prepared" (ready in advance) or "fresh"
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prepare")
         self._stopping = threading.Event()
+        self._settled_version: int | None = None  # every live tab's prepared query is by this model
+        self._forgot_at = time.monotonic()
         # the watcher holds the tabs weakly, so tabs that are dropped without close() stop it too
         self._watcher = threading.Thread(target=_watch, args=(weakref.ref(self), self._stopping), daemon=True,
                                          name="prepare-watch")
@@ -118,7 +121,10 @@ class Tabs:
             tab = self._tabs.get(token) if isinstance(token, str) else None
         if tab is None:
             raise SessionError("this page lost its place (the server restarted?): reload the page")
-        tab.seen = time.monotonic()
+        now = time.monotonic()
+        if now - tab.seen >= LIVE_SECONDS:
+            self._settled_version = None  # live again: the watcher looks at its prepared query
+        tab.seen = now
         return tab
 
     def annotator(self, token: str, name: str) -> str:
@@ -369,21 +375,32 @@ class Tabs:
         return points
 
     def _look_after(self) -> None:
-        """Prepare again the live tabs whose prepared query an older model chose; forget tabs long gone."""
-        now = time.monotonic()
+        """Prepare again the live tabs whose prepared query an older model chose; forget tabs long gone.
+
+        Cheap while nothing changes: once every live tab was looked at for the current model
+        (none busy answering, none still preparing), the next looks only read the model's version.
+        """
+        now, current = time.monotonic(), self.session.model.version
+        if current == self._settled_version and now - self._forgot_at < FORGET_CHECK_SECONDS:
+            return
         with self._lock:
-            for token in [t for t, tab in self._tabs.items() if now - tab.seen > FORGET_SECONDS]:
-                del self._tabs[token]
+            if now - self._forgot_at >= FORGET_CHECK_SECONDS:
+                for token in [t for t, tab in self._tabs.items() if now - tab.seen > FORGET_SECONDS]:
+                    del self._tabs[token]
+                self._forgot_at = now
             tabs = [tab for tab in self._tabs.values() if now - tab.seen < LIVE_SECONDS]
-        current = self.session.model.version
+        settled = True
         for tab in tabs:
             if not tab.lock.acquire(blocking=False):
-                continue  # a tab that is answering prepares afresh when it is done
+                settled = False  # a tab that is answering: looked at again until it is done
+                continue
             try:
                 if _outdated(tab.prepared, current):
                     self._prepare(tab)
+                settled = settled and (tab.prepared is None or tab.prepared.done())
             finally:
                 tab.lock.release()
+        self._settled_version = current if settled else None
 
 
 def _watch(tabs: weakref.ref, stopping: threading.Event) -> None:

@@ -133,6 +133,28 @@ def test_a_new_model_gets_the_prepared_query_prepared_again(session, tabs):
         time.sleep(0.02)
 
 
+def test_a_tab_heard_from_again_gets_a_prepared_query_by_the_newest_model(session, tabs, monkeypatch):
+    """A tab silent for LIVE_SECONDS is left alone while models come; its first poll after that has
+    its prepared query prepared again by the newest one (not only at the watcher's next full look)."""
+    import loop.tabs
+
+    monkeypatch.setattr(loop.tabs, "FORGET_CHECK_SECONDS", 3600.0)  # no full look meanwhile
+    token = tabs.open(None)
+    tabs.begin(token, "ann")
+    assert prepared(tabs, token).proposal.model_version == 0
+    tabs._tabs[token].seen -= 2 * loop.tabs.LIVE_SECONDS  # the tab fell silent
+    for point in session.dataset.pool[:6]:
+        session.relabel(int(point), label_of(session, point), annotator="seed")
+    session.retrain(full=True)
+    time.sleep(0.3)  # the watcher settles on the new model without the silent tab
+    assert prepared(tabs, token).proposal.model_version == 0
+    tabs.seen(token, "ann")  # its status poll
+    deadline = time.monotonic() + 30
+    while prepared(tabs, token).proposal.model_version != session.model.version:
+        assert time.monotonic() < deadline, "the prepared query of the tab heard from again was not prepared again"
+        time.sleep(0.02)
+
+
 # --------------------------------------------------------------------------- who is annotating
 
 
