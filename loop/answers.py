@@ -20,6 +20,16 @@ MAX_ANNOTATOR_CHARS = 200
 MAX_REWRITE_CHARS = 20_000
 
 
+def who_annotates(login: str | None, typed: object) -> str:
+    """The login name when there is one, else the name typed (stripped); refused when there is neither."""
+    if login:
+        return login
+    name = typed.strip() if isinstance(typed, str) else ""
+    if not name:
+        raise SessionError("enter your name (top of the page) before annotating")
+    return name
+
+
 def check_annotator(annotator: object) -> str:
     """The annotator's name, stripped; refused when empty, too long or holding control characters."""
     if not isinstance(annotator, str) or not annotator.strip():

@@ -28,6 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
 
+from loop.answers import who_annotates
 from loop.service import AnnotationService, Direction, Picture
 from loop.session import Proposal, Query, SessionError
 from loop.store import Annotation
@@ -129,13 +130,7 @@ class Tabs:
 
     def annotator(self, token: str, name: str) -> str:
         """Who works in a tab: its login, else the name typed there."""
-        tab = self._tab(token)
-        if tab.login:
-            return tab.login
-        name = name.strip() if isinstance(name, str) else ""
-        if not name:
-            raise SessionError("enter your name (top of the page) before annotating")
-        return name
+        return who_annotates(self._tab(token).login, name)
 
     # --------------------------------------------------------------- actions
     def begin(self, token: str, name: str, previous: str | None = None) -> Outcome:

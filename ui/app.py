@@ -37,6 +37,7 @@ import gradio as gr
 import orjson
 from fastapi import Response
 
+from loop.answers import who_annotates
 from loop.explain import Explainer
 from loop.service import AnnotationService, Direction, Picture
 from loop.session import Query, SessionError
@@ -64,13 +65,7 @@ def client_address(request: gr.Request | None) -> str | None:
 
 def annotator_name(typed: str, request: gr.Request | None) -> str:
     """The login name when there is one, else the name the annotator typed."""
-    username = getattr(request, "username", None) if request is not None else None
-    if username:
-        return username
-    name = (typed or "").strip() if isinstance(typed, str) else ""
-    if not name:
-        raise SessionError("enter your name (top of the page) before annotating")
-    return name
+    return who_annotates(getattr(request, "username", None) if request is not None else None, typed)
 
 
 class AnnotationApp:
