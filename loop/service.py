@@ -183,12 +183,10 @@ class AnnotationService:
         self._cache_plane(query_id, plane)
         return plane
 
-    def plane(self, query_id: str, point_id: int) -> Plane:
+    def plane(self, query: Query) -> Plane:
         """The plane a query was shown in (chosen now with the current model if unknown)."""
-        plane = self._remembered(query_id)
-        if plane is None:
-            plane = self.query_picture(self.session.query(query_id)).plane
-        return plane
+        plane = self._remembered(query.query_id)
+        return self.query_picture(query).plane if plane is None else plane
 
     def describe(self, query: Query | None, picture: Picture | None = None) -> dict | None:
         """A query as JSON: ids, features, text, and prediction and projection from one model.
@@ -308,7 +306,7 @@ class AnnotationService:
             raise SessionError(f"a plane point is two numbers (a, b), got {plane_point!r:.80}")
         if not np.all(np.isfinite(coordinates)):
             raise SessionError("a plane point must be finite numbers")
-        return self.plane(query.query_id, query.point_id).direction(*coordinates)
+        return self.plane(query).direction(*coordinates)
 
     def _towards(self, point_id: int, towards: int) -> np.ndarray:
         dataset = self.session.dataset
@@ -351,7 +349,7 @@ class AnnotationService:
     def restored(self, answer: Annotation, query: Query) -> Restored:
         """An undone answer as the page's controls showed it, in the plane of ``query`` (the reopened one)."""
         names = self.session.dataset.class_names
-        plane = self.plane(query.query_id, query.point_id)
+        plane = self.plane(query)
         arrows, towards, rewrite, other = [], None, None, 0
         for vector, target, source in zip(answer.directions, answer.targets, answer.sources):
             if source == "arrow":
