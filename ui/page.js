@@ -562,6 +562,8 @@ function exampleText(candidate) {
     exampleHighlights(candidate.point_id, body);
   });
   details.open = state.openExamples.has(candidate.point_id); // kept open when the list is redrawn
+  const known = state.examples.get(candidate.point_id);
+  if (details.open && known) renderHighlighted(body, known); // at once, not a frame of bare text before 'toggle'
   return details;
 }
 
