@@ -12,6 +12,9 @@ venv: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	# a venv made before the packages moved under nudge.* holds the old distribution "nudge": out with it
+	$(PIP) uninstall -y -q nudge 2>/dev/null || true
+	rm -rf nudge.egg-info
 	$(PIP) install -c constraints.txt -e '.[test,cluster,onnx]'
 	# modAL-python 0.4.2.1 pins skorch==0.9.0: install it alone, without deps.
 	$(PIP) install -c constraints.txt --no-deps modAL-python==0.4.2.1

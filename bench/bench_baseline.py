@@ -9,7 +9,7 @@ oracle answering:
 - ``plain``: a modAL ``ActiveLearner`` (uncertainty sampling, modAL's own)
   over a skorch ``NeuralNetClassifier`` with cross-entropy, the same network
   and the same optimiser, learning rate, epochs and batch size as the
-  session's estimator (``loop.config.new_estimator``); each
+  session's estimator (``nudge.loop.config.new_estimator``); each
   round ``teach`` refits it from scratch on every label, and the labelled
   point is deleted from the pool array (modAL's tutorials). Labels only.
 - ``nudge``: a ``Session`` with its defaults (direction loss, boundary
@@ -32,7 +32,6 @@ import dataclasses
 import statistics
 
 import numpy as np
-import strategies  # noqa: F401  (the modAL shim, before any ActiveLearner use)
 import torch
 from common import (
     ANNOTATOR,
@@ -51,10 +50,12 @@ from modAL.models import ActiveLearner
 from modAL.uncertainty import uncertainty_sampling
 from skorch import NeuralNetClassifier
 
-from estimators import DirectionClassifier
-from loop.datasets import Dataset
-from loop.oracles import make_oracle
-from loop.config import SessionConfig, new_estimator
+import nudge.strategies  # noqa: F401  (the modAL shim, before any ActiveLearner use)
+from nudge.estimators import DirectionClassifier
+from nudge.loop.config.factory import new_estimator
+from nudge.loop.config.settings import SessionConfig
+from nudge.loop.datasets import Dataset
+from nudge.loop.simulation.oracles import make_oracle
 
 PHASE = 10  # rounds in the "first" and "last" columns
 

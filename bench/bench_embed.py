@@ -3,7 +3,7 @@ with 1 and 2 workers, in one run; and how far the int8 vectors are from torch's.
 
 Run: ``.venv/bin/python bench/bench_embed.py`` (512 train reviews, evenly spread;
 ``--quick``: 64; ``--texts N``). Every row embeds the same reviews with
-nothing cached (``embed_uncached``, or an :class:`~loop.embedding.EmbeddingJob`
+nothing cached (``embed_uncached``, or an :class:`~nudge.loop.compute.embedding.EmbeddingJob`
 on an empty cache for the engine rows), after a warm-up that loads the model,
 so model loading is not counted; texts/s is the median of ``--repeats`` runs,
 taken in rounds that run every in-process encoder in turn, and beside it the
@@ -24,11 +24,10 @@ import numpy as np
 import torch
 from common import bench_parser, load_average, print_end, start_run
 
-from estimators.backends import make_encoder
-from loop.datasets import find_cad_dir, read_cad_pairs, spread
-from loop.embedding import EmbeddingJob
-from loop.engine import make_engine
-
+from nudge.estimators.backends import make_encoder
+from nudge.loop.compute.embedding import EmbeddingJob
+from nudge.loop.compute.engines import make_engine
+from nudge.loop.datasets import find_cad_dir, read_cad_pairs, spread
 
 IN_PROCESS = (("torch", 1), ("torch", 2), ("onnx-int8", 1), ("onnx-int8", 2))
 
@@ -63,7 +62,7 @@ def in_process(texts: list[str], repeats: int) -> tuple[dict, dict]:
 
 
 def on_cluster(workers: int, texts: list[str], repeats: int, chunk_size: int) -> float:
-    from loop.dask_engine import loopback_cluster
+    from nudge.loop.compute.dask_engine import loopback_cluster
 
     with loopback_cluster(workers=workers, threads=1) as address:
         engine = make_engine("dask", address)

@@ -15,7 +15,7 @@ every 10 answers as bench_quality.py does) on 20, 50 and 200 labels, one model p
 pair of the chosen CAD split is scored: the words of the original review ranked by their
 attribution towards the review's own (gold) class -- the class its writer had to change -- are
 compared with the words the human revision replaced or deleted (a case-blind word diff,
-loop.explain.word_changes). precision@5 = share of the top 5 that were changed; recall@10 =
+nudge.loop.service.explain.word_changes). precision@5 = share of the top 5 that were changed; recall@10 =
 share of the changed words among the top 10. Pairs whose revision only inserts words are left
 out. Next to them: random words (ranked at random) and the VADER sentiment lexicon (words ranked
 by valence towards the review's class; ties at random), which needs ``vaderSentiment``
@@ -23,7 +23,7 @@ by valence towards the review's class; ties at random), which needs ``vaderSenti
 "absolute" (|weight|, either way). Cells: mean over pairs of the per-pair score averaged over
 seeds, +- half-width of its 95% Student-t interval over pairs.
 
-Then latency on ``--threads`` and on 2 threads: loop.explain.Explainer.explain and predict_text
+Then latency on ``--threads`` and on 2 threads: nudge.loop.service.explain.Explainer.explain and predict_text
 (a query's revision, with a word added so that it is not in the embedding cache, read as its rewrite) for ``--latency-reviews`` train-split reviews (never
 test), with a 200-label model; median and p95, the load average beside.
 """
@@ -42,13 +42,15 @@ import numpy as np
 from bench_quality import interval
 from common import load_average, median_p95, print_end, print_machine, set_threads, submit_answer
 
-from estimators.attribution import HiddenStateAttributor, SentenceAttributor, word_spans
-from estimators.encoders import SentenceEncoder
-from loop.datasets import Dataset, load_dataset, spread
-from loop.explain import DEFAULT_ATTRIBUTOR, Explainer, word_changes
-from loop.oracles import make_oracle
-from loop.session import ModelSnapshot, Session, SessionConfig
-from loop.store import Store
+from nudge.estimators.attribution import HiddenStateAttributor, SentenceAttributor, word_spans
+from nudge.estimators.encoders import SentenceEncoder
+from nudge.loop.config.settings import SessionConfig
+from nudge.loop.datasets import Dataset, load_dataset, spread
+from nudge.loop.service.explain import DEFAULT_ATTRIBUTOR, Explainer, word_changes
+from nudge.loop.session.session import Session
+from nudge.loop.simulation.oracles import make_oracle
+from nudge.loop.store.store import Store
+from nudge.loop.training.trainer import ModelSnapshot
 
 BUDGETS = (20, 50, 200)
 QUERIES_PER_ROUND = 10

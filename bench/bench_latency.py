@@ -52,11 +52,12 @@ from common import (
     submit_answer,
 )
 
-from loop.oracles import make_oracle
-from loop.service import AnnotationService
-from loop.session import Session, SessionConfig
-from loop.shared_trainer import SharedTrainer
-from loop.training import InlineTrainer
+from nudge.loop.config.settings import SessionConfig
+from nudge.loop.service.service import AnnotationService
+from nudge.loop.session.session import Session
+from nudge.loop.simulation.oracles import make_oracle
+from nudge.loop.training.shared import SharedTrainer
+from nudge.loop.training.trainer import InlineTrainer
 
 MODES = ("sync", "ui", "ui-busy")
 LABELS = (20, 100, 200, 500)

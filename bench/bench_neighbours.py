@@ -7,10 +7,10 @@ graph's recall is at its worst on them) and ``cad-like``, the 4,880 real CAD
 embeddings (MiniLM, torch) each repeated with small Gaussian noise and
 renormalised, so the pool has the clustered structure of real text. Per kind and pool size: the median time of one
 query for 40 neighbours (what a projection asks), the exact scan
-(:class:`loop.neighbours.ExactIndex`) against FAISS HNSW
-(:class:`loop.neighbours.HnswIndex`, built once: its build time is printed
+(:class:`nudge.loop.compute.neighbours.ExactIndex`) against FAISS HNSW
+(:class:`nudge.loop.compute.neighbours.HnswIndex`, built once: its build time is printed
 apart, and is paid once per pool); the HNSW recall against the exact answer;
-and which is faster. ``loop.neighbours.EXACT_BELOW`` is set from this table.
+and which is faster. ``nudge.loop.compute.neighbours.EXACT_BELOW`` is set from this table.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import faiss
 import numpy as np
 from common import bench_parser, median_seconds, print_end, start_run, timed
 
-from estimators.encoders import SentenceEncoder
-from loop.datasets import load_dataset
-from loop.neighbours import EXACT_BELOW, ExactIndex, HnswIndex
+from nudge.estimators.encoders import SentenceEncoder
+from nudge.loop.compute.neighbours import EXACT_BELOW, ExactIndex, HnswIndex
+from nudge.loop.datasets import load_dataset
 
 DIMENSION = 384
 K = 40

@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python bench/bench_onnx_quality.py`` (10 seeds; ``--quick``:
 3 seeds, budget 50, 300 pairs per split). The CAD IMDb set is embedded with
 the torch encoder and with the int8 ONNX one (each cached under its own model
-identity); then the real loop (:func:`loop.simulate.simulate`, shipped
+identity); then the real loop (:func:`nudge.loop.simulation.simulate.simulate`, shipped
 defaults, ten queries per round) runs ``direction`` with boundary querying,
 with and without adding each revision as an example, on identical seeds and
 splits with each embedding. It prints the cosine between the two embeddings
@@ -20,10 +20,10 @@ import numpy as np
 from bench_quality import accuracy_table, interval, print_scenario
 from common import bench_parser, print_end, start_run
 
-from estimators.encoders import SentenceEncoder
-from estimators.onnx_encoder import OnnxSentenceEncoder
-from loop.datasets import load_dataset
-from loop.simulate import SimulationConfig, simulate
+from nudge.estimators.encoders import SentenceEncoder
+from nudge.estimators.onnx_encoder import OnnxSentenceEncoder
+from nudge.loop.datasets import load_dataset
+from nudge.loop.simulation.simulate import SimulationConfig, simulate
 
 BUDGETS = (10, 50, 200)
 ENCODERS = {"torch": SentenceEncoder, "onnx-int8": OnnxSentenceEncoder}

@@ -56,11 +56,11 @@ import numpy as np
 from common import DATASET_LOADERS, bench_parser, load_average, median_p95, prefilled_session, print_end, start_run
 from playwright.sync_api import sync_playwright
 
-from loop.datasets import load_dataset
-from loop.memory import freeze_startup_objects
-from loop.service import AnnotationService
-from loop.shared_trainer import SharedTrainer
-from ui.app import AnnotationApp, launch_app
+from nudge.loop.compute.memory import freeze_startup_objects
+from nudge.loop.datasets import load_dataset
+from nudge.loop.service.service import AnnotationService
+from nudge.loop.training.shared import SharedTrainer
+from nudge.ui.app import AnnotationApp, launch_app
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -189,7 +189,7 @@ def measure_floor(browser, events: int) -> tuple[list[float], list[float]]:
 
 def run_page(browser, dataset, n_labels: int, rounds: int, think: float, folder: Path, frozen: bool) -> dict:
     """The scripted person on a fresh page over a session pre-filled with n_labels answers; ``frozen``: the
-    collector set as ``nudge serve`` sets it once started (loop.memory.freeze_startup_objects)."""
+    collector set as ``nudge serve`` sets it once started (nudge.loop.compute.memory.freeze_startup_objects)."""
     session = prefilled_session(dataset, n_labels, db=str(folder / f"{dataset.name}-{n_labels}-{frozen}.db"),
                                 trainer=SharedTrainer())  # as nudge serve trains and publishes
     app = AnnotationApp(AnnotationService(session))

@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python bench/bench_quality.py --out runs/quality`` (about an
 hour on this 2-core machine; ``--quick`` for 3 seeds, budget 50, moons and a
-CAD subset). Every scenario calls :func:`loop.simulate.simulate`, the code
+CAD subset). Every scenario calls :func:`nudge.loop.simulation.simulate.simulate`, the code
 behind ``nudge simulate``, with the shipped defaults: the losses ``ce``,
 ``direction`` and ``gradient-supervision``, and ``direction-paper`` (the
 direction loss in the paper's form: softplus hinge on the probability's
@@ -41,7 +41,7 @@ import numpy as np
 from common import load_average, print_end, print_machine, set_threads
 from scipy import stats
 
-from loop.simulate import SimulationConfig, simulate, write_results
+from nudge.loop.simulation.simulate import SimulationConfig, simulate, write_results
 
 BUDGETS = (10, 20, 50, 100, 200)
 LOSSES = ("ce", "direction", "gradient-supervision")

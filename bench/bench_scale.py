@@ -59,7 +59,7 @@ STARTUP_TARGET_SECONDS = 15.0
 
 def pool_of(kind: str, size: int, seed: int = 0):
     """A Dataset whose pool holds exactly ``size`` points (a fifth as many held out for testing)."""
-    from loop.datasets import Dataset, load_dataset
+    from nudge.loop.datasets import Dataset, load_dataset
 
     if kind == "2d":
         return load_dataset("moons", n_samples=size * 5 // 4, seed=seed)
@@ -111,13 +111,13 @@ def run_one(kind: str, size: int, rounds: int) -> dict:
     """One pool: its session, index, ranking and `/next` times (see the module docstring)."""
     from gradio_client import Client
 
-    from loop.config import SessionConfig
-    from loop.memory import freeze_startup_objects
-    from loop.service import AnnotationService
-    from loop.session import Session
-    from loop.shared_trainer import SharedTrainer
-    from loop.store import Store
-    from ui.app import AnnotationApp, launch_app
+    from nudge.loop.compute.memory import freeze_startup_objects
+    from nudge.loop.config.settings import SessionConfig
+    from nudge.loop.service.service import AnnotationService
+    from nudge.loop.session.session import Session
+    from nudge.loop.store.store import Store
+    from nudge.loop.training.shared import SharedTrainer
+    from nudge.ui.app import AnnotationApp, launch_app
 
     started = time.perf_counter()
     dataset = pool_of(kind, size)
@@ -229,7 +229,7 @@ def scale_table(args) -> None:
 
 def write_texts(path: Path, count: int) -> None:
     """``count`` distinct texts, each a CAD review sentence or two with a number (no cache holds them)."""
-    from loop.datasets import SHARED_CAD_DIR, read_cad_pairs
+    from nudge.loop.datasets import SHARED_CAD_DIR, read_cad_pairs
 
     pairs = read_cad_pairs(SHARED_CAD_DIR / "train_paired.tsv")
     with path.open("w", newline="") as handle:

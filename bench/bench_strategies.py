@@ -27,8 +27,8 @@ import torch
 from common import bench_parser, print_end, start_run, timed
 from sklearn.base import clone
 
-from estimators import DirectionClassifier, pack_targets
-from strategies import STRATEGIES, make_learner, select_queries
+from nudge.estimators import DirectionClassifier, pack_targets
+from nudge.strategies import STRATEGIES, make_learner, select_queries
 
 N_LABELLED = 20
 N_QUERIES = 10

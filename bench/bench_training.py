@@ -38,9 +38,9 @@ from common import (
     training_settings,
 )
 
-from loop.datasets import Dataset
-from loop.oracles import make_oracle
-from loop.session import SessionConfig
+from nudge.loop.config.settings import SessionConfig
+from nudge.loop.datasets import Dataset
+from nudge.loop.simulation.oracles import make_oracle
 
 LOSSES = ("ce", "direction", "gradient-supervision")
 SHORT = {"ce": "ce", "direction": "dir", "gradient-supervision": "gs"}

@@ -21,11 +21,12 @@ import skorch
 import torch
 from threadpoolctl import threadpool_limits
 
-from loop.datasets import Dataset, load_dataset
-from loop.oracles import Answer, apply_answer, make_oracle
-from loop.session import Session, SessionConfig
-from loop.store import Store
-from loop.training import Trainer
+from nudge.loop.config.settings import SessionConfig
+from nudge.loop.datasets import Dataset, load_dataset
+from nudge.loop.session.session import Session
+from nudge.loop.simulation.oracles import Answer, apply_answer, make_oracle
+from nudge.loop.store.store import Store
+from nudge.loop.training.trainer import Trainer
 
 ANNOTATOR = "bench"
 MOONS_POOL = 10_000  # the 2D pool; moons holds out test_fraction 0.2 on top

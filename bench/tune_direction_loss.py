@@ -22,8 +22,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from estimators import DirectionClassifier, pack_targets
-from loop.datasets import Dataset, load_dataset
+from nudge.estimators import DirectionClassifier, pack_targets
+from nudge.loop.datasets import Dataset, load_dataset
 
 PAPER_FORM = {"criterion__hinge": "softplus", "criterion__derivative": "probability", "criterion__margin": 0.0}
 # name -> (estimator settings, add the revisions as labelled examples)

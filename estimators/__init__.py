@@ -1,7 +1,7 @@
 """The network, its training objectives and the text encoders."""
 
-from estimators.classifier import DirectionClassifier, softmax_rows
-from estimators.losses import (
+from nudge.estimators.classifier import DirectionClassifier, softmax_rows
+from nudge.estimators.losses import (
     OBJECTIVES,
     CrossEntropyObjective,
     DirectionObjective,
@@ -9,8 +9,8 @@ from estimators.losses import (
     direction_loss,
     gradient_supervision_loss,
 )
-from estimators.modules import MLP
-from estimators.targets import pack_targets, unpack_targets
+from nudge.estimators.modules import MLP
+from nudge.estimators.targets import pack_targets, unpack_targets
 
 __all__ = [
     "OBJECTIVES",

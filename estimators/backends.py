@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from estimators.encoders import SentenceEncoder
-from estimators.onnx_encoder import OnnxSentenceEncoder
+from nudge.estimators.encoders import SentenceEncoder
+from nudge.estimators.onnx_encoder import OnnxSentenceEncoder
 
 ENCODER_BACKENDS: dict[str, type[SentenceEncoder]] = {
     "torch": SentenceEncoder,

@@ -9,8 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-import torch
 import safetensors.torch
+import torch
 from safetensors import SafetensorError
 from sklearn.base import ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
@@ -18,9 +18,9 @@ from sklearn.utils.validation import validate_data
 from skorch import NeuralNet
 from skorch.utils import to_numpy, to_tensor
 
-from estimators.losses import OBJECTIVES
-from estimators.modules import MLP
-from estimators.targets import SLOT_HEAD, check_directions, row_width, unpack_targets
+from nudge.estimators.losses import OBJECTIVES
+from nudge.estimators.modules import MLP
+from nudge.estimators.targets import SLOT_HEAD, check_directions, row_width, unpack_targets
 
 
 def softmax_rows(logits: torch.Tensor) -> torch.Tensor:
@@ -34,8 +34,8 @@ class DirectionClassifier(ClassifierMixin, NeuralNet):
     ``fit(X, y)`` takes X of shape (N, n) and either labels y of shape (N,) or a
     packed y of shape (N, 1 + m * (2 + n)) that carries each point's
     counterfactual directions with it (build it with
-    :func:`estimators.pack_targets`; the layout is documented in
-    ``estimators.targets``). Because directions ride inside ``y``, modAL's
+    :func:`nudge.estimators.pack_targets`; the layout is documented in
+    ``nudge.estimators.targets``). Because directions ride inside ``y``, modAL's
     ``ActiveLearner.teach`` stacks them with their points and skorch batches
     and splits them with their points.
 
@@ -46,11 +46,11 @@ class DirectionClassifier(ClassifierMixin, NeuralNet):
 
     Parameters (beyond skorch's ``NeuralNet``)
     ------------------------------------------
-    criterion : the objective, a name from ``estimators.OBJECTIVES``
+    criterion : the objective, a name from ``nudge.estimators.OBJECTIVES``
         ("ce", "direction", "gradient-supervision") or a module class called as
         ``criterion(logits, y, X, module)``. Default "direction". Its settings
         go through skorch's prefix, e.g. ``criterion__alpha=0.3``.
-    module : the network class, default :class:`estimators.MLP`; ``n_features``
+    module : the network class, default :class:`nudge.estimators.MLP`; ``n_features``
         and ``n_classes`` are filled in from the data when its constructor takes
         them. Settings via ``module__hidden=(32,)`` etc. Its C outputs are read
         as the logits of a softmax everywhere (the objectives,

@@ -160,7 +160,7 @@ class SentenceEncoder:
 
     The model is loaded lazily, on the first text missing from the cache: a
     fully cached run never loads it (loading and importing take seconds).
-    Backends (``estimators.onnx_encoder``) override :meth:`_identity` and
+    Backends (``nudge.estimators.onnx_encoder``) override :meth:`_identity` and
     :meth:`_load_model`; ``backend`` names them.
     """
 

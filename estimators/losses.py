@@ -1,11 +1,11 @@
 """Training objectives: labels only, labels + directions, gradient supervision.
 
-Each objective is a torch module that :class:`estimators.DirectionClassifier`
+Each objective is a torch module that :class:`nudge.estimators.DirectionClassifier`
 calls as ``objective(logits, y, X, module)``:
 
 - ``logits``: (B, C) module output for the batch,
 - ``y``: (B, 1 + m * (2 + n)) the batch's packed targets with labels and
-  target classes already encoded as class indices (see ``estimators.targets``),
+  target classes already encoded as class indices (see ``nudge.estimators.targets``),
 - ``X``: (B, n) the batch inputs, ``module``: the network, so the objective can
   take input gradients at the annotated points (double back-propagation).
 
@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from estimators.targets import SLOT_HEAD, check_directions
+from nudge.estimators.targets import SLOT_HEAD, check_directions
 
 HINGES: dict[str, Callable[[Tensor, float], Tensor]] = {
     "softplus": lambda v, t: F.softplus(t * v) / t,

@@ -8,7 +8,7 @@ ONNX Runtime's dynamic quantisation (activations are quantised on the fly),
 beside the tokenizer files. Nothing is downloaded: the source is a folder on
 this machine.
 
-:class:`OnnxSentenceEncoder` is a :class:`~estimators.encoders.SentenceEncoder`
+:class:`OnnxSentenceEncoder` is a :class:`~nudge.estimators.encoders.SentenceEncoder`
 whose model is that file. Its cache identity is the digest of the exported
 folder (which holds the int8 weights, not the float ones), so its vectors are
 keyed apart from the torch model's and the two never mix in the cache.
@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from estimators.encoders import SentenceEncoder, model_identity, nudge_cache_dir
+from nudge.estimators.encoders import SentenceEncoder, model_identity, nudge_cache_dir
 
 ONNX_FILE = "model_int8.onnx"
 RECIPE_FILE = "nudge_onnx.json"
@@ -153,7 +153,7 @@ class OnnxSentenceModel:
     """An exported folder run by ONNX Runtime: tokenise, transformer, mean pooling, L2 norm.
 
     ``encode`` has the signature of ``SentenceTransformer.encode`` that
-    :class:`~estimators.encoders.SentenceEncoder` calls.
+    :class:`~nudge.estimators.encoders.SentenceEncoder` calls.
     """
 
     def __init__(self, folder: Path, threads: int) -> None:
@@ -191,7 +191,7 @@ class OnnxSentenceModel:
 
 
 class OnnxSentenceEncoder(SentenceEncoder):
-    """:class:`~estimators.encoders.SentenceEncoder` on the int8 ONNX export of the model.
+    """:class:`~nudge.estimators.encoders.SentenceEncoder` on the int8 ONNX export of the model.
 
     Parameters as :class:`SentenceEncoder`, and:
 

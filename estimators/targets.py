@@ -184,7 +184,7 @@ def unpack_targets(y: np.ndarray, n_features: int) -> UnpackedTargets:
     if remainder or y.shape[1] < 1:
         raise ValueError(
             f"a packed y for {n_features} features has 1 + m * {SLOT_HEAD + n_features} "
-            f"columns; got {y.shape[1]} (use estimators.pack_targets to build it)"
+            f"columns; got {y.shape[1]} (use nudge.estimators.pack_targets to build it)"
         )
     slot_view = y[:, 1:].reshape(len(y), slots, SLOT_HEAD + n_features)
     used = slot_view[:, :, 0]

@@ -11,7 +11,7 @@ import os
 
 from torch import nn
 
-from loop import Session, SessionConfig, Store, apply_answer, make_oracle
+from nudge.loop import Session, SessionConfig, Store, apply_answer, make_oracle
 
 BUDGET = int(os.environ.get("BUDGET", "30"))
 

@@ -1,7 +1,7 @@
 """Your own query strategy, compared with boundary and random querying on the same seeds.
 
 A strategy is a plain function with modAL's contract. Wrapping the selection
-in `strategies.sampling.model_strategy` gives it the checks and the cold start
+in `nudge.strategies.sampling.model_strategy` gives it the checks and the cold start
 every built-in strategy has (coverage queries before the first model), so the
 function only says how to rank the available points.
 
@@ -12,10 +12,10 @@ import os
 
 import numpy as np
 
-from loop.simulate import SimulationConfig, simulate
-from strategies import boundary_distance
-from strategies.pool import best_first
-from strategies.sampling import model_strategy
+from nudge.loop import SimulationConfig, simulate
+from nudge.strategies import boundary_distance
+from nudge.strategies.pool import best_first
+from nudge.strategies.sampling import model_strategy
 
 BUDGET = int(os.environ.get("BUDGET", "30"))
 SEEDS = [int(s) for s in os.environ.get("SEEDS", "0,1,2").split(",")]

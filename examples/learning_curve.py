@@ -1,6 +1,6 @@
 """A callback that records the learning curve of a session as it is trained.
 
-Callbacks subclass `loop.SessionCallback` and override the hooks they need
+Callbacks subclass `nudge.loop.SessionCallback` and override the hooks they need
 (`on_query`, `on_answer`, `on_retrain`); here every published model adds a
 point (labels, directions, held-out accuracy) and the curve is written to CSV.
 
@@ -10,7 +10,7 @@ point (labels, directions, held-out accuracy) and the curve is written to CSV.
 import csv
 import os
 
-from loop import Session, SessionCallback, SessionConfig, Store, apply_answer, make_oracle
+from nudge.loop import Session, SessionCallback, SessionConfig, Store, apply_answer, make_oracle
 
 BUDGET = int(os.environ.get("BUDGET", "30"))
 

@@ -2,7 +2,10 @@
 
 A scripted loop in a few lines::
 
-    from loop import Session, SessionConfig, Store, apply_answer, make_oracle
+    from nudge.loop import apply_answer, make_oracle
+    from nudge.loop.config.settings import SessionConfig
+    from nudge.loop.session.session import Session
+    from nudge.loop.store.store import Store
 
     session = Session.create(Store("sqlite://"), SessionConfig(dataset="moons"))
     oracle = make_oracle("exact", session.dataset)
@@ -12,14 +15,15 @@ A scripted loop in a few lines::
     print(session.status()["accuracy"])
 """
 
-from loop.callbacks import SessionCallback
-from loop.datasets import Dataset, load_dataset
-from loop.errors import SessionError
-from loop.oracles import apply_answer, make_oracle
-from loop.session import Query, Session, SessionConfig
-from loop.simulate import SimulationConfig, simulate
-from loop.store import Store, StoreError
-from loop.training import BackgroundTrainer, InlineTrainer, Trainer
+from nudge.loop.callbacks import SessionCallback
+from nudge.loop.config.settings import SessionConfig
+from nudge.loop.datasets import Dataset, load_dataset
+from nudge.loop.errors import SessionError, StoreError
+from nudge.loop.session.session import Query, Session
+from nudge.loop.simulation.oracles import apply_answer, make_oracle
+from nudge.loop.simulation.simulate import SimulationConfig, simulate
+from nudge.loop.store.store import Store
+from nudge.loop.training.trainer import BackgroundTrainer, InlineTrainer, Trainer
 
 __all__ = [
     "BackgroundTrainer",

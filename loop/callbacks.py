@@ -22,9 +22,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from loop.session import Query, Session
-    from loop.store import Annotation
-    from loop.training import ModelSnapshot
+    from nudge.loop.session.session import Query, Session
+    from nudge.loop.store.store import Annotation
+    from nudge.loop.training.trainer import ModelSnapshot
 
 HOOKS = ("on_query", "on_answer", "on_retrain")
 

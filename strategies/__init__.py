@@ -5,10 +5,10 @@
 ``query_strategy``), ``make_learner`` builds the ActiveLearner or Committee.
 """
 
-from strategies import compat  # noqa: F401  (installs the modAL shim first)
-from strategies.model import estimators_of, is_committee
-from strategies.registry import STRATEGIES, get_strategy, make_learner, needs_committee, select_queries
-from strategies.sampling import DISAGREEMENTS, MEASURES, boundary_distance
+from nudge.strategies import compat  # noqa: F401  (installs the modAL shim first)
+from nudge.strategies.model import estimators_of, is_committee
+from nudge.strategies.registry import STRATEGIES, get_strategy, make_learner, needs_committee, select_queries
+from nudge.strategies.sampling import DISAGREEMENTS, MEASURES, boundary_distance
 
 __all__ = [
     "DISAGREEMENTS",

@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.exceptions import ConvergenceWarning
 
-from strategies.pool import farthest_first
+from nudge.strategies.pool import farthest_first
 
 KMEANS_RESTARTS = 3  # MiniBatchKMeans n_init: fixed, so a seed gives one answer
 

@@ -12,7 +12,7 @@ from modAL.models import Committee
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from estimators import unpack_targets
+from nudge.estimators import unpack_targets
 
 
 def is_committee(learner) -> bool:
@@ -43,7 +43,7 @@ def is_fitted(learner) -> bool:
 def labelled_data(learner) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The points (A, n) the learner was taught and their labels (A,); (None, None) if unknown.
 
-    Packed targets (see ``estimators.targets``) are reduced to their labels.
+    Packed targets (see ``nudge.estimators.targets``) are reduced to their labels.
     A committee's members all hold the same data; the first one's is returned.
     """
     holder = learners_of(learner)[0]

@@ -8,7 +8,7 @@ import numpy as np
 from modAL.models import ActiveLearner, Committee
 from sklearn.base import clone
 
-from strategies.sampling import (
+from nudge.strategies.sampling import (
     boundary_sampling,
     committee_sampling,
     diverse_sampling,
@@ -30,7 +30,7 @@ STRATEGIES: dict[str, Callable] = {
 
 
 def get_strategy(strategy: str | Callable) -> Callable:
-    """The strategy registered under a name (see ``strategies.sampling`` for each one's scores),
+    """The strategy registered under a name (see ``nudge.strategies.sampling`` for each one's scores),
     or ``strategy`` itself when it is a function with modAL's contract."""
     if callable(strategy):
         return strategy
@@ -75,7 +75,7 @@ def select_queries(
     indices : (n_instances,) int indices into X_pool, best first (pick order
         for "diverse").
     scores : (n_instances,) float; their meaning depends on the strategy and on
-        the cold-start state (see ``strategies.sampling``).
+        the cold-start state (see ``nudge.strategies.sampling``).
 
     An unfitted learner gets k-means coverage queries, a learner taught one
     class only gets farthest-from-the-labelled queries. Asking for more points
@@ -101,7 +101,7 @@ def make_learner(
     ``estimator`` whose ``random_state`` is ``random_state + i`` (or None for
     all when the estimator's is None, which gives different, unrepeatable
     initialisations). Otherwise an ``ActiveLearner``. Given ``X_training`` and
-    ``y_training`` (labels or packed targets, ``estimators.pack_targets``), the
+    ``y_training`` (labels or packed targets, ``nudge.estimators.pack_targets``), the
     estimator(s) are fitted on them; ``teach`` then adds more. To start from
     labels of one class, give the estimator ``classes=[...]``.
     """

@@ -13,7 +13,7 @@
 So ``learner.query(X_pool, n_instances=k)`` works with every strategy here.
 
 Every strategy except ``random`` consults the model, and shares the same
-cold start (see ``strategies.cold_start``): an unfitted model gets coverage
+cold start (see ``nudge.strategies.cold_start``): an unfitted model gets coverage
 queries (scores: fraction of the pool each query represents), a model taught
 one class only gets exploration queries (scores: distance to the nearest
 labelled or earlier query). ``random_state`` only matters for those and for
@@ -47,9 +47,9 @@ from modAL.uncertainty import classifier_entropy, classifier_margin, classifier_
 from scipy.stats import entropy
 from sklearn.utils import check_random_state
 
-from strategies.cold_start import coverage_queries, exploration_queries
-from strategies.model import estimators_of, is_committee, is_fitted, labelled_data
-from strategies.pool import available_pool, best_first, farthest_first
+from nudge.strategies.cold_start import coverage_queries, exploration_queries
+from nudge.strategies.model import estimators_of, is_committee, is_fitted, labelled_data
+from nudge.strategies.pool import available_pool, best_first, farthest_first
 
 # ------------------------------------------------------------------ measures
 
@@ -68,7 +68,7 @@ def boundary_distance(learner, X: np.ndarray) -> np.ndarray:
         if not hasattr(estimator, "margin_and_gradient"):
             raise ValueError(
                 "the boundary strategy needs an estimator with margin_and_gradient "
-                f"(estimators.DirectionClassifier); got {type(estimator).__name__}"
+                f"(nudge.estimators.DirectionClassifier); got {type(estimator).__name__}"
             )
         margin, gradient = estimator.margin_and_gradient(X)
         norm = np.sqrt(np.einsum("ij,ij->i", gradient, gradient))  # float32, no (N, n) copy
@@ -99,7 +99,7 @@ def committee_disagreement(learner, X: np.ndarray, measure: str = "max_disagreem
     if not is_committee(learner):
         raise ValueError(
             "the committee strategy needs a modAL Committee; build one with "
-            "strategies.make_learner(estimator, 'committee')"
+            "nudge.strategies.make_learner(estimator, 'committee')"
         )
     if measure not in DISAGREEMENTS:
         raise ValueError(f"unknown committee measure {measure!r}; choose one of {sorted(DISAGREEMENTS)}")

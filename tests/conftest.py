@@ -26,7 +26,7 @@ TINY_NET = {"max_epochs": 5, "module__hidden": (8,)}  # for tests of plumbing, n
 @pytest.fixture(scope="session")
 def moons():
     """A 200-point moons data set (seed 0), shared by every test that only needs some 2-D points."""
-    from loop.datasets import load_dataset
+    from nudge.loop.datasets import load_dataset
 
     return load_dataset("moons", n_samples=200, seed=0)
 
@@ -36,10 +36,10 @@ class RunningApp:
     """A launched annotation UI over a session (see ``launched`` and the ``running_app`` fixture)."""
 
     url: str
-    session: object  # loop.session.Session
-    service: object  # loop.service.AnnotationService
+    session: object  # nudge.loop.session.session.Session
+    service: object  # nudge.loop.service.service.AnnotationService
     demo: object  # gradio.Blocks
-    app: object  # ui.app.AnnotationApp
+    app: object  # nudge.ui.app.AnnotationApp
 
 
 def free_port() -> int:
@@ -51,8 +51,8 @@ def free_port() -> int:
 @contextmanager
 def launched(session):
     """Serve the UI of a session on a free local port (as ``nudge serve`` does); closed on exit."""
-    from loop.service import AnnotationService
-    from ui.app import AnnotationApp, launch_app
+    from nudge.loop.service.service import AnnotationService
+    from nudge.ui.app import AnnotationApp, launch_app
 
     service = AnnotationService(session)
     app = AnnotationApp(service)
@@ -75,9 +75,10 @@ def launch_ui():
 def running_app(tmp_path):
     """The UI over a moons session (300 points, small net, background training) in a
     temporary SQLite file, launched on a free local port; closed afterwards."""
-    from loop.session import Session, SessionConfig
-    from loop.store import Store
-    from loop.training import BackgroundTrainer
+    from nudge.loop.config.settings import SessionConfig
+    from nudge.loop.session.session import Session
+    from nudge.loop.store.store import Store
+    from nudge.loop.training.trainer import BackgroundTrainer
 
     store = Store(tmp_path / "ui.db")
     config = SessionConfig(dataset="moons", dataset_options={"n_samples": 300}, estimator=SMALL_NET)
@@ -127,7 +128,7 @@ def write_reviews_csv(path: Path, n: int = 24) -> Path:
 @pytest.fixture(scope="session")
 def sentence_encoder(tmp_path_factory):
     """The shipped sentence model (real MiniLM), loaded once per run; its embeddings cached in the run's folder."""
-    from estimators.encoders import SentenceEncoder
+    from nudge.estimators.encoders import SentenceEncoder
 
     return SentenceEncoder(cache_dir=tmp_path_factory.mktemp("embeddings"))
 
@@ -137,10 +138,11 @@ def review_session(tmp_path, sentence_encoder):
     """A session over 24 short reviews (a text-csv written here, real MiniLM), in a temporary SQLite
     file, trained in the background on 10 labelled one-line reviews (5 of each class), so the
     reviews with line breaks are left to ask; closed afterwards."""
-    from loop.datasets import load_dataset
-    from loop.session import Session, SessionConfig
-    from loop.store import Store
-    from loop.training import BackgroundTrainer
+    from nudge.loop.config.settings import SessionConfig
+    from nudge.loop.datasets import load_dataset
+    from nudge.loop.session.session import Session
+    from nudge.loop.store.store import Store
+    from nudge.loop.training.trainer import BackgroundTrainer
 
     spec = f"text-csv:{write_reviews_csv(tmp_path / 'reviews.csv')}"
     dataset = load_dataset(spec, encoder=sentence_encoder)
@@ -183,7 +185,7 @@ def nudge_serve(db, *arguments: str, log: Path | None = None, timeout: float = 1
     port = free_port()
     log = log or Path(str(db)).with_name(f"serve-{port}.log")
     script = Path(sys.executable).with_name("nudge")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "loop.cli"]
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "nudge.loop.cli"]
     command += ["serve", "--db", str(db), "--host", "127.0.0.1", "--port", str(port), *arguments]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "GRADIO_ANALYTICS_ENABLED": "False",
            "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}

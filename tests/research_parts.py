@@ -3,7 +3,7 @@
 import numpy as np
 from torch import nn
 
-from estimators import DirectionClassifier
+from nudge.estimators import DirectionClassifier
 
 
 class TinyNet(nn.Module):

@@ -8,14 +8,14 @@ from sentence_transformers import SentenceTransformer
 from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
 from transformers import AutoTokenizer, BertConfig, BertModel
 
-from estimators.attribution import (
+from nudge.estimators.attribution import (
     HiddenStateAttributor,
     SentenceAttributor,
     gather_to_words,
     log_odds,
     word_spans,
 )
-from estimators.encoders import SentenceEncoder, default_model_path
+from nudge.estimators.encoders import SentenceEncoder, default_model_path
 
 TEXT = "Don't miss it!<br /><br />A well-made film, 10/10."
 

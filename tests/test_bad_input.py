@@ -10,17 +10,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import TINY_NET
 from gradio_client import Client
 from gradio_client.exceptions import AppError
-from conftest import TINY_NET
 from test_ui_api import SESSION, submit, text_session  # noqa: F401  (text_session is a fixture)
 
-from loop.cli import main
-from loop.service import AnnotationService
-from loop.session import MAX_REWRITE_CHARS, Session, SessionConfig, SessionError
-from loop.store import Store
+from nudge.loop.cli import main
+from nudge.loop.config.settings import SessionConfig
+from nudge.loop.errors import SessionError
+from nudge.loop.service.service import AnnotationService
+from nudge.loop.session.answers import MAX_REWRITE_CHARS
+from nudge.loop.session.session import Session
+from nudge.loop.store.store import Store
 
-NUDGE = [sys.executable, "-m", "loop.cli"]
+NUDGE = [sys.executable, "-m", "nudge.loop.cli"]
 pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
 
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from conftest import SMALL_NET
 
-from loop.datasets import Dataset
-from loop.session import SessionConfig
+from nudge.loop.config.settings import SessionConfig
+from nudge.loop.datasets import Dataset
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 SCRIPTS = ["bench_baseline", "bench_highlights", "bench_latency", "bench_memory", "bench_page", "bench_quality",

@@ -3,18 +3,18 @@
 import numpy as np
 import pytest
 import torch
+from modAL.models import ActiveLearner
+from modAL.uncertainty import uncertainty_sampling
 from scipy.stats import wilcoxon
-from skorch import NeuralNet
-from skorch.dataset import ValidSplit
 from sklearn.base import clone, is_classifier
 from sklearn.datasets import make_blobs, make_moons
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
+from skorch import NeuralNet
+from skorch.dataset import ValidSplit
 
-from estimators import OBJECTIVES, DirectionClassifier, pack_targets
-from strategies import compat  # noqa: F401  (modAL shim)
-from modAL.models import ActiveLearner
-from modAL.uncertainty import uncertainty_sampling
+from nudge.estimators import OBJECTIVES, DirectionClassifier, pack_targets
+from nudge.strategies import compat  # noqa: F401  (modAL shim)
 
 X_MOONS, Y_MOONS = make_moons(120, noise=0.1, random_state=0)
 

@@ -12,12 +12,14 @@ pytest.importorskip("distributed", reason="the cluster extra is not installed")
 
 from conftest import SMALL_NET, free_port  # noqa: E402
 
-from estimators import DirectionClassifier, pack_targets  # noqa: E402
-from estimators.encoders import SentenceEncoder  # noqa: E402
-from loop.cli import main  # noqa: E402
-from loop.embedding import EmbeddingJob, embedding_matrix  # noqa: E402
-from loop.engine import LocalEngine, make_engine  # noqa: E402
-from loop.scoring import score_pool  # noqa: E402
+from nudge.estimators import DirectionClassifier, pack_targets  # noqa: E402
+from nudge.estimators.encoders import SentenceEncoder  # noqa: E402
+from nudge.loop.cli import main  # noqa: E402
+from nudge.loop.compute.embedding import EmbeddingJob  # noqa: E402
+from nudge.loop.compute.engine import LocalEngine  # noqa: E402
+from nudge.loop.compute.engines import make_engine
+from nudge.loop.compute.matrix import embedding_matrix
+from nudge.loop.compute.scoring import score_pool  # noqa: E402
 
 TEXTS = [f"Review {i}: the film is {'wonderful' if i % 2 else 'a dreadful bore'}." for i in range(20)]
 
@@ -25,7 +27,7 @@ TEXTS = [f"Review {i}: the film is {'wonderful' if i % 2 else 'a dreadful bore'}
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     """The scheduler's address: a scheduler and a worker process, stopped (by their handles) after."""
-    from loop.dask_engine import loopback_cluster
+    from nudge.loop.compute.dask_engine import loopback_cluster
 
     with loopback_cluster(workers=1, log_dir=tmp_path_factory.mktemp("cluster")) as address:
         yield address
@@ -83,7 +85,7 @@ def test_an_unreachable_scheduler_is_one_clear_error(capsys):
     started = time.monotonic()
     assert main(["embed", "--dataset", "text-csv:/nonexistent.csv", "--engine", "dask", "--address", address]) == 1
     assert "no such file" in capsys.readouterr().err  # the data is checked before any connection
-    from loop.dask_engine import DaskEngine
+    from nudge.loop.compute.dask_engine import DaskEngine
 
     with pytest.raises(ValueError, match=f"cannot reach the Dask scheduler at {address}"):
         DaskEngine(address, timeout=2)
@@ -91,8 +93,11 @@ def test_an_unreachable_scheduler_is_one_clear_error(capsys):
 
 
 def test_a_served_session_ranks_its_pool_on_the_cluster_as_it_would_here(engine, tmp_path):
-    from loop import Session, SessionConfig, Store, load_dataset
-    from loop.shared_trainer import SharedTrainer
+    from nudge.loop import load_dataset
+    from nudge.loop.config.settings import SessionConfig
+    from nudge.loop.session.session import Session
+    from nudge.loop.store.store import Store
+    from nudge.loop.training.shared import SharedTrainer
 
     moons = load_dataset("moons", n_samples=400, seed=0)
     rankings = []

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.utils import check_X_y
 
-from strategies import compat
+from nudge.strategies import compat
 
 
 def test_shim_is_still_needed():

@@ -15,7 +15,7 @@ import pytest
 from conftest import nudge_serve
 from gradio_client import Client
 
-from loop.store import Store
+from nudge.loop.store.store import Store
 
 SESSION = "crash"
 SERVE = ("--dataset", "moons", "--session", SESSION)

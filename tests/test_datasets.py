@@ -10,8 +10,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-from loop.datasets import cad
-from loop.datasets import (
+from nudge.loop.datasets import (
     GENERATED,
     SHARED_CAD_DIR,
     BlobsGenerator,
@@ -19,6 +18,7 @@ from loop.datasets import (
     GaussiansGenerator,
     MoonsGenerator,
     XorGenerator,
+    cad,
     find_cad_dir,
     load_dataset,
     read_cad_pairs,

@@ -14,11 +14,12 @@ import time
 import numpy as np
 import pytest
 
-from estimators.encoders import SentenceEncoder
-from loop.cli import main
-from loop.datasets import load_dataset
-from loop.embedding import EmbeddingJob, EncoderSpec, embedding_matrix, matrix_path
-from loop.text_checks import check_text_file
+from nudge.estimators.encoders import SentenceEncoder
+from nudge.loop.cli import main
+from nudge.loop.compute.embedding import EmbeddingJob, EncoderSpec
+from nudge.loop.compute.matrix import embedding_matrix, matrix_path
+from nudge.loop.datasets import load_dataset
+from nudge.loop.datasets.text_checks import check_text_file
 
 
 class CountingModel:
@@ -187,7 +188,7 @@ def test_good_text_passes_the_byte_check(tmp_path):
 
 
 def nudge(*arguments, env, **options):
-    return subprocess.Popen([sys.executable, "-m", "loop.cli", *arguments], env=env, stdout=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-m", "nudge.loop.cli", *arguments], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, **options)
 
 

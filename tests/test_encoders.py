@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from estimators.encoders import EmbeddingCache, SentenceEncoder, default_model_path, model_identity
+from nudge.estimators.encoders import EmbeddingCache, SentenceEncoder, default_model_path, model_identity
 
 
 class CountingModel:

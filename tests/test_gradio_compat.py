@@ -5,8 +5,8 @@ import httpx
 import pytest
 from conftest import free_port
 
-from ui.app import launch_app
-from ui.gradio_compat import UNKNOWN_COMPONENT
+from nudge.ui.app import launch_app
+from nudge.ui.gradio_compat import UNKNOWN_COMPONENT
 
 
 def echo(data=None):

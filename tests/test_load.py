@@ -16,7 +16,8 @@ from conftest import nudge_serve
 from gradio_client import Client
 from sqlalchemy import select
 
-from loop.store import Store, queries
+from nudge.loop.store.schema import queries
+from nudge.loop.store.store import Store
 
 ANNOTATORS = 20
 LOAD_SECONDS = float(os.environ.get("NUDGE_LOAD_SECONDS", "60"))

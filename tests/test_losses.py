@@ -12,8 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from estimators import DirectionObjective, MLP, direction_loss, gradient_supervision_loss, pack_targets
-
+from nudge.estimators import MLP, DirectionObjective, direction_loss, gradient_supervision_loss, pack_targets
 
 
 @pytest.fixture(autouse=True)

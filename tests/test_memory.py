@@ -7,7 +7,7 @@ import textwrap
 
 CHILD = textwrap.dedent("""
     import gc, weakref
-    from loop.memory import freeze_startup_objects
+    from nudge.loop.compute.memory import freeze_startup_objects
 
     class Node:
         pass

@@ -9,12 +9,15 @@ import pytest
 import torch
 from conftest import SMALL_NET
 
-from estimators.losses import direction_loss
-from estimators.targets import unpack_targets
-from loop import Session, SessionConfig, Store, apply_answer, load_dataset, make_oracle
-from loop.cli import main
-from loop.service import AnnotationService
-from strategies import STRATEGIES, select_queries
+from nudge.estimators.losses import direction_loss
+from nudge.estimators.targets import unpack_targets
+from nudge.loop import apply_answer, load_dataset, make_oracle
+from nudge.loop.cli import main
+from nudge.loop.config.settings import SessionConfig
+from nudge.loop.service.service import AnnotationService
+from nudge.loop.session.session import Session
+from nudge.loop.store.store import Store
+from nudge.strategies import STRATEGIES, select_queries
 
 LINEAR = {"module__hidden": (), "max_epochs": 30}
 

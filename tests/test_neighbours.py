@@ -4,7 +4,7 @@ random case, exclusions, memory-mapped float16 points, and the choice by size.""
 import numpy as np
 import pytest
 
-from loop.neighbours import ExactIndex, ExactUntilBuilt, HnswIndex, neighbour_index
+from nudge.loop.compute.neighbours import ExactIndex, ExactUntilBuilt, HnswIndex, neighbour_index
 
 
 def brute_force(X, ids, query, k, exclude=()):
@@ -46,7 +46,7 @@ def test_exact_scan_in_chunks_agrees_with_one_pass(monkeypatch):
     X = rng.standard_normal((1000, 16)).astype(np.float32)
     queries = rng.standard_normal((3, 16))
     whole = ExactIndex(X).search(queries, 20)
-    monkeypatch.setattr("loop.neighbours.SCAN_CHUNK", 37)
+    monkeypatch.setattr("nudge.loop.compute.neighbours.SCAN_CHUNK", 37)
     chunked = ExactIndex(X).search(queries, 20)
     np.testing.assert_array_equal(chunked[1], whole[1])
 
@@ -88,7 +88,7 @@ def test_the_index_kind_follows_the_pool_size_and_a_graph_builds_in_the_backgrou
 
 
 def test_a_projection_through_a_graph_shows_the_points_an_exact_scan_shows():
-    from loop.projection import project_query
+    from nudge.loop.service.projection import project_query
 
     rng = np.random.default_rng(6)
     X = rng.standard_normal((600, 8)).astype(np.float32)

@@ -8,8 +8,8 @@ import pytest
 
 pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
 
-from estimators.encoders import SentenceEncoder, default_model_path  # noqa: E402
-from estimators.onnx_encoder import ONNX_FILE, OnnxSentenceEncoder, export_int8_onnx  # noqa: E402
+from nudge.estimators.encoders import SentenceEncoder, default_model_path  # noqa: E402
+from nudge.estimators.onnx_encoder import ONNX_FILE, OnnxSentenceEncoder, export_int8_onnx  # noqa: E402
 
 SENTENCES = ["The film was wonderful.", "I loved this movie.", "Stocks fell sharply today."]
 

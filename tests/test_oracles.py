@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from estimators import pack_targets
-from loop.datasets import Dataset, load_dataset
-from loop.oracles import Answer, make_oracle
+from nudge.estimators import pack_targets
+from nudge.loop.datasets import Dataset, load_dataset
+from nudge.loop.simulation.oracles import Answer, make_oracle
 
 
 def line_dataset():

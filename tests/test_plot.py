@@ -1,16 +1,24 @@
 """The picture as data: the model's boundary lines, the true boundary, the examples offered to move
-towards, and a query's picture and prediction coming from one model (loop.picture, loop.service)."""
+towards, and a query's picture and prediction coming from one model (nudge.loop.service.picture, nudge.loop.service.service)."""
 
 import numpy as np
 import orjson
 import pytest
 
-from loop.datasets import CirclesGenerator, Dataset, load_dataset
-from loop.datasets.gaussians import GaussiansGenerator
-from loop.picture import CONFIDENT, NOT_BESIDE, SAME_WAY, boundary_lines, towards_candidates, true_boundary
-from loop.service import AnnotationService
-from loop.session import Session, SessionConfig
-from loop.store import Store
+from nudge.loop.config.settings import SessionConfig
+from nudge.loop.datasets import CirclesGenerator, Dataset, load_dataset
+from nudge.loop.datasets.gaussians import GaussiansGenerator
+from nudge.loop.service.picture import (
+    CONFIDENT,
+    NOT_BESIDE,
+    SAME_WAY,
+    boundary_lines,
+    towards_candidates,
+    true_boundary,
+)
+from nudge.loop.service.service import AnnotationService
+from nudge.loop.session.session import Session
+from nudge.loop.store.store import Store
 
 SMALL = {"max_epochs": 10, "module__hidden": (8,)}
 

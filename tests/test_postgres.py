@@ -11,8 +11,10 @@ import pytest
 from conftest import SMALL_NET, free_port, nudge_serve
 from gradio_client import Client
 
-from loop.session import Session, SessionConfig, SessionError
-from loop.store import Store, StoreError
+from nudge.loop.config.settings import SessionConfig
+from nudge.loop.errors import SessionError, StoreError
+from nudge.loop.session.session import Session
+from nudge.loop.store.store import Store
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")]
 

@@ -39,7 +39,7 @@ def test_the_page_shows_the_embedding_and_then_the_session(tmp_path):
     log = tmp_path / "serve.log"
     env = {**os.environ, "NUDGE_CACHE_DIR": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1",
            "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-m", "loop.cli", "serve", "--dataset", f"text-csv:{reviews}",
+    command = [sys.executable, "-m", "nudge.loop.cli", "serve", "--dataset", f"text-csv:{reviews}",
                "--db", str(tmp_path / "t.db"), "--host", "127.0.0.1", "--port", str(port)]
     with log.open("w") as handle:
         server = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env)

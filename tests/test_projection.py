@@ -5,8 +5,8 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from loop import projection as projection_module
-from loop.projection import Plane, choose_plane, project_query
+from nudge.loop.service import projection as projection_module
+from nudge.loop.service.projection import Plane, choose_plane, project_query
 
 RNG = np.random.default_rng(0)
 W = RNG.normal(size=8)
@@ -164,7 +164,7 @@ def test_the_grid_scored_in_chunks_equals_the_grid_scored_at_once(monkeypatch):
 
 
 def test_a_data_plane_shows_all_labelled_points_and_a_fixed_sample_of_the_rest():
-    from loop.projection import SAMPLE_SPARE, DataPlane
+    from nudge.loop.service.projection import SAMPLE_SPARE, DataPlane
 
     X = np.random.default_rng(3).normal(size=(5000, 2))
     pool = np.arange(4000)

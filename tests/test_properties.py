@@ -5,16 +5,20 @@ import math
 
 import numpy as np
 import pytest
+from conftest import TINY_NET
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
-from conftest import TINY_NET
 from test_ui_api import WordCountEncoder
 
-from loop.datasets import Dataset, load_dataset
-from loop.service import AnnotationService
-from loop.session import MAX_REWRITE_CHARS, Session, SessionConfig, SessionError
-from loop.store import DIRECTION_SOURCES, Store
+from nudge.loop.config.settings import SessionConfig
+from nudge.loop.datasets import Dataset, load_dataset
+from nudge.loop.errors import SessionError
+from nudge.loop.service.service import AnnotationService
+from nudge.loop.session.answers import MAX_REWRITE_CHARS
+from nudge.loop.session.session import Session
+from nudge.loop.store.schema import DIRECTION_SOURCES
+from nudge.loop.store.store import Store
 
 MOONS = load_dataset("moons", n_samples=120, seed=0)
 

@@ -4,9 +4,13 @@ import numpy as np
 import pytest
 from conftest import TINY_NET
 
-from loop import BackgroundTrainer, InlineTrainer, Session, SessionConfig, Store, apply_answer, make_oracle
-from loop import ranking as ranking_module
-from loop import session as session_module
+from nudge.loop import apply_answer, make_oracle
+from nudge.loop.config.settings import SessionConfig
+from nudge.loop.session import session as session_module
+from nudge.loop.session.session import Session
+from nudge.loop.store.store import Store
+from nudge.loop.training import ranking as ranking_module
+from nudge.loop.training.trainer import BackgroundTrainer, InlineTrainer
 
 
 def served(moons, **settings) -> Session:
@@ -99,13 +103,13 @@ def test_scripted_sessions_choose_per_request_as_before(moons):
 
 @pytest.mark.parametrize("strategy", ["boundary", "uncertainty", "committee"])
 def test_a_ranking_scored_in_chunks_is_the_strategy_s_own_choice(moons, strategy, monkeypatch):
-    from loop.ranking import rank_pool
-    from strategies import select_queries
+    from nudge.loop.training.ranking import rank_pool
+    from nudge.strategies import select_queries
 
     session = Session.create(Store("sqlite://"), SessionConfig(estimator=TINY_NET, strategy=strategy), dataset=moons)
     answer(session, count=6)
     assert len(set(session.labelled_points().values())) == 2  # the model ranks (no cold start)
-    from loop import scoring
+    from nudge.loop.compute import scoring
 
     chunks = []
     measure = scoring._Measure.__call__

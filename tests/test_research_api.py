@@ -8,9 +8,13 @@ import numpy as np
 import pytest
 from research_parts import TinyNet, farthest_from_origin, tiny_net_factory
 
-from estimators import DirectionClassifier
-from loop import Session, SessionCallback, SessionConfig, SessionError, Store, apply_answer, load_dataset, make_oracle
-from strategies import make_learner, select_queries
+from nudge.estimators import DirectionClassifier
+from nudge.loop import SessionCallback, apply_answer, load_dataset, make_oracle
+from nudge.loop.config.settings import SessionConfig
+from nudge.loop.errors import SessionError
+from nudge.loop.session.session import Session
+from nudge.loop.store.store import Store
+from nudge.strategies import make_learner, select_queries
 
 MOONS = load_dataset("moons", n_samples=200, seed=0)
 

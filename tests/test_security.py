@@ -13,9 +13,9 @@ from conftest import SMALL_NET, nudge_serve
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
-from estimators import DirectionClassifier
-from loop.cli import main
-from loop.store import Store
+from nudge.estimators import DirectionClassifier
+from nudge.loop.cli import main
+from nudge.loop.store.store import Store
 
 SESSION = "secure"
 USERS = {"alice": "wonderland", "bob": "builder"}

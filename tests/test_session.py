@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 from conftest import SMALL_NET
 
-from loop.datasets import load_dataset
-from loop.session import Session, SessionConfig, SessionError
-from loop.store import Store
-from loop.training import BackgroundTrainer, RoundRequests
-
+from nudge.loop.config.settings import SessionConfig
+from nudge.loop.datasets import load_dataset
+from nudge.loop.errors import SessionError
+from nudge.loop.session.session import Session
+from nudge.loop.store.store import Store
+from nudge.loop.training.trainer import BackgroundTrainer, RoundRequests
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from loop import Session, SessionConfig, Store, apply_answer, load_dataset, make_oracle
-from loop.cli import main
+from nudge.loop import apply_answer, load_dataset, make_oracle
+from nudge.loop.cli import main
+from nudge.loop.config.settings import SessionConfig
+from nudge.loop.session.session import Session
+from nudge.loop.store.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -113,7 +116,10 @@ def test_simulate_cli_takes_the_retraining_policy(tmp_path):
 
 SCRIPTED_ANNOTATOR = textwrap.dedent("""
     import sys
-    from loop import Session, SessionConfig, Store, apply_answer, load_dataset, make_oracle
+    from nudge.loop import apply_answer, load_dataset, make_oracle
+    from nudge.loop.config.settings import SessionConfig
+    from nudge.loop.session.session import Session
+    from nudge.loop.store.store import Store
     db, resume = sys.argv[1], sys.argv[2] == "resume"
     dataset = load_dataset("moons", n_samples=300)
     store = Store(db)

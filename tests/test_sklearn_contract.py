@@ -8,7 +8,7 @@ SCIPY_ARRAY_API is set; the network takes numpy arrays.)
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from estimators import DirectionClassifier
+from nudge.estimators import DirectionClassifier
 
 EXPECTED_FAILED_CHECKS = {
     "check_no_attributes_set_in_init": (
@@ -16,7 +16,7 @@ EXPECTED_FAILED_CHECKS = {
         "prefixed settings (module__hidden, iterator_train__shuffle) as attributes, by design"
     ),
     "check_supervised_y_2d": (
-        "an (N, 1) y is a packed y with zero direction slots (estimators.targets), "
+        "an (N, 1) y is a packed y with zero direction slots (nudge.estimators.targets), "
         "not a column vector of labels to warn about"
     ),
 }

@@ -12,11 +12,16 @@ import torch
 from conftest import SMALL_NET, nudge_serve
 from gradio_client import Client
 
-from estimators.modules import MLP
-from loop import Session, SessionConfig, Store, apply_answer, load_dataset, make_oracle
-from loop.cli import main
-from loop.errors import SessionError
-from loop.stopping import StoppingRule, gradient_cosines, parse_stop
+from nudge.estimators.modules import MLP
+from nudge.loop import apply_answer, load_dataset, make_oracle
+from nudge.loop.cli import main
+from nudge.loop.config.settings import SessionConfig
+from nudge.loop.errors import SessionError
+from nudge.loop.session.session import Session
+from nudge.loop.stopping.round import gradient_cosines
+from nudge.loop.stopping.rule import StoppingRule
+from nudge.loop.stopping.specs import parse_stop
+from nudge.loop.store.store import Store
 
 
 def judged(spec: str, rounds: list[dict], n_classes: int = 3) -> list[tuple[bool, float | None]]:

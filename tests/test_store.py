@@ -5,8 +5,8 @@ import sqlite3
 import numpy as np
 import pytest
 
-from loop.errors import SessionError
-from loop.store import Store, StoreError
+from nudge.loop.errors import SessionError, StoreError
+from nudge.loop.store.store import Store
 
 
 @pytest.fixture
@@ -153,7 +153,7 @@ def test_a_database_from_before_the_added_columns_is_brought_up_to_date(kind, tm
     own dialect, and keeps what it held."""
     from sqlalchemy import text
 
-    from loop.schema import ADDED_COLUMNS
+    from nudge.loop.store.schema import ADDED_COLUMNS
 
     url = str(tmp_path / "old.db") if kind == "sqlite" else request.getfixturevalue("database")
     old = Store(url)

@@ -7,9 +7,9 @@ from modAL.disagreement import vote_entropy as modal_vote_entropy
 from modAL.models import ActiveLearner, Committee
 from sklearn.linear_model import LogisticRegression
 
-from estimators import DirectionClassifier, pack_targets
-from strategies import STRATEGIES, boundary_distance, get_strategy, make_learner, select_queries
-from strategies.sampling import vote_entropy
+from nudge.estimators import DirectionClassifier, pack_targets
+from nudge.strategies import STRATEGIES, boundary_distance, get_strategy, make_learner, select_queries
+from nudge.strategies.sampling import vote_entropy
 
 # The linear boundary f(x) = w.x + b = 3 x1 + 4 x2 - 5, ||w|| = 5.
 W, B = np.array([3.0, 4.0]), -5.0

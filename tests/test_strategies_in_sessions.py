@@ -5,11 +5,15 @@ import pytest
 from conftest import TINY_NET, nudge_serve
 from gradio_client import Client
 
-from estimators import OBJECTIVES
-from loop import BackgroundTrainer, Session, SessionConfig, Store, load_dataset, make_oracle
-from loop.oracles import apply_answer
-from loop.simulate import SimulationConfig, simulate
-from strategies import STRATEGIES
+from nudge.estimators import OBJECTIVES
+from nudge.loop import load_dataset, make_oracle
+from nudge.loop.config.settings import SessionConfig
+from nudge.loop.session.session import Session
+from nudge.loop.simulation.oracles import apply_answer
+from nudge.loop.simulation.simulate import SimulationConfig, simulate
+from nudge.loop.store.store import Store
+from nudge.loop.training.trainer import BackgroundTrainer
+from nudge.strategies import STRATEGIES
 
 MOONS = load_dataset("moons", n_samples=150, seed=0)
 

@@ -15,11 +15,15 @@ from conftest import TINY_NET, nudge_serve
 from gradio_client import Client
 from sqlalchemy import event, select
 
-from loop import Dataset, Session, SessionConfig, SessionError, Store, load_dataset
-from loop.cli import build_parser
-from loop.schema import queries
-from loop.serving import open_session
-from loop.store import LeaseLimits, StoreError
+from nudge.loop import Dataset, load_dataset
+from nudge.loop.cli import build_parser
+from nudge.loop.cli.args import requested_settings
+from nudge.loop.config.settings import SessionConfig
+from nudge.loop.errors import SessionError, StoreError
+from nudge.loop.session.opening import SessionPlan, open_session, plan_session
+from nudge.loop.session.session import Session
+from nudge.loop.store.schema import queries
+from nudge.loop.store.store import LeaseLimits, Store
 
 pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
 
@@ -53,7 +57,9 @@ def overlapping_leases(store: Store, session_id: str = "s") -> list[tuple[int, s
 
 CLAIMER = textwrap.dedent("""
     import random, sys, threading, time
-    from loop import Session, Store, load_dataset
+    from nudge.loop import load_dataset
+    from nudge.loop.session.session import Session
+    from nudge.loop.store.store import Store
     db, tag, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
     dataset = load_dataset("moons", n_samples=300, seed=0)
     session = Session.open(Store(db), "s", dataset=dataset)
@@ -150,8 +156,10 @@ def test_limits_on_open_points_per_annotator_and_per_address(tmp_path, moons):
 # --------------------------------------------------------------------------- resume
 
 
-def serve_arguments(*arguments: str):
-    return build_parser().parse_args(["serve", *arguments])
+def serve_arguments(*arguments: str) -> SessionPlan:
+    """The session plan ``nudge serve`` makes from these arguments."""
+    args = build_parser().parse_args(["serve", *arguments])
+    return plan_session(args.db, requested_settings(args), args.session)
 
 
 def test_resuming_on_a_changed_file_is_refused_and_says_what_changed(tmp_path):
@@ -294,7 +302,7 @@ def annotate_across(urls: list[str], seconds: float, stop_at: float, served: dic
 
 
 def trainer_pid(store: Store) -> int | None:
-    from loop.schema import trainer_leases
+    from nudge.loop.store.schema import trainer_leases
 
     with store.engine.connect() as connection:
         row = connection.execute(select(trainer_leases.c.holder, trainer_leases.c.expires_at)).first()
@@ -302,7 +310,7 @@ def trainer_pid(store: Store) -> int | None:
 
 
 def published_versions(store: Store) -> list[tuple[int, str, float]]:
-    from loop.schema import models
+    from nudge.loop.store.schema import models
 
     with store.engine.connect() as connection:
         return [tuple(row) for row in connection.execute(
@@ -371,7 +379,7 @@ def test_a_team_on_several_servers_shares_one_model_and_survives_the_trainer_dyi
 
 
 def test_the_trainer_lease_is_held_by_one_process_until_it_runs_out(tmp_path, moons):
-    from loop.publication import TrainerLease
+    from nudge.loop.store.publication import TrainerLease
 
     session = new_session(tmp_path / "lease.db", moons)
     elsewhere = TrainerLease(session.store.db, "s", "another-host:4242:abc", seconds=0.5)
@@ -386,7 +394,7 @@ def test_the_trainer_lease_is_held_by_one_process_until_it_runs_out(tmp_path, mo
 def test_the_trainer_counts_answers_from_other_servers_since_its_last_round_not_its_last_look(tmp_path, moons):
     """retrain_every=2, two answers given one at a time on a server that does not train: the
     trainer, elsewhere, looks between them (one new answer each time) and still trains on both."""
-    from loop.shared_trainer import SharedTrainer
+    from nudge.loop.training.shared import SharedTrainer
 
     db = tmp_path / "slow.db"
     config = SessionConfig(estimator=TINY_NET, retrain_every=2)
@@ -409,8 +417,8 @@ def test_the_trainer_counts_answers_from_other_servers_since_its_last_round_not_
 
 
 def test_a_server_that_does_not_train_tells_its_callbacks_of_each_model_it_loads(tmp_path, moons):
-    from loop.callbacks import SessionCallback
-    from loop.shared_trainer import SharedTrainer
+    from nudge.loop.callbacks import SessionCallback
+    from nudge.loop.training.shared import SharedTrainer
 
     class Versions(SessionCallback):
         def __init__(self):
@@ -446,7 +454,7 @@ def test_a_server_that_does_not_train_follows_the_model_of_nudge_train(tmp_path)
     settings = ("--session", "split", "--n-samples", "200", "--set", "max_epochs=5")
     with nudge_serve(db, *settings, "--no-train") as server:
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        trainer = subprocess.Popen([sys.executable, "-m", "loop.cli", "train", "--db", str(db), "--session", "split"],
+        trainer = subprocess.Popen([sys.executable, "-m", "nudge.loop.cli", "train", "--db", str(db), "--session", "split"],
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         try:
             api = Client(server.url, verbose=False)
@@ -464,6 +472,6 @@ def test_a_server_that_does_not_train_follows_the_model_of_nudge_train(tmp_path)
     assert "training session 'split'" in output and "model v" in output and "Traceback" not in output
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "--no-such-flag"])
-    missing = subprocess.run([sys.executable, "-m", "loop.cli", "train", "--db", str(db), "--session", "nope"],
+    missing = subprocess.run([sys.executable, "-m", "nudge.loop.cli", "train", "--db", str(db), "--session", "nope"],
                              capture_output=True, text=True, timeout=120)
     assert missing.returncode == 1 and "no session 'nope'" in missing.stderr and "Traceback" not in missing.stderr

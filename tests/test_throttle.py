@@ -11,7 +11,7 @@ import pytest
 from conftest import nudge_serve
 from gradio_client import Client
 
-from ui.throttle import Backoff, LoginThrottle
+from nudge.ui.throttle import Backoff, LoginThrottle
 
 USERS = {"alice": "wonderland", "bob": "builder"}
 pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")

@@ -11,15 +11,17 @@ from conftest import BAD_WORDS, GOOD_WORDS, opposite, write_reviews_csv
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
-from estimators.encoders import SentenceEncoder
-from loop.answers import MAX_REWRITE_CHARS
-from loop.datasets import Dataset, load_dataset
-from loop.export import export_annotations
-from loop.oracles import make_oracle
-from loop.service import AnnotationService
-from loop.session import Session, SessionConfig, SessionError
-from loop.store import Store
-from ui.app import AnnotationApp
+from nudge.estimators.encoders import SentenceEncoder
+from nudge.loop.config.settings import SessionConfig
+from nudge.loop.datasets import Dataset, load_dataset
+from nudge.loop.errors import SessionError
+from nudge.loop.export.annotations import export_annotations
+from nudge.loop.service.service import AnnotationService
+from nudge.loop.session.answers import MAX_REWRITE_CHARS
+from nudge.loop.session.session import Session
+from nudge.loop.simulation.oracles import make_oracle
+from nudge.loop.store.store import Store
+from nudge.ui.app import AnnotationApp
 
 SESSION = "ui-test"
 # gradio's queue calls pandas options that pandas 3 deprecates; nothing of ours

@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 from conftest import BAD_WORDS, GOOD_WORDS, SMALL_NET, opposite
 
-from loop.session import Session, SessionConfig
-from loop.store import Store
-from loop.training import BackgroundTrainer
+from nudge.loop.config.settings import SessionConfig
+from nudge.loop.session.session import Session
+from nudge.loop.store.store import Store
+from nudge.loop.training.trainer import BackgroundTrainer
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 CHROMIUM = shutil.which("chromium")
@@ -266,11 +267,11 @@ def test_a_refused_action_shows_one_message_and_leaves_every_control_usable(runn
     assert page.locator("#message").inner_text() == "choose a label first (keys 1, 2, …)"
     page.locator("#annotator-name input").fill("")  # no name: refused by the server
     unfocus(page)
-    with caplog.at_level(logging.WARNING, logger="ui.app"):
+    with caplog.at_level(logging.WARNING, logger="nudge.ui.app"):
         page.keyboard.press("1")
         page.keyboard.press("Enter")
         page.wait_for_function("() => document.querySelector('#message').innerText.includes('enter your name')")
-    assert [r.getMessage() for r in caplog.records if r.name == "ui.app"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "nudge.ui.app"] == [
         "refused answer: enter your name (top of the page) before annotating"]
     assert all(r.exc_info is None for r in caplog.records)
     no_error_badges(page)

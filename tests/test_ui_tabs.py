@@ -1,4 +1,4 @@
-"""The page's tabs (loop.tabs) and the page's server functions (ui.app), without a browser:
+"""The page's tabs (nudge.loop.service.tabs) and the page's server functions (nudge.ui.app), without a browser:
 the next query is prepared without a lease and claimed at answer time, two tabs of one name get
 two points, a name change or a reload keeps the point, and errors answer with one plain message."""
 
@@ -8,12 +8,14 @@ import time
 import numpy as np
 import pytest
 
-from loop.datasets import load_dataset
-from loop.service import AnnotationService, Direction
-from loop.session import Session, SessionConfig, SessionError
-from loop.store import Store
-from loop.tabs import Tabs
-from ui.app import INTERNAL_ERROR, USER_ERRORS, AnnotationApp
+from nudge.loop.config.settings import SessionConfig
+from nudge.loop.datasets import load_dataset
+from nudge.loop.errors import SessionError
+from nudge.loop.service.service import AnnotationService, Direction
+from nudge.loop.service.tabs import Tabs
+from nudge.loop.session.session import Session
+from nudge.loop.store.store import Store
+from nudge.ui.app import INTERNAL_ERROR, USER_ERRORS, AnnotationApp
 
 SMALL = {"max_epochs": 10, "module__hidden": (8,)}
 SESSION = "tabs"
@@ -136,13 +138,13 @@ def test_a_new_model_gets_the_prepared_query_prepared_again(session, tabs):
 def test_a_tab_heard_from_again_gets_a_prepared_query_by_the_newest_model(session, tabs, monkeypatch):
     """A tab silent for LIVE_SECONDS is left alone while models come; its first poll after that has
     its prepared query prepared again by the newest one (not only at the watcher's next full look)."""
-    import loop.tabs
+    from nudge.loop.service import tabs as tabs_module
 
-    monkeypatch.setattr(loop.tabs, "FORGET_CHECK_SECONDS", 3600.0)  # no full look meanwhile
+    monkeypatch.setattr(tabs_module, "FORGET_CHECK_SECONDS", 3600.0)  # no full look meanwhile
     token = tabs.open(None)
     tabs.begin(token, "ann")
     assert prepared(tabs, token).proposal.model_version == 0
-    tabs._tabs[token].seen -= 2 * loop.tabs.LIVE_SECONDS  # the tab fell silent
+    tabs._tabs[token].seen -= 2 * tabs_module.LIVE_SECONDS  # the tab fell silent
     for point in session.dataset.pool[:6]:
         session.relabel(int(point), label_of(session, point), annotator="seed")
     session.retrain(full=True)
@@ -278,7 +280,7 @@ def test_a_refusal_is_one_message_and_one_log_line(app, session, caplog):
     with caplog.at_level(logging.WARNING):
         reply = functions["nudge_answer"](page(app, token, point_id=query["point_id"], label="cat"))
     assert orjson_loads(reply) == {"ok": False, "message": "label 'cat' is not one of the classes ['0', '1']"}
-    (record,) = [r for r in caplog.records if r.name == "ui.app"]
+    (record,) = [r for r in caplog.records if r.name == "nudge.ui.app"]
     assert record.levelno == logging.WARNING and record.exc_info is None and "refused answer" in record.getMessage()
     assert session.store.annotations(SESSION) == []
 
@@ -296,7 +298,7 @@ def test_an_internal_error_is_logged_once_with_its_traceback_and_saves_nothing(a
     with caplog.at_level(logging.WARNING):
         reply = orjson_loads(functions["nudge_answer"](page(app, token, point_id=query["point_id"], label="0")))
     assert reply == {"ok": False, "message": INTERNAL_ERROR}
-    (record,) = [r for r in caplog.records if r.name == "ui.app"]
+    (record,) = [r for r in caplog.records if r.name == "nudge.ui.app"]
     assert record.levelno == logging.ERROR and record.exc_info is not None
     assert session.store.annotations(SESSION) == []
 
@@ -343,7 +345,7 @@ def orjson_loads(response):
 def test_with_three_classes_each_direction_of_a_page_answer_keeps_its_target(tmp_path):
     from test_ui_api import WordCountEncoder
 
-    from loop.datasets import Dataset
+    from nudge.loop.datasets import Dataset
 
     words = ("good great", "bad awful", "boring fun")
     texts = [f"review {i}: {words[i % 3]}" for i in range(45)]

@@ -16,12 +16,13 @@ import pytest
 import torch
 from conftest import SMALL_NET
 
-from loop import service as service_module
-from loop.datasets import Dataset
-from loop.memory import release_freed_memory
-from loop.service import AnnotationService
-from loop.session import Session, SessionConfig
-from loop.store import Store
+from nudge.loop.compute.memory import release_freed_memory
+from nudge.loop.config.settings import SessionConfig
+from nudge.loop.datasets import Dataset
+from nudge.loop.service import service as service_module
+from nudge.loop.service.service import AnnotationService
+from nudge.loop.session.session import Session
+from nudge.loop.store.store import Store
 
 N_FEATURES = 10_000
 

@@ -1,4 +1,4 @@
-"""The Gradio annotation page and API: a thin layer over :mod:`loop.service` and :mod:`loop.tabs`.
+"""The Gradio annotation page and API: a thin layer over :mod:`nudge.loop.service` and :mod:`nudge.loop.service.tabs`.
 
 The page is one ``gr.HTML`` (``page.html``, ``page.css``, ``page.js`` beside
 this file, inlined: nothing is loaded from the internet). It draws each
@@ -10,7 +10,7 @@ load registers the tab (:meth:`AnnotationApp.open_tab`, which knows the login).
 
 For text, the page also asks, beside the person's work and never holding it up,
 for the shown review's word highlights and for the model's reading of the
-rewrite being typed (:class:`loop.explain.Explainer`, sharing the session's
+rewrite being typed (:class:`nudge.loop.service.explain.Explainer`, sharing the session's
 sentence encoder; highlights are started as soon as a query is handed out or
 prepared, on the explainer's worker thread).
 
@@ -19,7 +19,7 @@ Named API endpoints for scripted clients (gradio_client): ``/next``,
 ``/predict_text``; they return the same data the page draws. Launch with
 :func:`launch_app`.
 
-A person's mistake (a :class:`loop.session.SessionError`, or a store that
+A person's mistake (a :class:`nudge.loop.errors.SessionError`, or a store that
 refuses) is answered with its message and one log line; anything else is an
 internal error: logged once with its traceback, answered "internal error:
 nothing was saved" (or, once an answer was stored, that it was saved).
@@ -37,13 +37,13 @@ import gradio as gr
 import orjson
 from fastapi import Response
 
-from loop.answers import who_annotates
-from loop.explain import Explainer
-from loop.service import AnnotationService, Direction, Picture
-from loop.session import Query, SessionError
-from loop.store import StoreError
-from loop.tabs import Outcome, Tabs
-from ui.gradio_compat import with_unknown_components_refused
+from nudge.loop.errors import SessionError, StoreError
+from nudge.loop.service.explain import Explainer
+from nudge.loop.service.service import AnnotationService, Direction, Picture
+from nudge.loop.service.tabs import Outcome, Tabs
+from nudge.loop.session.answers import who_annotates
+from nudge.loop.session.session import Query
+from nudge.ui.gradio_compat import with_unknown_components_refused
 
 logger = logging.getLogger(__name__)
 

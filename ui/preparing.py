@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from loop.embedding import EmbeddingJob
+from nudge.loop.compute.embedding import EmbeddingJob
 
 TITLE = "nudge: preparing the pool"
 

@@ -1,12 +1,12 @@
 """``nudge serve``: start (or resume) a session and serve the annotation UI.
 
-The subcommand is registered with ``loop.cli`` through the ``nudge.commands``
+The subcommand is registered with ``nudge.loop.cli`` through the ``nudge.commands``
 entry point group, so the loop package never imports the UI.
 
 Serving safely: ``--auth user:password`` (repeatable) puts a login in front of
 the page and of every API route, and the login then names the annotator;
 failed logins are throttled per user name and per client address
-(:mod:`ui.throttle`: after 5 failures on a name or 20 from an address, HTTP
+(:mod:`nudge.ui.throttle`: after 5 failures on a name or 20 from an address, HTTP
 429 for a delay doubling from 1 s to at most 60 s); ``--share`` without
 ``--auth`` warns. Nothing path-like is taken over the web: data files come
 from the command line (or from the stored settings of the session resumed,
@@ -21,21 +21,23 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from urllib.parse import urlparse
 from typing import TYPE_CHECKING
+from urllib.parse import urlparse
 
-from loop.engine import Engine, make_engine
-from loop.memory import freeze_startup_objects
-from loop.service import AnnotationService
-from loop.serving import SessionPlan, add_session_arguments, open_session, pending_embedding, plan_session
-from loop.store import LeaseLimits
+from nudge.loop.cli.args import add_session_arguments, requested_settings
+from nudge.loop.compute.engine import Engine
+from nudge.loop.compute.engines import make_engine
+from nudge.loop.compute.memory import freeze_startup_objects
+from nudge.loop.service.service import AnnotationService
+from nudge.loop.session.opening import SessionPlan, open_session, pending_embedding, plan_session
+from nudge.loop.store.store import LeaseLimits
 
 MAX_OPEN_PER_ANNOTATOR = 4  # a few tabs, or a batch of queries
 MAX_OPEN_PER_ADDRESS = 16  # without --auth, the cap of one client under made-up names
 
 if TYPE_CHECKING:
-    from loop.session import Session
-    from ui.throttle import LoginThrottle
+    from nudge.loop.session.session import Session
+    from nudge.ui.throttle import LoginThrottle
 
 
 def parse_auth(pairs: list[str] | None) -> list[tuple[str, str]] | None:
@@ -114,7 +116,7 @@ def login_message(throttle: LoginThrottle) -> str:
 def run_serve(args: argparse.Namespace) -> int:
     from starlette.middleware import Middleware
 
-    from ui.throttle import LoginThrottle, LoginThrottleMiddleware
+    from nudge.ui.throttle import LoginThrottle, LoginThrottleMiddleware
 
     auth = parse_auth([*(args.auth or []), *read_auth_file(args.auth_file)])
     if args.share and auth is None:
@@ -128,7 +130,7 @@ def run_serve(args: argparse.Namespace) -> int:
         prevent_thread_lock=True, quiet=True,
     )
     limits = lease_limits(args, auth is not None)  # refused before any embedding, not after it
-    plan = plan_session(args)
+    plan = plan_session(args.db, requested_settings(args), args.session)
     engine = make_engine(args.engine, args.address)
     try:
         port = wait_for_the_pool(plan, launch, args.port, engine)
@@ -145,7 +147,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def serve_session(session: Session, port: int | None, launch: dict, *, share: bool) -> None:
     """Serve the annotation page of ``session`` until Ctrl+C."""
-    from ui.app import AnnotationApp, launch_app
+    from nudge.ui.app import AnnotationApp, launch_app
 
     app = AnnotationApp(AnnotationService(session))
     try:
@@ -165,8 +167,8 @@ def wait_for_the_pool(plan: SessionPlan, launch: dict, port: int | None, engine:
     """Embed what the session's texts still need (through ``engine``), behind a page that shows the
     progress (served at once); returns the port that page used, for the annotation page (``port``
     when none was needed)."""
-    from ui.app import PAGE_TITLE, launch_app
-    from ui.preparing import preparing_page
+    from nudge.ui.app import PAGE_TITLE, launch_app
+    from nudge.ui.preparing import preparing_page
 
     job = pending_embedding(plan, engine)
     if job is None:

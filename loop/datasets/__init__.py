@@ -3,26 +3,26 @@
 :func:`load_dataset` takes a spec, a registered kind (see :func:`dataset_specs`):
 
 - ``moons``, ``circles``, ``blobs``, ``xor``: two-class 2-D sets from generators
-  whose true boundary is known (:mod:`loop.datasets.generators`);
+  whose true boundary is known (:mod:`nudge.loop.datasets.generators`);
 - ``gaussians``: several classes in 2-D, one Gaussian blob each, true classes
-  known (:mod:`loop.datasets.gaussians`);
-- ``digits``: scikit-learn's 8x8 digits, 64 features, 10 classes (:mod:`loop.datasets.digits`);
+  known (:mod:`nudge.loop.datasets.gaussians`);
+- ``digits``: scikit-learn's 8x8 digits, 64 features, 10 classes (:mod:`nudge.loop.datasets.digits`);
 - ``csv:PATH`` and ``text-csv:PATH``: the user's numeric data and texts
-  (:mod:`loop.datasets.files`);
+  (:mod:`nudge.loop.datasets.files`);
 - ``cad-imdb``: IMDb reviews with human counterfactual revisions
-  (:mod:`loop.datasets.cad`).
+  (:mod:`nudge.loop.datasets.cad`).
 
 Generated and CSV sets are split at random (seeded) into a pool (the points
 that may be queried) and a test part (``test_fraction``, default 0.2),
 stratified by class when every class allows it. Texts are embedded with a
-:class:`estimators.encoders.SentenceEncoder` unless another encoder is given.
+:class:`nudge.estimators.encoders.SentenceEncoder` unless another encoder is given.
 New kinds register a loader with :func:`register_dataset`.
 """
 
 # The built-in kinds register themselves on import, in the order help texts list them.
-from loop.datasets import generators, gaussians, digits, cad, files  # noqa: F401, I001
-from loop.datasets.base import Dataset, split_pool_test, spread
-from loop.datasets.cad import (
+from nudge.loop.datasets import generators, gaussians, digits, cad, files  # noqa: F401, I001
+from nudge.loop.datasets.base import Dataset, split_pool_test, spread
+from nudge.loop.datasets.cad import (
     CAD_CLASSES,
     SHARED_CAD_DIR,
     CadPair,
@@ -31,7 +31,7 @@ from loop.datasets.cad import (
     load_cad_imdb,
     read_cad_pairs,
 )
-from loop.datasets.generators import (
+from nudge.loop.datasets.generators import (
     GENERATED,
     GENERATORS,
     BlobsGenerator,
@@ -41,9 +41,9 @@ from loop.datasets.generators import (
     TwoDGenerator,
     XorGenerator,
 )
-from loop.datasets.gaussians import GaussiansGenerator
-from loop.datasets.reading import resolve_data_path
-from loop.datasets.registry import (
+from nudge.loop.datasets.gaussians import GaussiansGenerator
+from nudge.loop.datasets.reading import resolve_data_path
+from nudge.loop.datasets.registry import (
     DATASET_KINDS,
     DatasetKind,
     LoadOptions,

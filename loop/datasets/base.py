@@ -10,8 +10,8 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 if TYPE_CHECKING:
-    from estimators.encoders import TextEncoder
-    from loop.datasets.generators import TwoDGenerator
+    from nudge.estimators.encoders import TextEncoder
+    from nudge.loop.datasets.known_truth import TwoDGenerator
 
 
 @dataclass

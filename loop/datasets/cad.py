@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from estimators.encoders import TextEncoder, nudge_cache_dir
-from loop.datasets.base import Dataset, spread
-from loop.datasets.reading import check_width, file_digest, read_table, resolve_data_path
-from loop.datasets.registry import LoadOptions, register_dataset
-from loop.datasets.texts import embed_texts, encoder_identity, text_encoder
+from nudge.estimators.encoders import TextEncoder, nudge_cache_dir
+from nudge.loop.datasets.base import Dataset, spread
+from nudge.loop.datasets.reading import check_width, file_digest, read_table, resolve_data_path
+from nudge.loop.datasets.registry import LoadOptions, register_dataset
+from nudge.loop.datasets.texts import embed_texts, encoder_identity, text_encoder
 
 CAD_CLASSES = ["Negative", "Positive"]
 CAD_FILES = {split: f"{split}_paired.tsv" for split in ("train", "dev", "test")}

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.datasets import load_digits
 
-from loop.datasets.base import Dataset, split_pool_test
-from loop.datasets.registry import LoadOptions, register_dataset
+from nudge.loop.datasets.base import Dataset, split_pool_test
+from nudge.loop.datasets.registry import LoadOptions, register_dataset
 
 DIGITS_MAX_INTENSITY = 16.0
 

@@ -10,7 +10,7 @@
   ``counterfactual`` (a rewrite of the text with another label; may be empty).
   Other columns are ignored.
 
-Paths are checked by :func:`loop.datasets.reading.resolve_data_path`.
+Paths are checked by :func:`nudge.loop.datasets.reading.resolve_data_path`.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from loop.datasets.base import Dataset, split_pool_test, spread
-from loop.datasets.reading import check_width, file_digest, read_table, resolve_data_path, table_rows
-from loop.datasets.registry import LoadOptions, register_dataset
-from loop.datasets.texts import embed_texts, encoder_identity, text_encoder
+from nudge.loop.datasets.base import Dataset, split_pool_test, spread
+from nudge.loop.datasets.reading import check_width, file_digest, read_table, resolve_data_path, table_rows
+from nudge.loop.datasets.registry import LoadOptions, register_dataset
+from nudge.loop.datasets.texts import embed_texts, encoder_identity, text_encoder
 
 
 def _class_indices(labels: list[str], source: str) -> tuple[np.ndarray, list[str]]:

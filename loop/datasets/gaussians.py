@@ -13,9 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.datasets import make_blobs
 
-from loop.datasets.base import Dataset
-from loop.datasets.generators import TwoDGenerator, as_points, generated_dataset
-from loop.datasets.registry import LoadOptions, register_dataset
+from nudge.loop.datasets.base import Dataset
+from nudge.loop.datasets.generators import generated_dataset
+from nudge.loop.datasets.known_truth import TwoDGenerator, as_points
+from nudge.loop.datasets.registry import LoadOptions, register_dataset
 
 GAUSSIANS_RADIUS = 3.0
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from estimators.encoders import TextEncoder
-    from loop.datasets.base import Dataset
+    from nudge.estimators.encoders import TextEncoder
+    from nudge.loop.datasets.base import Dataset
 
 
 @dataclass(frozen=True)

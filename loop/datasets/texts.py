@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-from estimators.backends import make_encoder
-from estimators.encoders import TextEncoder
-from loop import embedding
+from nudge.estimators.backends import make_encoder
+from nudge.estimators.encoders import TextEncoder
+from nudge.loop.compute import embedding
+from nudge.loop.datasets.registry import load_dataset
 
 
 def text_encoder(encoder: TextEncoder | None) -> TextEncoder:
     """The encoder to use: the one given, else the shipped sentence model on the default backend
-    (:func:`estimators.backends.make_encoder`)."""
+    (:func:`nudge.estimators.backends.make_encoder`)."""
     return make_encoder() if encoder is None else encoder
 
 
@@ -34,3 +37,22 @@ def embed_texts(
     revised = np.full((len(texts), vectors.shape[1]), np.nan, dtype=np.float32)
     revised[np.array([r is not None for r in revisions], dtype=bool)] = vectors[len(texts) :]
     return vectors[: len(texts)], revised
+
+
+class TextCollector:
+    """An "encoder" that keeps the texts a data set loader asks to embed (and returns zeros)."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.texts = list(texts)
+        return np.zeros((len(texts), 1), dtype=np.float32)
+
+
+def texts_to_embed(spec: str, **options) -> tuple[str, list[str]]:
+    """(the data set's name, every text its loader would embed: texts and revisions), read and
+    checked through the data set's own loader without embedding anything (fast)."""
+    collector = TextCollector()
+    dataset = load_dataset(spec, encoder=collector, **options)
+    return dataset.name, collector.texts

@@ -1,0 +1,61 @@
+"""The factory of a session's estimator and learner, from its :class:`~nudge.loop.config.settings.SessionConfig`."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import clone
+
+from nudge.estimators import DirectionClassifier
+from nudge.loop.config.settings import SessionConfig
+from nudge.loop.datasets import Dataset
+from nudge.loop.errors import SessionError
+from nudge.strategies import make_learner
+
+# Sentence embeddings get a linear model: on the CAD dev split it beat MLPs at every
+# budget once revisions are added as examples (an MLP overfits the near-identical
+# pairs); see bench/tune_direction_loss.py. 2-D sets need the default MLP's bends.
+TEXT_ESTIMATOR = {"module__hidden": ()}
+
+
+def new_estimator(config: SessionConfig, dataset: Dataset):
+    """A fresh, unfitted estimator for a session on ``dataset`` (see :class:`SessionConfig`)."""
+    spec = config.estimator
+    if isinstance(spec, dict):
+        params = {"criterion": config.loss, "random_state": config.seed,
+                  "classes": list(range(dataset.n_classes)), "warm_start": True}
+        if dataset.texts is not None:
+            params.update(TEXT_ESTIMATOR)
+        return DirectionClassifier(**{**params, **spec})
+    if hasattr(spec, "get_params"):
+        estimator = clone(spec)
+        if "classes" in estimator.get_params() and estimator.get_params()["classes"] is None:
+            estimator.set_params(classes=list(range(dataset.n_classes)))
+        return estimator
+    return spec(n_features=dataset.n_features, n_classes=dataset.n_classes, seed=config.seed)
+
+
+def new_learner(config: SessionConfig, dataset: Dataset):
+    """A modAL learner (or committee) around a fresh estimator, querying with the session's strategy."""
+    return make_learner(new_estimator(config, dataset), config.strategy)
+
+
+def check_estimator(config: SessionConfig, dataset: Dataset) -> None:
+    """Build the network once, so a bad estimator setting fails now and not in every retrain."""
+    try:
+        estimator = new_estimator(config, dataset)
+        if isinstance(estimator, DirectionClassifier):  # sized as fit would size it
+            estimator.n_features_in_ = dataset.n_features
+            estimator.classes_ = np.arange(dataset.n_classes)
+            estimator.initialize()
+    except (TypeError, ValueError) as error:
+        raise SessionError(f"bad estimator settings {describe_estimator(config)}: {error}") from None
+
+
+def describe_estimator(config: SessionConfig) -> str:
+    """The estimator setting in a line of text (for messages)."""
+    spec = config.estimator
+    if isinstance(spec, dict):
+        return repr(spec)
+    if hasattr(spec, "get_params"):
+        return type(spec).__name__
+    return getattr(spec, "__qualname__", repr(spec))

@@ -1,0 +1,154 @@
+"""The rules an answer must follow, as plain functions (the page and the API share them).
+
+Each function checks one part of an answer and returns it in the form the
+session stores, or raises :class:`nudge.loop.errors.SessionError` with a message for
+the person who answered. None of them stores anything.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from nudge.estimators.targets import check_directions
+from nudge.loop.errors import SessionError
+from nudge.loop.store.schema import DIRECTION_SOURCES
+
+MAX_ANNOTATOR_CHARS = 200
+MAX_REWRITE_CHARS = 20_000
+
+
+def who_annotates(login: str | None, typed: object) -> str:
+    """The login name when there is one, else the name typed (stripped); refused when there is neither."""
+    if login:
+        return login
+    name = typed.strip() if isinstance(typed, str) else ""
+    if not name:
+        raise SessionError("enter your name (top of the page) before annotating")
+    return name
+
+
+def check_annotator(annotator: object) -> str:
+    """The annotator's name, stripped; refused when empty, too long or holding control characters."""
+    if not isinstance(annotator, str) or not annotator.strip():
+        raise SessionError("an annotator name is required")
+    annotator = annotator.strip()
+    if len(annotator) > MAX_ANNOTATOR_CHARS:
+        raise SessionError(f"annotator names are at most {MAX_ANNOTATOR_CHARS} characters")
+    if any(unicodedata.category(c) == "Cc" for c in annotator):
+        raise SessionError("annotator names cannot hold control characters")
+    return annotator
+
+
+def label_index(label: object, class_names: Sequence[str]) -> int:
+    """The class index of ``label``, given as a class name or as an index 0..C-1."""
+    names = list(class_names)
+    if isinstance(label, str) and label in names:
+        return names.index(label)
+    try:
+        index = int(label)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        raise SessionError(f"label {label!r} is not one of the classes {names}") from None
+    if index != label or not 0 <= index < len(names):
+        raise SessionError(f"label {label!r} is not one of the classes 0..{len(names) - 1} {names}")
+    return index
+
+
+def check_direction(direction: object, i: int, n_features: int) -> np.ndarray:
+    """Direction ``i`` as an (n,) float array: finite, non-zero, and trainable in float32."""
+    try:
+        vector = np.asarray(direction, dtype=float)
+    except (TypeError, ValueError):
+        raise SessionError(f"direction {i} is not a list of numbers") from None
+    if vector.shape != (n_features,):
+        raise SessionError(
+            f"direction {i} has shape {vector.shape}; this data set needs {n_features} numbers"
+        )
+    try:
+        check_directions(vector, where=f"direction {i}")
+    except ValueError as error:
+        raise SessionError(str(error)) from None
+    with np.errstate(over="ignore"):  # the network trains in float32: the length must not overflow nor vanish
+        length = float(np.linalg.norm(vector.astype(np.float32)))
+    if not (np.isfinite(length) and length > 0):
+        raise SessionError(
+            f"direction {i} is too {'long' if length > 0 else 'short'} to train on in float32; scale it"
+        )
+    return vector
+
+
+def check_sources(sources: Sequence[str] | None, n_directions: int) -> list[str]:
+    """How each direction was given (default "api" for all), one known source per direction."""
+    sources = list(sources) if sources is not None else ["api"] * n_directions
+    if len(sources) != n_directions:
+        raise SessionError(f"{n_directions} directions but {len(sources)} sources")
+    unknown = set(sources) - set(DIRECTION_SOURCES)
+    if unknown:
+        raise SessionError(f"unknown direction source(s) {sorted(unknown)}; use {list(DIRECTION_SOURCES)}")
+    return sources
+
+
+def direction_targets(
+    label: int,
+    n_directions: int,
+    class_names: Sequence[str],
+    targets: Sequence[int | str] | None,
+    likeliest_other: Callable[[int], int] | None,
+) -> list[int]:
+    """The class each direction leads to, as class indices.
+
+    Given ``targets`` (names or indices) are checked: one per direction, never
+    the label itself. Without them: the other class for two classes; for more,
+    ``likeliest_other(j)`` (the model's likeliest other class at direction j's
+    tip), which is None before any model exists.
+    """
+    if targets is not None:
+        if len(targets) != n_directions:
+            raise SessionError(f"{n_directions} directions but {len(targets)} targets")
+        indices = [label_index(t, class_names) for t in targets]
+        if label in indices:
+            raise SessionError("a direction must lead to another class than the label")
+        return indices
+    if len(class_names) == 2:
+        return [1 - label] * n_directions
+    if n_directions and likeliest_other is None:
+        raise SessionError("with more than two classes, say which class each direction leads to")
+    return [likeliest_other(j) for j in range(n_directions)]
+
+
+def check_text(text: object, what: str = "the text") -> str:
+    """``text`` if it is text the session would read (a rewrite, a draft), else a SessionError saying why."""
+    if not isinstance(text, str) or not text.strip():
+        raise SessionError(f"{what} is empty")
+    if len(text) > MAX_REWRITE_CHARS:
+        raise SessionError(f"{what} is longer than {MAX_REWRITE_CHARS} characters")
+    if "\x00" in text:
+        raise SessionError(f"{what} holds a NUL character; send plain text")
+    return text
+
+
+def check_rewrite(rewrite: object, text: str | None) -> str:
+    """A rewrite of the query's ``text`` (None: the data set has no texts), checked as text."""
+    if text is None:
+        raise SessionError("rewrites are for text data sets; this one has no texts")
+    rewrite = check_text(rewrite, "the rewrite")
+    if rewrite.strip() == text.strip():
+        raise SessionError("the rewrite is the same as the text; change it so the label flips")
+    return rewrite
+
+
+def rewrite_direction(embedded_rewrite: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """k = E(rewrite) - E(text), refused when it is zero or not finite."""
+    direction = np.asarray(embedded_rewrite, dtype=float) - x
+    if not np.any(direction):
+        raise SessionError(
+            "the rewrite embeds exactly as the text: the sentence model reads only the first "
+            "~200 words, so change something there"
+        )
+    try:
+        check_directions(direction, where="the rewrite's direction")
+    except ValueError as error:
+        raise SessionError(str(error)) from None
+    return direction

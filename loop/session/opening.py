@@ -1,0 +1,102 @@
+"""Opening a session for a long-running process: ``nudge serve`` (in ui/) and ``nudge train``.
+
+A session that exists is resumed with the settings it was made with: requested
+settings that define its data or model are refused with the differences
+listed, those that only change how it runs are applied and said
+(:mod:`nudge.loop.config.resume`). A new session is made from the requested
+settings. Either way the session gets a
+:class:`~nudge.loop.training.shared.SharedTrainer`, so several processes on one
+database share one model. The command line's side is :mod:`nudge.loop.cli.args`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from nudge.estimators.backends import make_encoder
+from nudge.loop.compute.embedding import EmbeddingJob
+from nudge.loop.compute.engine import Engine
+from nudge.loop.compute.matrix import matrix_path
+from nudge.loop.config.resume import resumed_settings
+from nudge.loop.config.settings import SessionConfig
+from nudge.loop.datasets.texts import texts_to_embed
+from nudge.loop.errors import SessionError
+from nudge.loop.session.session import Session
+from nudge.loop.store.store import LeaseLimits, Store
+from nudge.loop.training.shared import SharedTrainer
+
+DEFAULT_DATASET = "moons"
+
+
+def default_session_name(dataset: str) -> str:
+    """A readable session id for a data set spec, e.g. 'moons' or 'csv-points'."""
+    kind, _, path = dataset.partition(":")
+    stem = re.sub(r"\.[A-Za-z0-9]+$", "", path.rstrip("/").split("/")[-1]) if path else ""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", f"{kind}-{stem}" if stem else kind).strip("-") or "session"
+
+
+@dataclass(frozen=True)
+class SessionPlan:
+    """What opening a session from the command line will do, decided before anything is loaded."""
+
+    store: Store
+    name: str
+    config: SessionConfig  # the stored settings with the applicable changes, or the new session's
+    resumed: bool
+    applied: tuple[str, ...]  # the changes applied to a resumed session's settings, described
+
+
+def plan_session(db: str, requested: dict, session: str | None = None, *, create: bool = True) -> SessionPlan:
+    """Which session to open on the database ``db`` (a path or URL), and with which settings
+    (see the module docstring): ``session`` by name (default: named after the data set), with the
+    ``requested`` settings (:class:`~nudge.loop.config.settings.SessionConfig` fields; those left out keep the
+    stored or default value).
+
+    Every setting is checked here, before anything is written, so a bad one leaves no session behind.
+    """
+    new_config = SessionConfig(**{"dataset": DEFAULT_DATASET, **requested})
+    store = Store(db)
+    name = session or default_session_name(new_config.dataset)
+    stored = store.session_config(name)
+    if stored is not None:
+        config, applied = resumed_settings(name, SessionConfig.from_dict(stored), requested)
+        return SessionPlan(store, name, config, True, tuple(applied))
+    if not create:
+        known = store.session_ids()
+        raise SessionError(f"no session {name!r} in {store.url} (sessions there: {', '.join(known) or 'none'})")
+    return SessionPlan(store, name, new_config, False, ())
+
+
+def pending_embedding(plan: SessionPlan, engine: Engine | None = None) -> EmbeddingJob | None:
+    """The embedding the plan's data set still needs before its session can start (None: none needed).
+
+    The data set is read and checked through its own loader (without embedding); a text set
+    whose vectors are not all ready needs an :class:`~nudge.loop.compute.embedding.EmbeddingJob` (run through
+    ``engine``: here by default, or on a Dask cluster).
+    """
+    _, texts = texts_to_embed(plan.config.dataset, **plan.config.dataset_options)
+    if not texts:
+        return None
+    encoder = make_encoder()
+    if matrix_path(encoder, texts).is_file():
+        return None
+    return EmbeddingJob(texts, encoder, engine=engine)
+
+
+def open_session(plan: SessionPlan, *, train: bool = True, lease_limits: LeaseLimits = LeaseLimits(),
+                 engine: Engine | None = None, say=print) -> Session:
+    """Resume the planned session, or make it (see :func:`plan_session`). ``engine``: where its
+    trainer scores the pool (default: here)."""
+    trainer = SharedTrainer(train=train, engine=engine)
+    if plan.resumed:
+        session = Session.open(plan.store, plan.name, trainer=trainer, lease_limits=lease_limits, config=plan.config)
+        if plan.applied:
+            plan.store.update_session(plan.name, config=plan.config.to_dict())
+            say(f"applied to the resumed session: {'; '.join(plan.applied)}")
+        say(f"resuming session {plan.name!r} ({session.status()['n_answers']} answers so far) from {plan.store.url}")
+        return session
+    session = Session.create(plan.store, plan.config, session_id=plan.name, trainer=trainer,
+                             lease_limits=lease_limits)
+    say(f"new session {plan.name!r} on {plan.config.dataset}, stored in {plan.store.url}")
+    return session

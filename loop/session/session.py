@@ -1,0 +1,481 @@
+"""A session: a data set, a learner, a query strategy and the annotation log.
+
+The log in the :class:`nudge.loop.store.store.Store` is the source of truth; the model is
+derived from it. A restarted session rebuilds its model from the log and
+carries on. The parts, each replaceable:
+
+- :class:`nudge.loop.config.settings.SessionConfig` and its estimator factory: what the session is;
+- a :class:`nudge.loop.training.trainer.Trainer`: how and when the log becomes a model
+  (:class:`~nudge.loop.training.trainer.InlineTrainer` in the caller's thread, the default;
+  :class:`~nudge.loop.training.trainer.BackgroundTrainer` in a thread of its own, for the UI);
+- :class:`nudge.loop.session.leasing.Leases`: who may be handed which point;
+- :mod:`nudge.loop.session.answers`: the rules an answer must follow;
+- :class:`nudge.loop.callbacks.SessionCallback`: your code at each event.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nudge.estimators.backends import make_encoder
+from nudge.loop.callbacks import HOOKS, SessionCallback
+from nudge.loop.config.factory import check_estimator, new_learner
+from nudge.loop.config.resume import check_same_data
+from nudge.loop.config.settings import SessionConfig
+from nudge.loop.datasets import Dataset, load_dataset
+from nudge.loop.errors import SessionError
+from nudge.loop.session.answers import (
+    check_annotator,
+    check_direction,
+    check_rewrite,
+    check_sources,
+    direction_targets,
+    label_index,
+    rewrite_direction,
+)
+from nudge.loop.session.leasing import Leases
+from nudge.loop.stopping.rule import StoppingRule
+from nudge.loop.stopping.specs import check_stop_specs
+from nudge.loop.store.store import Annotation, LeaseLimits, QueryRecord, Store
+from nudge.loop.training.trainer import InlineTrainer, ModelSnapshot, Trainer
+from nudge.strategies import select_queries
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Query:
+    """A point handed to an annotator, with what the model thinks of it."""
+
+    query_id: str
+    point_id: int
+    annotator: str
+    model_version: int
+    score: float | None
+    lease_until: float
+    x: np.ndarray = field(repr=False)
+    probabilities: np.ndarray | None = field(repr=False)  # (C,) or None before any training
+    text: str | None = None
+
+    @property
+    def prediction(self) -> int | None:
+        return None if self.probabilities is None else int(np.argmax(self.probabilities))
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A point chosen for an annotator but not leased to them (see :meth:`Session.propose_queries`)."""
+
+    point_id: int
+    score: float | None
+    model_version: int  # the model that chose it
+
+
+class Session:
+    """One annotation session; see the module docstring. Build with :meth:`create` or :meth:`open`."""
+
+    def __init__(
+        self,
+        store: Store,
+        session_id: str,
+        config: SessionConfig,
+        dataset: Dataset,
+        *,
+        trainer: Trainer | None = None,
+        callbacks: Sequence[SessionCallback] = (),
+        encoder=None,
+        lease_limits: LeaseLimits = LeaseLimits(),
+    ) -> None:
+        self.store = store
+        self.session_id = session_id
+        self.config = config
+        self.dataset = dataset
+        self.stopping = StoppingRule.from_specs(config.stop, dataset, seed=config.seed)
+        self.callbacks = [self.stopping, *callbacks]  # first, so other callbacks see this round's verdict
+        self._encoder = encoder
+        self.leases = Leases(store, session_id, dataset.pool, len(dataset.X), config.lease_seconds, lease_limits)
+        self.trainer = trainer or InlineTrainer()
+        self.trainer.attach(self)
+
+    # ------------------------------------------------------------- construction
+    @classmethod
+    def create(
+        cls,
+        store: Store,
+        config: SessionConfig | None = None,
+        *,
+        session_id: str | None = None,
+        dataset: Dataset | None = None,
+        trainer: Trainer | None = None,
+        callbacks: Sequence[SessionCallback] = (),
+        encoder=None,
+        lease_limits: LeaseLimits = LeaseLimits(),
+    ) -> Session:
+        """Start a new session (the data set is loaded from the config unless given)."""
+        config = config or SessionConfig()
+        dataset = dataset or load_dataset(config.dataset, encoder=encoder, **config.dataset_options)
+        check_estimator(config, dataset)  # before anything is stored
+        check_stop_specs(config.stop, dataset.n_classes)
+        session_id = session_id or uuid.uuid4().hex[:12]
+        store.create_session(session_id, config.to_dict(), fingerprint=dataset.fingerprint or None)
+        return cls(store, session_id, config, dataset, trainer=trainer, callbacks=callbacks, encoder=encoder,
+                   lease_limits=lease_limits)
+
+    @classmethod
+    def open(
+        cls,
+        store: Store,
+        session_id: str,
+        *,
+        dataset: Dataset | None = None,
+        trainer: Trainer | None = None,
+        callbacks: Sequence[SessionCallback] = (),
+        encoder=None,
+        lease_limits: LeaseLimits = LeaseLimits(),
+        config: SessionConfig | None = None,
+    ) -> Session:
+        """Reopen a stored session: reload its data set and rebuild its model from the log.
+
+        ``config``: the stored settings with safe changes applied (see :mod:`nudge.loop.config.resume`);
+        default: the stored settings.
+        """
+        stored = store.session_config(session_id)
+        if stored is None:
+            raise SessionError(f"no session named {session_id!r} in {store.url}")
+        config = config or SessionConfig.from_dict(stored)
+        dataset = dataset or load_dataset(config.dataset, encoder=encoder, **config.dataset_options)
+        recorded = store.session_fingerprint(session_id)
+        check_same_data(session_id, recorded, dataset.fingerprint)
+        if recorded is None and dataset.fingerprint:  # a session older than fingerprints: pinned from now on
+            store.update_session(session_id, fingerprint=dataset.fingerprint)
+        check_estimator(config, dataset)
+        return cls(store, session_id, config, dataset, trainer=trainer, callbacks=callbacks, encoder=encoder,
+                   lease_limits=lease_limits)
+
+    def close(self) -> None:
+        """Stop the trainer (a background one's thread). The store stays open."""
+        self.trainer.close()
+
+    def notify(self, hook: str, *arguments) -> None:
+        """Call ``hook`` (one of :data:`nudge.loop.callbacks.HOOKS`) on every callback; log what raises."""
+        assert hook in HOOKS
+        for callback in self.callbacks:
+            try:
+                getattr(callback, hook)(self, *arguments)
+            except Exception:  # the event happened; a failing callback must not undo it
+                logger.exception("callback %r failed in %s", callback, hook)
+
+    # ------------------------------------------------------------------- model
+    def new_learner(self):
+        """A fresh, unfitted learner for this session (the trainer's starting point)."""
+        return new_learner(self.config, self.dataset)
+
+    @property
+    def model(self) -> ModelSnapshot:
+        """The current published model (safe to use from any thread)."""
+        return self.trainer.snapshot
+
+    @property
+    def training(self) -> bool:
+        """True while a retrain runs or waits to run."""
+        return self.trainer.busy
+
+    @property
+    def last_train_seconds(self) -> float:
+        return self.trainer.last_train_seconds
+
+    def retrain(self, *, full: bool = False) -> ModelSnapshot:
+        """Train on the current log now and publish the new model (see :meth:`Trainer.retrain`)."""
+        return self.trainer.retrain(full=full)
+
+    def request_retrain(self) -> None:
+        """Retrain as soon as the trainer can (now, or in its thread)."""
+        self.trainer.request()
+
+    def wait_until_trained(self, timeout: float = 60.0) -> bool:
+        """Block until no retrain is pending or running (for scripts and tests)."""
+        return self.trainer.wait_until_idle(timeout)
+
+    def labelled_points(self) -> dict[int, int]:
+        """Point id -> class index of every point whose current answer is a label."""
+        latest = {point_id: label for point_id, label, _ in self.store.answered_points(self.session_id)}
+        return {point_id: label for point_id, label in latest.items() if label is not None}
+
+    def effective_annotations(self) -> list[Annotation]:
+        """Per point, its latest answer that is neither undone nor a skip; by annotation id."""
+        latest: dict[int, Annotation] = {}
+        for annotation in self.store.annotations(self.session_id, include_undone=False):
+            latest[annotation.point_id] = annotation
+        return sorted((a for a in latest.values() if not a.is_skip), key=lambda a: a.id)
+
+    def evaluate_learner(self, learner) -> float | None:
+        """Accuracy of ``learner`` on the held-out test split (None when there is none)."""
+        test = self.dataset.test
+        if len(test) == 0:
+            return None
+        return float(np.mean(learner.predict(self.dataset.X[test]) == self.dataset.y[test]))
+
+    def evaluate(self, X: np.ndarray | None = None, y: np.ndarray | None = None) -> float | None:
+        """Accuracy of the current model on (X, y), by default the held-out test split."""
+        if X is None:
+            return self.model.accuracy
+        if not self.model.is_fitted:
+            return None
+        return float(np.mean(self.model.learner.predict(X) == y))
+
+    # ----------------------------------------------------------------- queries
+    def next_queries(self, annotator: str, n: int = 1, *, client: str | None = None) -> list[Query]:
+        """Hand ``annotator`` n points to answer (their open, unexpired queries first).
+
+        ``client``: the address asking (for the per-address lease limit). Returns
+        fewer than n (possibly none) when the pool is used up.
+        """
+        annotator = check_annotator(annotator)
+        if n < 1:
+            raise SessionError("ask for at least one query")
+        mine = self.leases.held_by(annotator)[:n]
+        snapshot, ranking = self.model, self.trainer.ranking
+        new: list[QueryRecord] = []
+        if len(mine) < n and ranking is not None and ranking.version == snapshot.version:
+            new = self.leases.claim_ranked(annotator, n - len(mine), ranking.candidates(), snapshot.version, client)
+        if len(mine) + len(new) < n:  # no ranking for this model (or it ran out): choose afresh
+            def choose(available: np.ndarray, count: int):
+                return select_queries(
+                    snapshot.learner, self.dataset.X, count, self.config.strategy,
+                    available=available, random_state=self.config.seed + snapshot.version,
+                )
+
+            new += self.leases.hand_out(annotator, n - len(mine) - len(new), choose, snapshot.version, client)
+        queries = [self._describe(record, snapshot) for record in mine + new]
+        if queries:
+            self.notify("on_query", queries)
+        return queries
+
+    def next_query(self, annotator: str, *, client: str | None = None) -> Query | None:
+        """One point for ``annotator``, or None when the pool is used up."""
+        queries = self.next_queries(annotator, 1, client=client)
+        return queries[0] if queries else None
+
+    def query(self, query_id: str) -> Query:
+        """A query handed out earlier, described with the current model."""
+        return self._describe(self.leases.record(query_id), self.model)
+
+    def propose_queries(self, annotator: str, n: int = 1, *, exclude: Sequence[int] = (),
+                        client: str | None = None) -> list[Proposal]:
+        """Choose up to n points for ``annotator`` with the current model, without leasing them.
+
+        For preparing an annotator's next query while they look at the current
+        one: nothing is stored and nothing is reserved, so preparing never holds a
+        second lease. The points are those :meth:`next_queries` could hand out now
+        (not labelled, not answered or skipped by ``annotator``, not leased to
+        anyone), minus ``exclude`` (e.g. points prepared for other tabs): the best
+        free ones of the model's ranking when the trainer keeps one, else chosen
+        afresh. Lease one with :meth:`claim_query` when it is needed; by then it
+        may have gone to someone else.
+        """
+        annotator = check_annotator(annotator)
+        snapshot, ranking = self.model, self.trainer.ranking
+        excluded = {int(point) for point in exclude}
+        if ranking is not None and ranking.version == snapshot.version:
+            candidates = [(point, score) for point, score in ranking.candidates() if point not in excluded]
+            free = self.leases.free(annotator, candidates, n)
+            if len(free) == n:
+                return [Proposal(point, _finite_or_none(score), snapshot.version) for point, score in free]
+        available = self.leases.available(annotator)
+        available[[point for point in excluded if 0 <= point < len(available)]] = False
+        count = min(n, int(available.sum()))
+        if count < 1:
+            return []
+        indices, scores = select_queries(
+            snapshot.learner, self.dataset.X, count, self.config.strategy,
+            available=available, random_state=self.config.seed + snapshot.version,
+        )
+        return [Proposal(int(i), _finite_or_none(s), snapshot.version) for i, s in zip(indices, scores)]
+
+    def claim_query(self, annotator: str, point_id: int, *, score: float | None = None,
+                    model_version: int | None = None, client: str | None = None,
+                    plane: bytes | None = None) -> Query | None:
+        """Lease ``point_id`` to ``annotator`` if :meth:`next_queries` could hand it to them now.
+
+        Returns the new query, or None when the point was labelled, answered by
+        them or leased meanwhile. ``score`` and ``model_version`` record what chose
+        the point (a :class:`Proposal`'s); the version defaults to the current model.
+        ``plane``: the basis of the plane the point is shown in (kept with the query).
+        The check and the lease happen in one database transaction.
+        """
+        annotator = check_annotator(annotator)
+        point_id = int(point_id)
+        if not self.leases.in_pool(point_id):
+            return None  # not a pool point: never handed out
+        snapshot = self.model
+        version = snapshot.version if model_version is None else model_version
+        claimed = self.leases.claim_ranked(annotator, 1, [(point_id, score)], version, client, plane)
+        return self._describe(claimed[0], snapshot) if claimed else None
+
+    def release_query(self, query_id: str, *, annotator: str) -> None:
+        """Give ``annotator``'s open query back unanswered: its point may go to anyone again.
+
+        For a page whose tab changed its annotator's name while showing the query.
+        """
+        annotator = check_annotator(annotator)
+        record = self.leases.answerable(query_id, annotator)
+        self.store.release_query(self.session_id, record.id)
+
+    def _describe(self, record: QueryRecord, snapshot: ModelSnapshot) -> Query:
+        x = self.dataset.X[record.point_id]
+        probabilities = None
+        if snapshot.is_fitted:
+            probabilities = snapshot.learner.predict_proba(x[None, :])[0]
+        text = None if self.dataset.texts is None else self.dataset.texts[record.point_id]
+        return Query(
+            record.id, record.point_id, record.annotator, record.model_version, record.score,
+            record.lease_until, x, probabilities, text,
+        )
+
+    # ----------------------------------------------------------------- answers
+    def submit(
+        self,
+        query_id: str,
+        label: int | str,
+        directions: Sequence[Sequence[float]] = (),
+        *,
+        annotator: str,
+        sources: Sequence[str] | None = None,
+        targets: Sequence[int | str] | None = None,
+        rewrite: str | None = None,
+    ) -> Annotation:
+        """Record an answer to a query: a label and zero or more directions.
+
+        ``label`` is a class index or a class name. Each direction is a full vector
+        in R^n; ``sources`` says how each was given (default "api"); ``targets``
+        the class each leads to (default: the other class for two classes; for more,
+        the likeliest other class at the arrow's tip). ``rewrite`` (text data only)
+        is the query's text rewritten with another label; it adds the direction
+        E(rewrite) - E(text). The answer is committed before this returns.
+        """
+        annotator = check_annotator(annotator)
+        record = self.leases.answerable(query_id, annotator)
+        label = label_index(label, self.dataset.class_names)
+        vectors = [check_direction(d, i, self.dataset.n_features) for i, d in enumerate(directions)]
+        sources = check_sources(sources, len(vectors))
+        if rewrite is not None:
+            vectors.append(self._rewrite_direction(record.point_id, rewrite))
+            sources.append("rewrite")
+        if len(vectors) > self.config.max_directions:
+            raise SessionError(f"an answer carries at most {self.config.max_directions} directions")
+        target_indices = direction_targets(
+            label, len(vectors), self.dataset.class_names, targets, self._tip_class(record.point_id, label, vectors),
+        )
+        annotation = self._store_answer(record, label, vectors, target_indices, sources, annotator, rewrite)
+        self.trainer.answer_recorded()
+        return annotation
+
+    def skip(self, query_id: str, *, annotator: str) -> Annotation:
+        """Record that ``annotator`` passed on a query; the point goes back to the others."""
+        annotator = check_annotator(annotator)
+        record = self.leases.answerable(query_id, annotator)
+        return self._store_answer(record, None, [], [], [], annotator, None)
+
+    def _store_answer(self, record: QueryRecord, label: int | None, vectors, targets, sources,
+                      annotator: str, rewrite: str | None) -> Annotation:
+        annotation = self.store.add_annotation(
+            self.session_id, query_id=record.id, point_id=record.point_id, label=label,
+            directions=vectors, targets=targets, sources=sources, annotator=annotator,
+            model_version=self.model.version, round=self.trainer.retrains + 1, rewrite=rewrite,
+        )
+        self.notify("on_answer", annotation)
+        return annotation
+
+    def undo(self, annotator: str, *, client: str | None = None) -> Query | None:
+        """Undo ``annotator``'s last (not yet undone) answer and hand its point back to them.
+
+        The answer stays in the log, marked undone. Returns the re-opened query, or
+        None when there is nothing to undo. When someone else holds the point by now
+        (it was a skip), the annotator gets their next point instead.
+        """
+        undone = self.undo_answer(annotator, client=client)
+        return None if undone is None else undone[0]
+
+    def undo_answer(self, annotator: str, *, client: str | None = None) -> tuple[Query, Annotation] | None:
+        """:meth:`undo`, returning (the query handed back, the answer that was undone); None when
+        there is nothing to undo. The query is for another point when the undone one is taken."""
+        annotator = check_annotator(annotator)
+        snapshot = self.model
+        undone = self.leases.reopen(annotator, snapshot.version, client)
+        if undone is None:
+            return None
+        answer, record = undone
+        if not answer.is_skip:
+            self.request_retrain()
+        query = self.next_query(annotator, client=client) if record is None else self._describe(record, snapshot)
+        return query, answer
+
+    def relabel(self, point_id: int, label: int | str, directions: Sequence[Sequence[float]] = (),
+                *, annotator: str, sources: Sequence[str] | None = None,
+                targets: Sequence[int | str] | None = None) -> Annotation:
+        """Answer a point again (e.g. to correct a label); the newest answer counts."""
+        record = self.leases.lease_point(check_annotator(annotator), point_id, self.model.version)
+        return self.submit(record.id, label, directions, annotator=annotator, sources=sources, targets=targets)
+
+    def _tip_class(self, point_id: int, label: int, vectors: list[np.ndarray]):
+        """For more than two classes: direction j -> the likeliest other class at its tip (None untrained)."""
+        snapshot = self.model
+        if not snapshot.is_fitted:
+            return None
+
+        def likeliest_other(j: int) -> int:
+            tip = (self.dataset.X[point_id] + vectors[j])[None, :]
+            probabilities = snapshot.learner.predict_proba(tip)[0].copy()
+            probabilities[label] = -1.0
+            return int(np.argmax(probabilities))
+
+        return likeliest_other
+
+    def _rewrite_direction(self, point_id: int, rewrite: str) -> np.ndarray:
+        text = None if self.dataset.texts is None else self.dataset.texts[point_id]
+        rewrite = check_rewrite(rewrite, text)
+        return rewrite_direction(self.text_encoder().encode([rewrite])[0], self.dataset.X[point_id])
+
+    def text_encoder(self):
+        """The encoder rewrites are embedded with: the one given, else the one that embedded the
+        data set's texts, else the shipped sentence model (made once). Share it (e.g. with
+        :class:`nudge.loop.service.explain.Explainer`) rather than loading the sentence model twice."""
+        if self._encoder is None:
+            self._encoder = self.dataset.encoder or make_encoder()  # the data set's own: a rewrite embeds as its review did
+        return self._encoder
+
+    # ------------------------------------------------------------------ status
+    def status(self) -> dict:
+        """Counts and the current model, for progress displays and the API."""
+        snapshot = self.model
+        # the light query: the page polls this, and decoding every stored direction took ~50 ms at 200 CAD labels
+        standing = self.store.answered_points(self.session_id)
+        n_answers = sum(1 for _, label, _ in standing if label is not None)
+        return {
+            "session": self.session_id,
+            "dataset": self.dataset.name,
+            "loss": self.config.loss,
+            "strategy": self.config.strategy_name,
+            "model_version": snapshot.version,
+            "retraining": self.training,
+            "n_labeled": snapshot.n_labeled,
+            "n_directions": snapshot.n_directions,
+            "n_answers": n_answers,
+            "n_skips": len(standing) - n_answers,
+            "n_undone": self.store.count_annotations(self.session_id) - len(standing),
+            "accuracy": snapshot.accuracy,
+            "pool_size": int(self.leases.pool_mask.sum()),
+            "stopping": self.stopping.status(),
+        }
+
+
+def _finite_or_none(value) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if np.isfinite(value) else None

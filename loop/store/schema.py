@@ -1,0 +1,160 @@
+"""The tables of a nudge database (SQLAlchemy Core), and how an older file is brought up to date.
+
+sessions        one row per session: its settings (JSON) and the fingerprint of its data.
+queries         every point handed to an annotator: who, from which address, lease, status.
+annotations     every answer (label + directions, or a skip), never deleted: undo marks a
+                row ``undone``; a newer answer on the same point supersedes an older one.
+evaluations     held-out accuracy after each retrain (derived, for progress plots).
+models          every published model version of a session: its weights (safetensors)
+                and the answers it was trained on; the servers answer from the newest.
+trainer_leases  which process trains a session, until when (renewed while it lives).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    inspect,
+    text,
+)
+
+from nudge.loop.errors import StoreError
+
+SCHEMA_VERSION = 2
+DIRECTION_SOURCES = ("arrow", "towards-example", "rewrite", "api", "oracle")
+
+metadata = MetaData()
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Column("config", JSON, nullable=False),
+    Column("schema_version", Integer, nullable=False),
+    Column("fingerprint", JSON),  # what the data was when the session began (None: not recorded)
+)
+
+queries = Table(
+    "queries",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("session_id", String(64), ForeignKey("sessions.id"), nullable=False, index=True),
+    Column("point_id", Integer, nullable=False),
+    Column("annotator", String(200), nullable=False),
+    Column("issued_at", Float, nullable=False),
+    Column("lease_until", Float, nullable=False),
+    Column("model_version", Integer, nullable=False),
+    Column("score", Float),
+    Column("status", String(16), nullable=False),  # open | answered | skipped | released
+    Column("client", String(200)),  # the address the point was handed to (for per-address limits)
+    Column("closed_at", Float),  # when it was answered, skipped or released (None while open)
+    Column("plane", LargeBinary),  # the basis of the plane it was first shown in (u1, u2 as float64)
+    Index("ix_queries_point", "session_id", "point_id"),
+    Index("ix_queries_status", "session_id", "status"),
+)
+
+annotations = Table(
+    "annotations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_id", String(64), ForeignKey("sessions.id"), nullable=False, index=True),
+    Column("query_id", String(64), ForeignKey("queries.id")),
+    Column("point_id", Integer, nullable=False),
+    Column("label", Integer),  # NULL for a skip
+    Column("directions", JSON, nullable=False),  # list of vectors (lists of floats)
+    Column("targets", JSON, nullable=False),  # the class index each direction leads to
+    Column("sources", JSON, nullable=False),  # how each direction was given
+    Column("rewrite", Text),  # the rewritten text, when a direction came from one
+    Column("annotator", String(200), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("model_version", Integer, nullable=False),
+    Column("round", Integer, nullable=False),
+    Column("undone", Boolean, nullable=False, default=False),
+    Index("ix_annotations_point", "session_id", "point_id"),
+)
+
+evaluations = Table(
+    "evaluations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_id", String(64), ForeignKey("sessions.id"), nullable=False, index=True),
+    Column("model_version", Integer, nullable=False),
+    Column("n_labeled", Integer, nullable=False),
+    Column("n_directions", Integer, nullable=False),
+    Column("accuracy", Float),
+    Column("train_seconds", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+models = Table(
+    "models",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_id", String(64), ForeignKey("sessions.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("trainer", String(200), nullable=False),  # the process that trained it
+    Column("annotation_ids", JSON, nullable=False),  # the answers it saw, in training order
+    Column("n_labeled", Integer, nullable=False),
+    Column("n_directions", Integer, nullable=False),
+    Column("accuracy", Float),
+    Column("weights", LargeBinary, nullable=False),  # safetensors, one block per estimator
+    UniqueConstraint("session_id", "version", name="uq_models_version"),
+)
+
+trainer_leases = Table(
+    "trainer_leases",
+    metadata,
+    Column("session_id", String(64), ForeignKey("sessions.id"), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
+# Columns added since schema 1, added to an older database when it is opened (their types are the
+# tables' own, compiled for the database's dialect: BLOB on SQLite is BYTEA on PostgreSQL).
+ADDED_COLUMNS = {
+    "sessions": ["fingerprint"],
+    "queries": ["client", "closed_at", "plane"],
+}
+
+
+def check_and_upgrade(engine: Engine) -> None:
+    """Refuse a database whose tables exist but are not nudge's (a foreign file); then bring a
+    nudge database up to date: missing tables, indexes and the columns added since schema 1."""
+    inspector = inspect(engine)
+    existing = set(inspector.get_table_names())
+    missing_columns: list[Column] = []
+    for table in metadata.sorted_tables:
+        if table.name not in existing:
+            continue
+        found = {column["name"] for column in inspector.get_columns(table.name)}
+        added = ADDED_COLUMNS.get(table.name, [])
+        required = {column.name for column in table.columns} - set(added)
+        if not required <= found:
+            raise StoreError(
+                f"the database has a table {table.name!r} that is not nudge's "
+                f"(missing columns {sorted(required - found)})"
+            )
+        missing_columns += [table.c[name] for name in added if name not in found]
+    with engine.begin() as connection:
+        for column in missing_columns:
+            sql_type = column.type.compile(dialect=engine.dialect)
+            connection.execute(text(f"ALTER TABLE {column.table.name} ADD COLUMN {column.name} {sql_type}"))
+    metadata.create_all(engine)
+    for table in metadata.sorted_tables:
+        for index in table.indexes:
+            index.create(engine, checkfirst=True)

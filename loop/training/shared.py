@@ -1,0 +1,201 @@
+"""One trainer per session, however many servers: the :class:`SharedTrainer`.
+
+Every ``nudge serve`` process (and ``nudge train``) runs one. While it holds
+the session's trainer lease (:class:`nudge.loop.store.publication.TrainerLease`, renewed
+by a heartbeat thread) it is the session's only trainer: it notices new
+answers in the database — from any server — retrains, and publishes each
+model version (:class:`nudge.loop.store.publication.ModelRegistry`). Otherwise it follows:
+it loads each newly published version, so every server answers from the
+newest model. When the trainer dies its lease runs out and another process
+takes over within seconds, from the newest published model.
+
+A start-up loads the newest published model instead of retraining, so a
+restarted server answers at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from nudge.loop.errors import StoreError
+from nudge.loop.store.publication import (
+    LEASE_SECONDS,
+    ModelRegistry,
+    PublishedModel,
+    TrainerLease,
+    process_name,
+)
+from nudge.loop.training.trainer import ModelSnapshot, RoundRequests, Trainer
+from nudge.strategies import estimators_of
+from nudge.strategies.model import learners_of
+
+if TYPE_CHECKING:
+    from nudge.loop.compute.engine import Engine
+    from nudge.loop.session.session import Session
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.5
+
+
+class SharedTrainer(Trainer):
+    """Trains while it holds the session's trainer lease, follows the published models otherwise.
+
+    ``train=False``: never trains (``nudge serve --no-train``), only follows. Ranks the pool for
+    each model it trains or loads (see :mod:`nudge.loop.training.ranking`).
+    """
+
+    ranks_pool = True
+
+    def __init__(self, *, train: bool = True, lease_seconds: float = LEASE_SECONDS,
+                 poll_seconds: float = POLL_SECONDS, engine: Engine | None = None) -> None:
+        super().__init__(engine=engine)
+        self.may_train = train
+        self.lease_seconds = lease_seconds
+        self.poll_seconds = poll_seconds
+        self.name = process_name()
+        self.leader = False
+        self._requests = RoundRequests()
+        self._stopping = threading.Event()
+        self._log_trained = (0, 0, 0)  # the log as read before the last round (or at the start, in attach)
+        self._ranking_first = True
+        self._threads: list[threading.Thread] = []
+
+    def attach(self, session: Session) -> None:
+        if self.session is not None:
+            raise RuntimeError("a trainer serves one session")
+        for estimator in estimators_of(session.new_learner()):
+            if not hasattr(estimator, "weights_bytes"):
+                raise ValueError(
+                    "servers share a session's model as safetensors weights: its estimator must be an "
+                    f"nudge.estimators.DirectionClassifier (or subclass), not {type(estimator).__name__}"
+                )
+        self.session = session
+        self.registry = ModelRegistry(session.store.db, session.session_id)
+        self.lease = TrainerLease(session.store.db, session.session_id, self.name, self.lease_seconds)
+        self.snapshot = ModelSnapshot(session.new_learner(), 0, (), 0, 0, None)
+        self._follow()
+        self.leader = self.may_train and self.lease.acquire()
+        self._start(self._heartbeat, "lease")  # renews the lease while the catch-up below trains
+        seen = session.store.log_state(session.session_id)
+        if self.leader and self._behind_the_log():  # the trainer catches up with the log before serving
+            self.retrain()
+        self._log_trained = seen
+        self._start(self._train_or_follow, "train")
+
+    def _start(self, target, name: str) -> None:
+        thread = threading.Thread(target=target, daemon=True, name=f"{name}-{self.session.session_id}")
+        thread.start()
+        self._threads.append(thread)
+
+    # ------------------------------------------------------------------ policy
+    def request(self) -> None:
+        self._requests.ask()
+
+    @property
+    def busy(self) -> bool:
+        return self.training or (self._requests.asked and self.leader) or self._ranking_first
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._requests.close()
+        for thread in self._threads:
+            thread.join(timeout=60)
+        if self.leader:
+            try:
+                self.lease.release()
+            except Exception:  # the lease runs out by itself; a failing release must not stop a shutdown
+                logger.exception("could not release the trainer lease of session %s", self.session.session_id)
+
+    # ----------------------------------------------------------------- threads
+    def _heartbeat(self) -> None:
+        """Hold (or try to take) the trainer lease, renewing it well before it runs out."""
+        while not self._stopping.is_set():
+            try:
+                leader = self.may_train and self.lease.acquire()
+            except StoreError as error:  # a database hiccup: not the leader until the next beat succeeds
+                logger.error("trainer lease of session %s could not be renewed: %s", self.session.session_id, error)
+                leader = False
+            except Exception:
+                logger.exception("trainer lease of session %s could not be renewed", self.session.session_id)
+                leader = False
+            if leader and not self.leader:
+                logger.info("this process now trains session %s", self.session.session_id)
+                self.request()
+            self.leader = leader
+            self._stopping.wait(self.lease_seconds / 3)
+
+    def _train_or_follow(self) -> None:
+        self._rank_first()
+        while not self._stopping.is_set():
+            requested = self._requests.take(self.poll_seconds)
+            if self._stopping.is_set():
+                return
+            try:
+                self._follow()
+                if self.leader:
+                    self._train_when_due(requested)
+            except StoreError as error:  # the database refused (gone, read-only, full): said in one line
+                logger.error("training of session %s stopped for now: %s", self.session.session_id, error)
+            except Exception:  # the trainer must outlive one bad round; the log is intact
+                logger.exception("training of session %s failed; the previous model stays", self.session.session_id)
+
+    def _train_when_due(self, requested: bool) -> None:
+        """Retrain when asked, or when the log grew enough since the last round (answers from any
+        server: ``retrain_every`` new ones, or an undo), unless the model already covers the log.
+        The log's state is read before the round: what arrives during it counts towards the next."""
+        seen = self.session.store.log_state(self.session.session_id)  # one aggregate query
+        if not (requested or self._log_grew_since_trained(seen)):
+            return
+        if self._behind_the_log():
+            self.retrain()
+        self._log_trained = seen
+
+    def _log_grew_since_trained(self, seen: tuple[int, int, int]) -> bool:
+        new_answers, undone = seen[0] - self._log_trained[0], seen[1] != self._log_trained[1]
+        return new_answers >= self.session.config.retrain_every or undone
+
+    def _behind_the_log(self) -> bool:
+        """True when the model was not trained on exactly the log's current answers."""
+        return {a.id for a in self.session.effective_annotations()} != set(self.snapshot.annotation_ids)
+
+    # ----------------------------------------------------------- publication
+    def _follow(self) -> None:
+        """Load the newest published model when it is newer than ours."""
+        if self.registry.newest_version() <= self.snapshot.version:
+            return
+        published = self.registry.newest()
+        snapshot = ModelSnapshot(self._learner_from(published), published.version, published.annotation_ids,
+                                 published.n_labeled, published.n_directions, published.accuracy)
+        ranking = self.rank(snapshot)
+        self.snapshot, self.ranking = snapshot, ranking
+        self.session.notify("on_retrain", snapshot)  # this server's callbacks (its stopping rule) see it too
+
+    def _learner_from(self, published: PublishedModel):
+        """A learner with the published weights, and the training rows of the answers they saw
+        (the strategies' cold start reads them)."""
+        learner = self.session.new_learner()
+        for estimator, blob in zip(estimators_of(learner), published.weights):
+            estimator.load_weights_bytes(blob, source=f"published model v{published.version}")
+        wanted = set(published.annotation_ids)
+        answers = [a for a in self.session.store.annotations(self.session.session_id) if a.id in wanted]
+        if answers:
+            X, y = self.training_rows(answers)
+            for member in learners_of(learner):
+                member.X_training, member.y_training = X, y
+        return learner
+
+    def publish(self, snapshot: ModelSnapshot, train_seconds: float) -> None:
+        """Publish to the database first; only a version that was published becomes ours."""
+        model = PublishedModel(
+            snapshot.version, self.name, snapshot.annotation_ids, snapshot.n_labeled, snapshot.n_directions,
+            snapshot.accuracy, tuple(estimator.weights_bytes() for estimator in estimators_of(snapshot.learner)),
+        )
+        if self.registry.publish(self.lease, model):
+            super().publish(snapshot, train_seconds)
+        else:  # another process trains now; its models win
+            self.leader = False
+            logger.warning("model v%d of session %s was not published: another process trains it now",
+                           snapshot.version, self.session.session_id)

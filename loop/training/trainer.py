@@ -1,0 +1,322 @@
+"""Training: turning the annotation log into published models.
+
+A :class:`Trainer` retrains a session's learner from its log and publishes
+each new model as an immutable :class:`ModelSnapshot`. A round is three
+steps, each a method a subclass may override (as skorch's ``NeuralNet`` is
+changed through ``get_loss`` or ``train_step``):
+
+- :meth:`Trainer.training_rows`: the rows (X, packed y) for some answers;
+- :meth:`Trainer.fit`: how the learner is brought up to date (modAL ``teach``
+  with the new answers when the log only grew, a ``fit`` on all of them after
+  an undo or a relabel, a fresh learner every ``full_refit_every`` rounds);
+- :meth:`Trainer.publish`: what happens once a model is ready (the pool is
+  ranked for it where the trainer serves requests, see :mod:`nudge.loop.training.ranking`; it
+  becomes the session's model, its held-out accuracy is stored, callbacks
+  hear of it).
+
+When a round runs is the trainer's policy: :class:`InlineTrainer` trains in
+the caller's thread (scripted loops, tests: ``submit`` returns once the model
+is retrained), :class:`BackgroundTrainer` in a thread of its own (the UI: a
+copy of the learner is trained and swapped in when done, so queries never
+wait for training).
+"""
+
+from __future__ import annotations
+
+import copy
+import gc
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from nudge.estimators import pack_targets
+from nudge.loop.compute.memory import release_freed_memory
+from nudge.loop.errors import StoreError
+from nudge.loop.store.store import Annotation
+from nudge.loop.training.ranking import Ranking, rank_pool
+from nudge.strategies import estimators_of
+
+if TYPE_CHECKING:
+    from nudge.loop.compute.engine import Engine
+    from nudge.loop.session.session import Session
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelSnapshot:
+    """A trained learner and the annotations it was trained on; never mutated once published."""
+
+    learner: object  # modAL ActiveLearner or Committee
+    version: int
+    annotation_ids: tuple[int, ...]
+    n_labeled: int
+    n_directions: int
+    accuracy: float | None
+
+    @property
+    def is_fitted(self) -> bool:
+        """Trained on at least one answer (a retrain after the last answer was undone is not)."""
+        return self.n_labeled > 0
+
+    @property
+    def estimator(self):
+        """The network (a committee's first member stands for the committee)."""
+        return estimators_of(self.learner)[0]
+
+
+class RoundRequests:
+    """Training rounds asked for from any thread, merged until the training thread takes them."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self.asked = False  # a round is asked for and not taken yet
+        self.closed = False
+
+    def ask(self) -> None:
+        with self._changed:
+            self.asked = True
+            self._changed.notify_all()
+
+    def close(self) -> None:
+        """Wake the training thread for good: :meth:`take` no longer waits."""
+        with self._changed:
+            self.closed = True
+            self._changed.notify_all()
+
+    def take(self, timeout: float | None = None) -> bool:
+        """Wait (at most ``timeout`` seconds; None: as long as it takes) until a round is asked for or
+        the requests are closed; True, and the request taken, when a round was asked for."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.asked or self.closed, timeout)
+            asked, self.asked = self.asked, False
+            return asked
+
+
+class Trainer:
+    """Retrains a session's learner from its log; subclasses choose when (see the module docstring)."""
+
+    ranks_pool = False  # rank the pool for each model (served sessions), or let each request choose
+
+    def __init__(self, *, engine: Engine | None = None) -> None:
+        """``engine``: where the pool is scored for a new model (a Dask cluster); default here."""
+        self.engine = engine
+        self.session: Session | None = None
+        self.snapshot: ModelSnapshot | None = None
+        self.ranking: Ranking | None = None
+        self.training = False
+        self.last_train_seconds = 0.0
+        self.retrains = 0
+        self._pending_answers = 0
+        self._train_lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        self._ranking_first = False  # a first ranking still to be made in a thread (see _rank_first)
+
+    def attach(self, session: Session) -> None:
+        """Serve ``session`` (called once by the session): an untrained model, or one rebuilt from the log."""
+        if self.session is not None:
+            raise RuntimeError("a trainer serves one session")
+        self.session = session
+        self.snapshot = ModelSnapshot(session.new_learner(), 0, (), 0, 0, None)
+        if session.effective_annotations():
+            self.retrain(full=True)
+
+    # ------------------------------------------------------------------ policy
+    def answer_recorded(self) -> None:
+        """Count an answer; ask for a round when ``retrain_every`` answers have come."""
+        with self._count_lock:
+            self._pending_answers += 1
+            due = self._pending_answers >= self.session.config.retrain_every
+            if due:
+                self._pending_answers = 0
+        if due:
+            self.request()
+
+    def request(self) -> None:
+        """A round is wanted (new answers, an undo): run it now."""
+        self.retrain()
+
+    @property
+    def busy(self) -> bool:
+        """True while a round runs or is waiting to run."""
+        return self.training
+
+    def wait_until_idle(self, timeout: float = 60.0) -> bool:
+        """Block until no round is pending or running; False when ``timeout`` passed first."""
+        deadline = time.monotonic() + timeout
+        while self.busy:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    def close(self) -> None:
+        """Stop training (nothing to stop here)."""
+
+    # ------------------------------------------------------------------- round
+    def retrain(self, *, full: bool = False) -> ModelSnapshot:
+        """One round: train on the current log and publish the new model. Returns it.
+
+        ``full``: from a fresh learner, whatever the refit period says.
+        """
+        with self._train_lock:
+            self.training = True
+            try:
+                return self._round(full)
+            finally:
+                self.training = False
+                release_freed_memory()  # the previous model and its training set, gone: see nudge.loop.compute.memory
+
+    def _round(self, full: bool) -> ModelSnapshot:
+        session = self.session
+        answers = session.effective_annotations()
+        previous = self.snapshot
+        self.retrains += 1
+        period = session.config.full_refit_every
+        full = full or not previous.is_fitted or (period > 0 and self.retrains % period == 0)
+        started = time.perf_counter()
+        learner = self.fit(session.new_learner() if full else self._warm_copy(previous.learner),
+                           answers, previous, full=full)
+        seconds = time.perf_counter() - started
+        snapshot = ModelSnapshot(
+            learner, previous.version + 1, tuple(a.id for a in answers), len(answers),
+            sum(len(a.directions) for a in answers),
+            session.evaluate_learner(learner) if answers else None,
+        )
+        self.last_train_seconds = seconds
+        self.publish(snapshot, seconds)
+        return snapshot
+
+    def _warm_copy(self, learner):
+        """A copy of the published learner that continues for ``warm_epochs`` epochs."""
+        learner = copy.deepcopy(learner)
+        # skorch copies its torch parts through torch.save / torch.load, whose unpickler leaves a
+        # reference cycle holding a copy of the network: collected while young it costs < 1 ms,
+        # left to a full collection it piled up ~10 MB a retrain at 10,000 features (1.1 GiB at 60)
+        gc.collect(1)
+        for estimator in estimators_of(learner):
+            if "max_epochs" in estimator.get_params():
+                estimator.set_params(max_epochs=self.session.config.warm_epochs)
+        return learner
+
+    # ------------------------------------------------------------------- steps
+    def training_rows(self, answers: Sequence[Annotation]) -> tuple[np.ndarray, np.ndarray]:
+        """X (N, n) and packed y for the given answers.
+
+        A direction from a rewrite also yields, when ``augment_rewrites`` is on,
+        the rewrite itself (x + k) as an example of the target class with the
+        direction back to x.
+        """
+        dataset, config = self.session.dataset, self.session.config
+        X_rows, labels, directions, targets = [], [], [], []
+        for answer in answers:
+            x = dataset.X[answer.point_id]
+            X_rows.append(x)
+            labels.append(answer.label)
+            directions.append(np.array(answer.directions).reshape(-1, dataset.n_features))
+            targets.append(answer.targets)
+            if config.augment_rewrites:
+                for k, target, source in zip(answer.directions, answer.targets, answer.sources):
+                    if source == "rewrite":
+                        X_rows.append(x + k)
+                        labels.append(target)
+                        directions.append(-k[None, :])
+                        targets.append([answer.label])
+        X = np.asarray(X_rows, dtype=np.float32).reshape(-1, dataset.n_features)
+        y = pack_targets(labels, directions, targets=targets, n_features=dataset.n_features,
+                         max_directions=config.max_directions)
+        return X, y
+
+    def fit(self, learner, answers: Sequence[Annotation], previous: ModelSnapshot, *, full: bool):
+        """Bring ``learner`` (fresh when ``full``, else a warm copy of ``previous``) up to date with ``answers``."""
+        if not answers:
+            return learner
+        known = previous.annotation_ids
+        grown = not full and tuple(a.id for a in answers[: len(known)]) == known
+        if not grown:
+            learner.fit(*self.training_rows(answers))
+            return learner
+        new = answers[len(known):]
+        if new:  # nothing new (a second request for the same log): keep the weights
+            learner.teach(*self.training_rows(new))
+        return learner
+
+    def _rank_first(self) -> None:
+        """Rank the pool for the model the trainer started with, if that was not done yet
+        (requests choose afresh meanwhile; a failure is logged and they keep doing so)."""
+        try:
+            if self.ranking is None:
+                self.ranking = self.rank(self.snapshot)
+        except Exception:
+            logger.exception("ranking the pool of session %s failed; requests choose afresh",
+                             self.session.session_id)
+        self._ranking_first = False
+
+    def rank(self, snapshot: ModelSnapshot) -> Ranking | None:
+        """The pool's ranked candidates for ``snapshot`` (None: each request chooses afresh)."""
+        return rank_pool(self.session, snapshot, engine=self.engine) if self.ranks_pool else None
+
+    def publish(self, snapshot: ModelSnapshot, train_seconds: float) -> None:
+        """Rank the pool for ``snapshot``, make it the session's model, store its evaluation, tell the callbacks."""
+        session = self.session
+        ranking = self.rank(snapshot)
+        self.snapshot, self.ranking = snapshot, ranking
+        session.store.add_evaluation(
+            session.session_id, model_version=snapshot.version, n_labeled=snapshot.n_labeled,
+            n_directions=snapshot.n_directions, accuracy=snapshot.accuracy, train_seconds=train_seconds,
+        )
+        session.notify("on_retrain", snapshot)
+
+
+class InlineTrainer(Trainer):
+    """Trains in the caller's thread: ``submit`` returns once the model is up to date."""
+
+
+class BackgroundTrainer(Trainer):
+    """Trains in a thread of its own; rounds asked for while one runs are merged into the next.
+    Ranks the pool for each model (and for the untrained one first), so requests need not score it."""
+
+    ranks_pool = True
+
+    def __init__(self, *, engine: Engine | None = None) -> None:
+        super().__init__(engine=engine)
+        self._requests = RoundRequests()
+        self._ranking_first = True
+        self._thread: threading.Thread | None = None
+
+    def attach(self, session: Session) -> None:
+        super().attach(session)
+        self._thread = threading.Thread(target=self._train_forever, daemon=True,
+                                        name=f"train-{session.session_id}")
+        self._thread.start()
+
+    def request(self) -> None:
+        self._requests.ask()
+
+    @property
+    def busy(self) -> bool:
+        return self.training or self._requests.asked or self.ranking is None and self._ranking_first
+
+    def close(self) -> None:
+        self._requests.close()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+
+    def _train_forever(self) -> None:
+        self._rank_first()
+        while True:
+            self._requests.take()
+            if self._requests.closed:
+                return
+            try:
+                self.retrain()
+            except StoreError as error:  # the database refused (gone, read-only, full): said in one line
+                logger.error("retrain of session %s stopped for now: %s", self.session.session_id, error)
+            except Exception:  # the trainer must outlive one bad round; the log is intact
+                logger.exception("retrain of session %s failed; the previous model stays",
+                                 self.session.session_id)
