@@ -50,7 +50,7 @@ from nudge.loop.service.explain import DEFAULT_ATTRIBUTOR, Explainer, word_chang
 from nudge.loop.session.session import Session
 from nudge.loop.simulation.oracles import make_oracle
 from nudge.loop.store.store import Store
-from nudge.loop.training.trainer import ModelSnapshot
+from nudge.loop.training.snapshot import ModelSnapshot
 
 BUDGETS = (20, 50, 200)
 QUERIES_PER_ROUND = 10

@@ -15,11 +15,12 @@ A scripted loop in a few lines::
     print(session.status()["accuracy"])
 """
 
-from nudge.loop.callbacks import SessionCallback
 from nudge.loop.config.settings import SessionConfig
 from nudge.loop.datasets import Dataset, load_dataset
 from nudge.loop.errors import SessionError, StoreError
-from nudge.loop.session.session import Query, Session
+from nudge.loop.session.callbacks import SessionCallback
+from nudge.loop.session.records import Query
+from nudge.loop.session.session import Session
 from nudge.loop.simulation.oracles import apply_answer, make_oracle
 from nudge.loop.simulation.simulate import SimulationConfig, simulate
 from nudge.loop.store.store import Store

@@ -8,6 +8,7 @@ import pytest
 from nudge.loop.config.settings import SessionConfig
 from nudge.loop.datasets import CirclesGenerator, Dataset, load_dataset
 from nudge.loop.datasets.gaussians import GaussiansGenerator
+from nudge.loop.service import handing
 from nudge.loop.service.picture import (
     CONFIDENT,
     NOT_BESIDE,
@@ -151,7 +152,7 @@ def test_prediction_and_picture_come_from_one_model(moons_session):
     for point_id, klass in shown.items():
         expected_class = labels.get(point_id, int(model.learner.predict(session.dataset.X[[point_id]])[0]))
         assert klass == expected_class
-    query = session.claim_query("ann", point)
+    query = handing.claim(session, "ann", point)
     described = service.describe(query, picture)
     assert described["prediction_model_version"] == model.version and described["model_version"] == model.version + 1
     assert described["prediction"] == session.dataset.class_names[int(np.argmax(expected))]

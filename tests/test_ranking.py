@@ -37,7 +37,7 @@ def test_requests_hand_out_the_ranked_candidates_without_scoring_the_pool(moons,
         ranking = session.trainer.ranking
         assert ranking.version == session.model.version and session.model.n_labeled == 3
         assert len(ranking.point_ids) == min(ranking_module.RANKING_SIZE, len(moons.pool) - 3)
-        monkeypatch.setattr(session_module, "select_queries", no_scoring)
+        monkeypatch.setattr(session_module, "choose_queries", no_scoring)
         first = session.next_queries("a", 3)
         second = session.next_queries("b", 2)
         assert [q.point_id for q in first + second] == ranking.point_ids[:5].tolist()  # best free first
@@ -88,7 +88,7 @@ def test_every_kind_of_ranking_is_handed_out_in_order(moons, strategy, monkeypat
     try:
         answer(session, count=2)
         ranking = session.trainer.ranking
-        monkeypatch.setattr(session_module, "select_queries", no_scoring)
+        monkeypatch.setattr(session_module, "choose_queries", no_scoring)
         assert [q.point_id for q in session.next_queries("x", 4)] == ranking.point_ids[:4].tolist()
     finally:
         session.close()
@@ -116,9 +116,9 @@ def test_a_ranking_scored_in_chunks_is_the_strategy_s_own_choice(moons, strategy
     monkeypatch.setattr(scoring, "SCORE_CHUNK", 17)
     monkeypatch.setattr(scoring._Measure, "__call__", lambda self, learner, rows: chunks.append(len(rows))
                         or measure(self, learner, rows))
-    ranking = rank_pool(session, session.model, size=20)
+    available = session.leases.unlabelled()
+    ranking = rank_pool(session.model, moons.X, available, strategy, session.config.seed, size=20)
     assert len(chunks) > 5 and max(chunks) == 17  # scored 17 rows at a time
-    indices, scores = select_queries(session.model.learner, moons.X, 20, strategy,
-                                     available=session.leases.unlabelled())
+    indices, scores = select_queries(session.model.learner, moons.X, 20, strategy, available=available)
     assert ranking.point_ids.tolist() == indices.tolist()
     np.testing.assert_allclose(ranking.scores, scores, rtol=1e-5)

@@ -143,7 +143,7 @@ def test_the_rule_is_met_when_any_criterion_is_and_remembers_the_first_time():
     rule = StoppingRule([parse_stop("budget=3"), parse_stop("budget=5")], dataset, sample_size=10)
     assert len(rule.sample) == 10 and set(rule.sample) <= set(dataset.pool)
     for n_labeled, version in ((2, 1), (3, 2), (6, 3)):
-        rule.on_retrain(None, SimpleNamespace(is_fitted=True, n_labeled=n_labeled, version=version))
+        rule.judge(SimpleNamespace(is_fitted=True, n_labeled=n_labeled, version=version))
     status = rule.status()
     assert status["met"] and status["reason"] == "budget=3, budget=5"
     assert status["first_met"] == {"model_version": 2, "n_labeled": 3, "reason": "budget=3"}

@@ -58,7 +58,7 @@ def test_unknown_query_and_unknown_source_write_nothing(store):
     assert store.query("s1", "q1").status == "open"
 
 
-def test_skip_undo_and_last_active(store):
+def test_skip_and_undo_the_last_active_answer(store):
     add_query(store, "q1", 1)
     add_query(store, "q2", 2)
     first = store.add_annotation("s1", query_id="q1", point_id=1, label=0, directions=[], targets=[],
@@ -66,10 +66,11 @@ def test_skip_undo_and_last_active(store):
     skip = store.add_annotation("s1", query_id="q2", point_id=2, label=None, directions=[], targets=[],
                                 sources=[], annotator="ann", model_version=0, round=1)
     assert skip.is_skip and store.query("s1", "q2").status == "skipped"
-    assert store.last_active_annotation("s1", "ann").id == skip.id
-    store.mark_undone("s1", skip.id)
-    assert store.last_active_annotation("s1", "ann").id == first.id
+    undone, reopened = store.undo_last("s1", "ann", lease_seconds=60, model_version=0)
+    assert undone.id == skip.id and reopened.point_id == 2 and reopened.annotator == "ann"
     assert [a.id for a in store.annotations("s1", include_undone=False)] == [first.id]
+    assert store.undo_last("s1", "ann", lease_seconds=60, model_version=0)[0].id == first.id
+    assert store.annotations("s1", include_undone=False) == []
     assert len(store.annotations("s1")) == 2  # undone answers stay in the log
 
 

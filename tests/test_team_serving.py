@@ -417,7 +417,7 @@ def test_the_trainer_counts_answers_from_other_servers_since_its_last_round_not_
 
 
 def test_a_server_that_does_not_train_tells_its_callbacks_of_each_model_it_loads(tmp_path, moons):
-    from nudge.loop.callbacks import SessionCallback
+    from nudge.loop.session.callbacks import SessionCallback
     from nudge.loop.training.shared import SharedTrainer
 
     class Versions(SessionCallback):

@@ -16,6 +16,7 @@ from nudge.loop.config.settings import SessionConfig
 from nudge.loop.datasets import Dataset, load_dataset
 from nudge.loop.errors import SessionError
 from nudge.loop.export.annotations import export_annotations
+from nudge.loop.service import handing
 from nudge.loop.service.service import AnnotationService
 from nudge.loop.session.answers import MAX_REWRITE_CHARS
 from nudge.loop.session.session import Session
@@ -379,7 +380,7 @@ def test_html_line_breaks_are_shown_as_lines_and_kept_in_a_rewrite(tmp_path):
 def broken_line_query(session):
     """A query, leased to "ann", for a pool review with IMDb line breaks (none of them is labelled)."""
     point = next(int(p) for p in session.dataset.pool if "<br />" in session.dataset.texts[p])
-    return session.claim_query("ann", point)
+    return handing.claim(session, "ann", point)
 
 
 def test_explain_gives_a_querys_words_with_a_weight_per_class(review_session, launch_ui):

@@ -11,6 +11,7 @@ import pytest
 from nudge.loop.config.settings import SessionConfig
 from nudge.loop.datasets import load_dataset
 from nudge.loop.errors import SessionError
+from nudge.loop.service import handing
 from nudge.loop.service.service import AnnotationService, Direction
 from nudge.loop.service.tabs import Tabs
 from nudge.loop.session.session import Session
@@ -59,26 +60,26 @@ def label_of(session, point):
 
 
 def test_a_proposal_reserves_nothing_and_a_claim_leases_only_a_free_point(session):
-    proposals = session.propose_queries("ann", 3)
+    proposals = handing.propose(session, "ann", 3)
     assert len({p.point_id for p in proposals}) == 3 and open_leases(session) == []
     assert all(p.model_version == 0 for p in proposals)
-    first = session.claim_query("ann", proposals[0].point_id, score=proposals[0].score)
+    first = handing.claim(session, "ann", proposals[0].point_id, score=proposals[0].score)
     assert first.point_id == proposals[0].point_id and first.annotator == "ann"
-    assert session.claim_query("bob", first.point_id) is None  # leased to ann
-    assert proposals[0].point_id not in {p.point_id for p in session.propose_queries("bob", 50)}
-    assert session.propose_queries("ann", 5, exclude=[proposals[1].point_id])[0].point_id != proposals[1].point_id
+    assert handing.claim(session, "bob", first.point_id) is None  # leased to ann
+    assert proposals[0].point_id not in {p.point_id for p in handing.propose(session, "bob", 50)}
+    assert handing.propose(session, "ann", 5, exclude=[proposals[1].point_id])[0].point_id != proposals[1].point_id
     session.submit(first.query_id, label_of(session, first.point_id), annotator="ann")
-    assert session.claim_query("bob", first.point_id) is None  # labelled
-    assert session.claim_query("ann", int(session.dataset.test[0])) is None  # not a pool point
+    assert handing.claim(session, "bob", first.point_id) is None  # labelled
+    assert handing.claim(session, "ann", int(session.dataset.test[0])) is None  # not a pool point
 
 
 def test_a_released_query_gives_its_point_back(session):
     query = session.next_query("ann")
     with pytest.raises(SessionError, match="belongs to 'ann'"):
-        session.release_query(query.query_id, annotator="bob")
-    session.release_query(query.query_id, annotator="ann")
+        handing.release(session, query.query_id, annotator="bob")
+    handing.release(session, query.query_id, annotator="ann")
     assert open_leases(session) == []
-    assert session.claim_query("bob", query.point_id).annotator == "bob"
+    assert handing.claim(session, "bob", query.point_id).annotator == "bob"
 
 
 # --------------------------------------------------------------------------- prepared next queries
@@ -102,7 +103,7 @@ def test_a_prepared_point_taken_meanwhile_is_replaced_by_a_fresh_one(session, ta
     token = tabs.open(None)
     shown = tabs.begin(token, "ann").shown
     ready = prepared(tabs, token)
-    session.claim_query("bob", ready.proposal.point_id)
+    handing.claim(session, "bob", ready.proposal.point_id)
     after = tabs.answer(token, "ann", shown.query.point_id, 0, [])
     point = after.shown.query.point_id
     assert point not in (ready.proposal.point_id, shown.query.point_id)

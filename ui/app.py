@@ -42,7 +42,7 @@ from nudge.loop.service.explain import Explainer
 from nudge.loop.service.service import AnnotationService, Direction, Picture
 from nudge.loop.service.tabs import Outcome, Tabs
 from nudge.loop.session.answers import who_annotates
-from nudge.loop.session.session import Query
+from nudge.loop.session.records import Query
 from nudge.ui.gradio_compat import with_unknown_components_refused
 
 logger = logging.getLogger(__name__)
@@ -170,8 +170,8 @@ class AnnotationApp:
             return cached[1:]
         session = self.service.session
         status = self.service.status()
-        mine = Counter(by for _, label, by in session.store.answered_points(session.session_id) if label is not None)
-        history = [[row["n_labeled"], row["accuracy"]] for row in session.store.evaluation_history(session.session_id)
+        mine = Counter(by for _, label, by in session.log.answered_points() if label is not None)
+        history = [[row["n_labeled"], row["accuracy"]] for row in session.log.evaluations()
                    if row["accuracy"] is not None]
         self._status = (time.monotonic(), status, mine, history)
         return status, mine, history

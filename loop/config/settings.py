@@ -42,7 +42,8 @@ class SessionConfig:
     lease_seconds : how long a handed-out point stays reserved for its annotator.
     max_directions : directions one answer may carry.
     augment_rewrites : a rewrite also adds its text as a labelled example of the other class.
-    stop : stopping criteria, specs such as ``["budget=200", "stable=0.99"]``; the session's
+    stop : stopping criteria, specs such as ``["budget=200", "stable=0.99"]`` or
+        :class:`nudge.loop.stopping.StoppingCriterion` objects (your own among them); the session's
         stopping rule is met when any one is (see :mod:`nudge.loop.stopping`). It is reported by
         ``Session.status()``; nothing stops by itself (``nudge simulate`` stops its runs).
 
@@ -62,7 +63,7 @@ class SessionConfig:
     lease_seconds: float = 600.0
     max_directions: int = 4
     augment_rewrites: bool = True
-    stop: list[str] = field(default_factory=list)
+    stop: list = field(default_factory=list)  # specs (str) or StoppingCriterion objects
 
     def __post_init__(self) -> None:
         try:

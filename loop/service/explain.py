@@ -43,7 +43,7 @@ from nudge.loop.errors import SessionError
 from nudge.loop.service.texts import as_written_in, readable, readable_spans
 from nudge.loop.session.answers import check_text
 from nudge.loop.session.session import Session
-from nudge.loop.training.trainer import ModelSnapshot
+from nudge.loop.training.snapshot import ModelSnapshot
 
 # Chosen on the CAD dev split by bench/bench_highlights.py (README, "Do the highlights point at
 # the words people change?"): hidden-state shares, ranked towards the class, found the changed

@@ -24,9 +24,10 @@ from nudge.loop.errors import SessionError
 from nudge.loop.service.picture import boundary_lines, towards_candidates, true_boundary
 from nudge.loop.service.projection import DataPlane, Plane, Projection, project_query
 from nudge.loop.service.texts import as_written_in, readable
-from nudge.loop.session.session import Query, Session
+from nudge.loop.session.records import Query
+from nudge.loop.session.session import Session
 from nudge.loop.store.store import Annotation
-from nudge.loop.training.trainer import ModelSnapshot
+from nudge.loop.training.snapshot import ModelSnapshot
 
 # The planes of queries shown: each is 3 vectors of n numbers, so the cache is bounded in bytes
 # as well as in number: 4096 planes at n = 2, 279 at n = 10,000, 16 at least.
@@ -328,25 +329,16 @@ class AnnotationService:
         return self.session.skip(query_id, annotator=annotator)
 
     def undo(self, annotator: str, *, client: str | None = None) -> Query | None:
-        """Undo the annotator's last answer; its point comes back as a new query (None: nothing to undo)."""
-        undone = self.undo_with_answer(annotator, client=client)
-        return None if undone is None else undone[0]
-
-    def undo_with_answer(self, annotator: str, *, client: str | None = None) -> tuple[Query, Annotation | None] | None:
-        """:meth:`undo`, with the answer that was undone (None when its point went to someone else
-        meanwhile and another point comes back instead). The new query keeps the old one's plane."""
-        undone = self.session.undo_answer(annotator, client=client)
-        if undone is None:
-            return None
-        query, answer = undone
-        if query is None:  # undone, but its point is taken and the pool has nothing else left
-            return None
-        if answer.point_id != query.point_id:
-            return query, None
-        plane = None if answer.query_id is None else self._remembered(answer.query_id)
-        if plane is not None:
-            self.remember_plane(query.query_id, plane)
-        return query, answer
+        """Undo the annotator's last answer; its point comes back as a new query, ``query.reopens``
+        the undone answer, in the plane the answer was given in (None: nothing to undo; another
+        point, ``reopens`` None, when the undone one went to someone else meanwhile)."""
+        query = self.session.undo(annotator, client=client)
+        answer = None if query is None else query.reopens
+        if answer is not None and answer.query_id is not None:
+            plane = self._remembered(answer.query_id)
+            if plane is not None:
+                self.remember_plane(query.query_id, plane)
+        return query
 
     def restored(self, answer: Annotation, query: Query) -> Restored:
         """An undone answer as the page's controls showed it, in the plane of ``query`` (the reopened one)."""

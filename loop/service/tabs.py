@@ -3,10 +3,10 @@
 A tab registers once (:meth:`Tabs.open`, with the login name when there is
 one) and gets a secret token that names it in every later call. While the
 person looks at a query, a background worker prepares the tab's next one: it
-is chosen by the newest model (:meth:`nudge.loop.session.session.Session.propose_queries`)
+is chosen by the newest model (:func:`nudge.loop.service.handing.propose`)
 and its picture is drawn as data, but it is not leased, so a tab never holds a
 second lease. When the answer comes, the prepared point is claimed
-(:meth:`nudge.loop.session.session.Session.claim_query`); if it was taken meanwhile, or a
+(:func:`nudge.loop.service.handing.claim`); if it was taken meanwhile, or a
 newer model was published since it was chosen, a fresh one is chosen then.
 When a model is published, the tabs' prepared queries are prepared again.
 
@@ -29,9 +29,10 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
 
 from nudge.loop.errors import SessionError
+from nudge.loop.service.handing import Proposal, claim, propose, release
 from nudge.loop.service.service import AnnotationService, Direction, Picture
 from nudge.loop.session.answers import who_annotates
-from nudge.loop.session.session import Proposal, Query
+from nudge.loop.session.records import Query
 from nudge.loop.store.store import Annotation
 
 logger = logging.getLogger(__name__)
@@ -196,14 +197,13 @@ class Tabs:
         tab = self._tab(token)
         annotator = self.annotator(token, name)
         with tab.lock:
-            undone = self.service.undo_with_answer(annotator, client=tab.client)
-            if undone is None:
+            query = self.service.undo(annotator, client=tab.client)
+            if query is None:
                 return None
-            query, answer = undone
             tab.annotator = annotator
             tab.shown = Shown(query, self.service.query_picture(query))
             self._prepare(tab)
-            return Outcome(tab.shown, undone=answer)
+            return Outcome(tab.shown, undone=query.reopens)
 
     def seen(self, token: str, name: str) -> str:
         """Note that a tab is still open (its status poll); returns its annotator."""
@@ -230,7 +230,7 @@ class Tabs:
             return None
         # released meanwhile (an undo in another tab of this annotator): hold the point again if it is free
         plane = tab.shown.picture.plane
-        query = self.session.claim_query(annotator, point_id, client=tab.client, plane=plane.basis_bytes())
+        query = claim(self.session, annotator, point_id, client=tab.client, plane=plane.basis_bytes())
         if query is None:
             tab.shown = self._next(tab, annotator)
             return Outcome(tab.shown, f"point {point_id} was answered elsewhere meanwhile, so this answer "
@@ -247,11 +247,11 @@ class Tabs:
             return Outcome(shown)
         previous, tab.annotator = tab.annotator, annotator
         try:
-            self.session.release_query(shown.query.query_id, annotator=previous)
+            release(self.session, shown.query.query_id, annotator=previous)
         except SessionError:
             pass  # already answered, released or not theirs: nothing to give back
         plane = shown.picture.plane
-        query = self.session.claim_query(annotator, shown.query.point_id, client=tab.client,
+        query = claim(self.session, annotator, shown.query.point_id, client=tab.client,
                                          plane=plane.basis_bytes())
         if query is None:
             return Outcome(self._next(tab, annotator), f"{annotator} cannot take point {shown.query.point_id} "
@@ -310,9 +310,9 @@ class Tabs:
                 self.found["prepared"] += 1
                 return shown
         for _ in range(CLAIM_ATTEMPTS):
-            proposals = self.session.propose_queries(annotator, exclude=self._prepared_points(tab))
+            proposals = propose(self.session, annotator, exclude=self._prepared_points(tab))
             if not proposals:
-                proposals = self.session.propose_queries(annotator)
+                proposals = propose(self.session, annotator)
             if not proposals:
                 return None
             shown = self._claim(tab, annotator, proposals[0])
@@ -323,7 +323,7 @@ class Tabs:
 
     def _claim(self, tab: Tab, annotator: str, proposal: Proposal, picture: Picture | None = None) -> Shown | None:
         picture = picture or self.service.picture(proposal.point_id)
-        query = self.session.claim_query(annotator, proposal.point_id, score=proposal.score,
+        query = claim(self.session, annotator, proposal.point_id, score=proposal.score,
                                          model_version=proposal.model_version, client=tab.client,
                                          plane=picture.plane.basis_bytes())
         if query is None:
@@ -353,7 +353,7 @@ class Tabs:
         tab.prepared = self._pool.submit(self._prepared_for, annotator, exclude)
 
     def _prepared_for(self, annotator: str, exclude: set[int]) -> Prepared | None:
-        proposals = self.session.propose_queries(annotator, exclude=exclude)
+        proposals = propose(self.session, annotator, exclude=exclude)
         if not proposals:
             return None
         if self.on_prepared is not None:

@@ -98,6 +98,10 @@ class Leases:
             model_version=model_version, client=client, limits=self.limits, plane=plane,
         )
 
+    def release(self, record: QueryRecord) -> None:
+        """Give an open query back unanswered: its point may go to anyone again."""
+        self.store.release_query(self.session_id, record.id)
+
     def reopen(self, annotator: str, model_version: int, client: str | None = None):
         """Undo the annotator's last answer (see :meth:`nudge.loop.store.store.Store.undo_last`)."""
         return self.store.undo_last(self.session_id, annotator, lease_seconds=self.lease_seconds,

@@ -91,8 +91,7 @@ def open_session(plan: SessionPlan, *, train: bool = True, lease_limits: LeaseLi
     trainer = SharedTrainer(train=train, engine=engine)
     if plan.resumed:
         session = Session.open(plan.store, plan.name, trainer=trainer, lease_limits=lease_limits, config=plan.config)
-        if plan.applied:
-            plan.store.update_session(plan.name, config=plan.config.to_dict())
+        if plan.applied:  # Session.open stored them
             say(f"applied to the resumed session: {'; '.join(plan.applied)}")
         say(f"resuming session {plan.name!r} ({session.status()['n_answers']} answers so far) from {plan.store.url}")
         return session

@@ -18,14 +18,13 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import fields
 
 import numpy as np
 
 from nudge.estimators.backends import make_encoder
-from nudge.loop.callbacks import HOOKS, SessionCallback
 from nudge.loop.config.factory import check_estimator, new_learner
-from nudge.loop.config.resume import check_same_data
+from nudge.loop.config.resume import check_same_data, resumed_settings
 from nudge.loop.config.settings import SessionConfig
 from nudge.loop.datasets import Dataset, load_dataset
 from nudge.loop.errors import SessionError
@@ -38,42 +37,19 @@ from nudge.loop.session.answers import (
     label_index,
     rewrite_direction,
 )
+from nudge.loop.session.callbacks import HOOKS, SessionCallback
 from nudge.loop.session.leasing import Leases
+from nudge.loop.session.records import Query
 from nudge.loop.stopping.rule import StoppingRule
 from nudge.loop.stopping.specs import check_stop_specs
+from nudge.loop.store.log import AnswerLog
 from nudge.loop.store.store import Annotation, LeaseLimits, QueryRecord, Store
-from nudge.loop.training.trainer import InlineTrainer, ModelSnapshot, Trainer
-from nudge.strategies import select_queries
+from nudge.loop.training.context import TrainingContext
+from nudge.loop.training.ranking import choose_queries
+from nudge.loop.training.snapshot import ModelSnapshot
+from nudge.loop.training.trainer import InlineTrainer, Trainer
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Query:
-    """A point handed to an annotator, with what the model thinks of it."""
-
-    query_id: str
-    point_id: int
-    annotator: str
-    model_version: int
-    score: float | None
-    lease_until: float
-    x: np.ndarray = field(repr=False)
-    probabilities: np.ndarray | None = field(repr=False)  # (C,) or None before any training
-    text: str | None = None
-
-    @property
-    def prediction(self) -> int | None:
-        return None if self.probabilities is None else int(np.argmax(self.probabilities))
-
-
-@dataclass(frozen=True)
-class Proposal:
-    """A point chosen for an annotator but not leased to them (see :meth:`Session.propose_queries`)."""
-
-    point_id: int
-    score: float | None
-    model_version: int  # the model that chose it
 
 
 class Session:
@@ -95,12 +71,16 @@ class Session:
         self.session_id = session_id
         self.config = config
         self.dataset = dataset
-        self.stopping = StoppingRule.from_specs(config.stop, dataset, seed=config.seed)
-        self.callbacks = [self.stopping, *callbacks]  # first, so other callbacks see this round's verdict
+        self.log = AnswerLog(store, session_id)
+        self.stopping = StoppingRule.from_config(config.stop, dataset, self.log, seed=config.seed)
+        self.callbacks = list(callbacks)
         self._encoder = encoder
         self.leases = Leases(store, session_id, dataset.pool, len(dataset.X), config.lease_seconds, lease_limits)
         self.trainer = trainer or InlineTrainer()
-        self.trainer.attach(self)
+        self.trainer.attach(TrainingContext(
+            name=session_id, dataset=dataset, config=config, log=self.log, new_learner=self.new_learner,
+            evaluate=self._evaluate_learner, published=self._published, unlabelled=self.leases.unlabelled,
+        ))
 
     # ------------------------------------------------------------- construction
     @classmethod
@@ -141,28 +121,49 @@ class Session:
     ) -> Session:
         """Reopen a stored session: reload its data set and rebuild its model from the log.
 
-        ``config``: the stored settings with safe changes applied (see :mod:`nudge.loop.config.resume`);
-        default: the stored settings.
+        ``config``: settings to resume with (default: the stored ones). Those that define the data
+        or the model must equal the stored ones (else a SessionError lists the differences); the
+        others (strategy, retraining, leases, stopping) are applied, stored and logged; see
+        :mod:`nudge.loop.config.resume`.
         """
         stored = store.session_config(session_id)
         if stored is None:
             raise SessionError(f"no session named {session_id!r} in {store.url}")
-        config = config or SessionConfig.from_dict(stored)
+        config = cls._resumed_config(store, session_id, SessionConfig.from_dict(stored), config)
         dataset = dataset or load_dataset(config.dataset, encoder=encoder, **config.dataset_options)
         recorded = store.session_fingerprint(session_id)
         check_same_data(session_id, recorded, dataset.fingerprint)
         if recorded is None and dataset.fingerprint:  # a session older than fingerprints: pinned from now on
             store.update_session(session_id, fingerprint=dataset.fingerprint)
         check_estimator(config, dataset)
+        check_stop_specs(config.stop, dataset.n_classes)
         return cls(store, session_id, config, dataset, trainer=trainer, callbacks=callbacks, encoder=encoder,
                    lease_limits=lease_limits)
+
+    @staticmethod
+    def _resumed_config(store: Store, session_id: str, stored: SessionConfig,
+                        given: SessionConfig | None) -> SessionConfig:
+        """``given`` checked against the ``stored`` settings (see :meth:`open`); its changes stored."""
+        if given is None:
+            return stored
+        wanted = {f.name: getattr(given, f.name) for f in fields(SessionConfig)}
+        config, applied = resumed_settings(session_id, stored, wanted)
+        if applied:
+            store.update_session(session_id, config=config.to_dict())
+            logger.info("session %s resumed with: %s", session_id, "; ".join(applied))
+        return config
 
     def close(self) -> None:
         """Stop the trainer (a background one's thread). The store stays open."""
         self.trainer.close()
 
-    def notify(self, hook: str, *arguments) -> None:
-        """Call ``hook`` (one of :data:`nudge.loop.callbacks.HOOKS`) on every callback; log what raises."""
+    def _published(self, snapshot: ModelSnapshot) -> None:
+        """A new model is the session's: the stopping rule judges it, then the callbacks hear of it."""
+        self.stopping.judge(snapshot)
+        self._notify("on_retrain", snapshot)
+
+    def _notify(self, hook: str, *arguments) -> None:
+        """Call ``hook`` (one of :data:`nudge.loop.session.callbacks.HOOKS`) on every callback; log what raises."""
         assert hook in HOOKS
         for callback in self.callbacks:
             try:
@@ -203,17 +204,13 @@ class Session:
 
     def labelled_points(self) -> dict[int, int]:
         """Point id -> class index of every point whose current answer is a label."""
-        latest = {point_id: label for point_id, label, _ in self.store.answered_points(self.session_id)}
-        return {point_id: label for point_id, label in latest.items() if label is not None}
+        return self.log.labelled_points()
 
     def effective_annotations(self) -> list[Annotation]:
         """Per point, its latest answer that is neither undone nor a skip; by annotation id."""
-        latest: dict[int, Annotation] = {}
-        for annotation in self.store.annotations(self.session_id, include_undone=False):
-            latest[annotation.point_id] = annotation
-        return sorted((a for a in latest.values() if not a.is_skip), key=lambda a: a.id)
+        return self.log.effective()
 
-    def evaluate_learner(self, learner) -> float | None:
+    def _evaluate_learner(self, learner) -> float | None:
         """Accuracy of ``learner`` on the held-out test split (None when there is none)."""
         test = self.dataset.test
         if len(test) == 0:
@@ -245,15 +242,13 @@ class Session:
             new = self.leases.claim_ranked(annotator, n - len(mine), ranking.candidates(), snapshot.version, client)
         if len(mine) + len(new) < n:  # no ranking for this model (or it ran out): choose afresh
             def choose(available: np.ndarray, count: int):
-                return select_queries(
-                    snapshot.learner, self.dataset.X, count, self.config.strategy,
-                    available=available, random_state=self.config.seed + snapshot.version,
-                )
+                return choose_queries(snapshot, self.dataset.X, count, self.config.strategy, self.config.seed,
+                                      available)
 
             new += self.leases.hand_out(annotator, n - len(mine) - len(new), choose, snapshot.version, client)
-        queries = [self._describe(record, snapshot) for record in mine + new]
+        queries = [self.describe(record, snapshot) for record in mine + new]
         if queries:
-            self.notify("on_query", queries)
+            self._notify("on_query", queries)
         return queries
 
     def next_query(self, annotator: str, *, client: str | None = None) -> Query | None:
@@ -263,70 +258,13 @@ class Session:
 
     def query(self, query_id: str) -> Query:
         """A query handed out earlier, described with the current model."""
-        return self._describe(self.leases.record(query_id), self.model)
+        return self.describe(self.leases.record(query_id), self.model)
 
-    def propose_queries(self, annotator: str, n: int = 1, *, exclude: Sequence[int] = (),
-                        client: str | None = None) -> list[Proposal]:
-        """Choose up to n points for ``annotator`` with the current model, without leasing them.
-
-        For preparing an annotator's next query while they look at the current
-        one: nothing is stored and nothing is reserved, so preparing never holds a
-        second lease. The points are those :meth:`next_queries` could hand out now
-        (not labelled, not answered or skipped by ``annotator``, not leased to
-        anyone), minus ``exclude`` (e.g. points prepared for other tabs): the best
-        free ones of the model's ranking when the trainer keeps one, else chosen
-        afresh. Lease one with :meth:`claim_query` when it is needed; by then it
-        may have gone to someone else.
-        """
-        annotator = check_annotator(annotator)
-        snapshot, ranking = self.model, self.trainer.ranking
-        excluded = {int(point) for point in exclude}
-        if ranking is not None and ranking.version == snapshot.version:
-            candidates = [(point, score) for point, score in ranking.candidates() if point not in excluded]
-            free = self.leases.free(annotator, candidates, n)
-            if len(free) == n:
-                return [Proposal(point, _finite_or_none(score), snapshot.version) for point, score in free]
-        available = self.leases.available(annotator)
-        available[[point for point in excluded if 0 <= point < len(available)]] = False
-        count = min(n, int(available.sum()))
-        if count < 1:
-            return []
-        indices, scores = select_queries(
-            snapshot.learner, self.dataset.X, count, self.config.strategy,
-            available=available, random_state=self.config.seed + snapshot.version,
-        )
-        return [Proposal(int(i), _finite_or_none(s), snapshot.version) for i, s in zip(indices, scores)]
-
-    def claim_query(self, annotator: str, point_id: int, *, score: float | None = None,
-                    model_version: int | None = None, client: str | None = None,
-                    plane: bytes | None = None) -> Query | None:
-        """Lease ``point_id`` to ``annotator`` if :meth:`next_queries` could hand it to them now.
-
-        Returns the new query, or None when the point was labelled, answered by
-        them or leased meanwhile. ``score`` and ``model_version`` record what chose
-        the point (a :class:`Proposal`'s); the version defaults to the current model.
-        ``plane``: the basis of the plane the point is shown in (kept with the query).
-        The check and the lease happen in one database transaction.
-        """
-        annotator = check_annotator(annotator)
-        point_id = int(point_id)
-        if not self.leases.in_pool(point_id):
-            return None  # not a pool point: never handed out
-        snapshot = self.model
-        version = snapshot.version if model_version is None else model_version
-        claimed = self.leases.claim_ranked(annotator, 1, [(point_id, score)], version, client, plane)
-        return self._describe(claimed[0], snapshot) if claimed else None
-
-    def release_query(self, query_id: str, *, annotator: str) -> None:
-        """Give ``annotator``'s open query back unanswered: its point may go to anyone again.
-
-        For a page whose tab changed its annotator's name while showing the query.
-        """
-        annotator = check_annotator(annotator)
-        record = self.leases.answerable(query_id, annotator)
-        self.store.release_query(self.session_id, record.id)
-
-    def _describe(self, record: QueryRecord, snapshot: ModelSnapshot) -> Query:
+    def describe(self, record: QueryRecord, snapshot: ModelSnapshot | None = None,
+                 reopens: Annotation | None = None) -> Query:
+        """A leased point as a :class:`Query`, with what ``snapshot`` (default: the current model)
+        thinks of it; ``reopens``: the answer it hands back (an undo)."""
+        snapshot = snapshot or self.model
         x = self.dataset.X[record.point_id]
         probabilities = None
         if snapshot.is_fitted:
@@ -334,7 +272,7 @@ class Session:
         text = None if self.dataset.texts is None else self.dataset.texts[record.point_id]
         return Query(
             record.id, record.point_id, record.annotator, record.model_version, record.score,
-            record.lease_until, x, probabilities, text,
+            record.lease_until, x, probabilities, text, reopens,
         )
 
     # ----------------------------------------------------------------- answers
@@ -388,22 +326,17 @@ class Session:
             directions=vectors, targets=targets, sources=sources, annotator=annotator,
             model_version=self.model.version, round=self.trainer.retrains + 1, rewrite=rewrite,
         )
-        self.notify("on_answer", annotation)
+        self._notify("on_answer", annotation)
         return annotation
 
     def undo(self, annotator: str, *, client: str | None = None) -> Query | None:
         """Undo ``annotator``'s last (not yet undone) answer and hand its point back to them.
 
-        The answer stays in the log, marked undone. Returns the re-opened query, or
-        None when there is nothing to undo. When someone else holds the point by now
-        (it was a skip), the annotator gets their next point instead.
+        The answer stays in the log, marked undone. Returns the re-opened query
+        (``query.reopens`` is the undone answer), or None when there is nothing to
+        undo. When someone else holds the point by now (it was a skip), the
+        annotator gets their next point instead (``reopens`` None).
         """
-        undone = self.undo_answer(annotator, client=client)
-        return None if undone is None else undone[0]
-
-    def undo_answer(self, annotator: str, *, client: str | None = None) -> tuple[Query, Annotation] | None:
-        """:meth:`undo`, returning (the query handed back, the answer that was undone); None when
-        there is nothing to undo. The query is for another point when the undone one is taken."""
         annotator = check_annotator(annotator)
         snapshot = self.model
         undone = self.leases.reopen(annotator, snapshot.version, client)
@@ -412,8 +345,9 @@ class Session:
         answer, record = undone
         if not answer.is_skip:
             self.request_retrain()
-        query = self.next_query(annotator, client=client) if record is None else self._describe(record, snapshot)
-        return query, answer
+        if record is None:
+            return self.next_query(annotator, client=client)
+        return self.describe(record, snapshot, reopens=answer)
 
     def relabel(self, point_id: int, label: int | str, directions: Sequence[Sequence[float]] = (),
                 *, annotator: str, sources: Sequence[str] | None = None,
@@ -472,10 +406,3 @@ class Session:
             "pool_size": int(self.leases.pool_mask.sum()),
             "stopping": self.stopping.status(),
         }
-
-
-def _finite_or_none(value) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return value if np.isfinite(value) else None

@@ -31,6 +31,12 @@ agreement=A     of the directions given in the last ``rounds`` retrains   cosine
                 ``cosine``
 ==============  ========================================================  ====================
 
+A criterion of your own: subclass :class:`StoppingCriterion` (a ``name``, its
+``OPTIONS``, ``judge(round_)``), then either register it with
+:func:`register_criterion` (its specs work wherever a spec does, once its module
+is imported) or put an instance in ``SessionConfig.stop`` (stored by its class's
+import name and :meth:`~StoppingCriterion.get_params`, like an estimator object).
+
 ``after=N``: the criterion cannot be met before N points are labelled (early
 models that predict one class everywhere look perfectly stable).
 
@@ -46,18 +52,21 @@ small-text imports transformers when it is imported, which takes seconds, so
 it is imported only when a criterion that uses it is built.
 """
 
-from nudge.loop.stopping.criteria import CRITERIA, StoppingCriterion
-from nudge.loop.stopping.round import Round, gradient_cosines
+from nudge.loop.stopping.criteria import CRITERIA, StoppingCriterion, register_criterion
+from nudge.loop.stopping.round import Model, Round, gradient_cosines
 from nudge.loop.stopping.rule import STOPPING_SAMPLE, StoppingRule
-from nudge.loop.stopping.specs import check_stop_specs, parse_stop
+from nudge.loop.stopping.specs import as_criterion, check_stop_specs, parse_stop
 
 __all__ = [
     "CRITERIA",
     "STOPPING_SAMPLE",
+    "Model",
     "Round",
     "StoppingCriterion",
     "StoppingRule",
+    "as_criterion",
     "check_stop_specs",
     "gradient_cosines",
     "parse_stop",
+    "register_criterion",
 ]

@@ -11,6 +11,7 @@ import numpy as np
 from nudge.loop.errors import SessionError
 from nudge.loop.stopping.round import Round
 
+CRITERIA: dict[str, type[StoppingCriterion]] = {}  # every registered kind, by the name its specs use
 WHOLE_OPTIONS = {"after": 0, "window": 1, "rounds": 1, "min": 1}  # options that count something: their least value
 
 
@@ -19,25 +20,40 @@ def as_text(number: float) -> str:
     return str(int(number)) if number == int(number) else repr(float(number))
 
 
+def register_criterion(kind: type[StoppingCriterion]) -> type[StoppingCriterion]:
+    """Make a criterion class a spec (``kind.name=THRESHOLD[:OPTION=VALUE...]``): a class decorator.
+    A name is registered once."""
+    if not getattr(kind, "name", "") or any(c in kind.name for c in "=:,"):
+        raise ValueError(f"a stopping criterion needs a name without '=', ':' or ',', got {kind.name!r}")
+    if kind.name in CRITERIA:
+        raise ValueError(f"a stopping criterion named {kind.name!r} is already registered")
+    CRITERIA[kind.name] = kind
+    return kind
+
+
 class StoppingCriterion(ABC):
     """One criterion: shown each new model (:meth:`update`), it says whether it is met and why.
 
     ``threshold`` is the number after ``NAME=``; ``options`` are those of
-    :attr:`OPTIONS` (their defaults otherwise); ``n_classes`` is the data set's.
-    Subclasses set :attr:`name`, :attr:`OPTIONS`, check their threshold in
-    :meth:`check` and judge a round in :meth:`judge`.
+    :attr:`OPTIONS` (their defaults otherwise). A session tells it the number of
+    classes (:meth:`use_classes`) before the first round. Subclasses set
+    :attr:`name` and :attr:`OPTIONS`, check their threshold in :meth:`check` (and
+    the classes in :meth:`use_classes`) and judge a round in :meth:`judge`;
+    :func:`register_criterion` makes one a spec (``name=threshold``). Given as an
+    object in ``SessionConfig.stop``, a criterion is stored by its class and
+    :meth:`get_params`, and each session gets a fresh copy (:meth:`fresh`).
     """
 
     name: ClassVar[str]
     OPTIONS: ClassVar[dict[str, float]] = {"after": 0}
 
-    def __init__(self, threshold: float, *, n_classes: int, **options: float) -> None:
+    def __init__(self, threshold: float, **options: float) -> None:
         unknown = set(options) - set(self.OPTIONS)
         if unknown:
             raise SessionError(f"{self.name}: unknown option(s) {sorted(unknown)}; "
                                f"it takes {', '.join(self.OPTIONS) or 'none'}")
         self.threshold = threshold
-        self.n_classes = n_classes
+        self.n_classes: int | None = None
         self.options = {**self.OPTIONS, **options}
         for option, least in WHOLE_OPTIONS.items():
             value = self.options.get(option, least)
@@ -54,6 +70,18 @@ class StoppingCriterion(ABC):
         """The criterion as it is written: ``name=threshold`` and the options that differ from the defaults."""
         changed = [f":{k}={as_text(v)}" for k, v in self.options.items() if v != self.OPTIONS[k]]
         return f"{self.name}={as_text(self.threshold)}{''.join(changed)}"
+
+    def get_params(self) -> dict[str, float]:
+        """What makes the criterion (scikit-learn style): ``type(self)(**get_params())`` is a fresh copy."""
+        return {"threshold": self.threshold, **{k: v for k, v in self.options.items() if v != self.OPTIONS[k]}}
+
+    def fresh(self) -> StoppingCriterion:
+        """A copy that has judged no round yet."""
+        return type(self)(**self.get_params())
+
+    def use_classes(self, n_classes: int) -> None:
+        """Judge models of ``n_classes`` classes from now on (SessionError when the criterion cannot)."""
+        self.n_classes = n_classes
 
     @property
     def met(self) -> bool:
@@ -84,6 +112,7 @@ class StoppingCriterion(ABC):
             raise SessionError(f"{self.name}={self.threshold:g}: {what} must be between {low:g} and {high:g}")
 
 
+@register_criterion
 class LabelBudget(StoppingCriterion):
     """``budget=N``: at least N points are labelled."""
 
@@ -100,10 +129,11 @@ class LabelBudget(StoppingCriterion):
 
 
 class SmallTextCriterion(StoppingCriterion):
-    """A criterion judged by one of small-text's stopping criteria (built in :meth:`library_criterion`)."""
+    """A criterion judged by one of small-text's stopping criteria (built in :meth:`library_criterion`
+    once the number of classes is known)."""
 
-    def __init__(self, threshold: float, *, n_classes: int, **options: float) -> None:
-        super().__init__(threshold, n_classes=n_classes, **options)
+    def use_classes(self, n_classes: int) -> None:
+        super().use_classes(n_classes)
         self.library = self.library_criterion()
 
     @abstractmethod
@@ -130,6 +160,7 @@ class WindowedCriterion(SmallTextCriterion):
         return met
 
 
+@register_criterion
 class KappaAverage(WindowedCriterion):
     """``stable=K``: successive models agree (mean Cohen's kappa over a window; small-text's ``KappaAverage``)."""
 
@@ -146,6 +177,7 @@ class KappaAverage(WindowedCriterion):
         return Library(self.n_classes, window_size=int(self.options["window"]), kappa=self.threshold)
 
 
+@register_criterion
 class ClassificationChange(SmallTextCriterion):
     """``change=F``: at most a share F of the sample's predictions changed (small-text's ``ClassificationChange``)."""
 
@@ -166,6 +198,7 @@ class ClassificationChange(SmallTextCriterion):
         return met
 
 
+@register_criterion
 class OverallUncertainty(SmallTextCriterion):
     """``uncertainty=U``: the model is sure about the unlabelled sample (small-text's ``OverallUncertainty``)."""
 
@@ -190,6 +223,7 @@ class OverallUncertainty(SmallTextCriterion):
         return self.library.stop(proba=round_.probabilities, indices_stopping=rows)
 
 
+@register_criterion
 class DeltaFScore(WindowedCriterion):
     """``delta-f=D``: the F-score's estimated change stays below D (two classes; small-text's ``DeltaFScore``)."""
 
@@ -198,10 +232,13 @@ class DeltaFScore(WindowedCriterion):
     summary = staticmethod(np.max)  # met when every change in the window is below D
 
     def check(self) -> None:
-        if self.n_classes != 2:
-            raise SessionError(f"delta-f is for two classes (small-text's DeltaFScore); this data set has "
-                               f"{self.n_classes}: use stable= or change=")
         self._check_range(0, 1, "the change of the F-score")
+
+    def use_classes(self, n_classes: int) -> None:
+        if n_classes != 2:
+            raise SessionError(f"delta-f is for two classes (small-text's DeltaFScore); this data set has "
+                               f"{n_classes}: use stable= or change=")
+        super().use_classes(n_classes)
 
     def library_criterion(self):
         from small_text.stopping_criteria import DeltaFScore as Library
@@ -209,14 +246,15 @@ class DeltaFScore(WindowedCriterion):
         return Library(self.n_classes, window_size=int(self.options["window"]), threshold=self.threshold)
 
 
+@register_criterion
 class GradientAgreement(StoppingCriterion):
     """``agreement=A``: fresh directions already agree with the model's input gradients (see the module doc)."""
 
     name = "agreement"
     OPTIONS: ClassVar[dict[str, float]] = {"cosine": 0.0, "rounds": 3, "min": 10, "after": 0}
 
-    def __init__(self, threshold: float, *, n_classes: int, **options: float) -> None:
-        super().__init__(threshold, n_classes=n_classes, **options)
+    def __init__(self, threshold: float, **options: float) -> None:
+        super().__init__(threshold, **options)
         self._recent: deque[np.ndarray] = deque(maxlen=int(self.options["rounds"]))
 
     def check(self) -> None:
@@ -229,10 +267,3 @@ class GradientAgreement(StoppingCriterion):
         cosines = np.concatenate(list(self._recent))
         self.value = float(np.mean(cosines > self.options["cosine"])) if len(cosines) else None
         return len(cosines) >= self.options["min"] and self.value >= self.threshold
-
-
-CRITERIA: dict[str, type[StoppingCriterion]] = {
-    criterion.name: criterion
-    for criterion in (LabelBudget, KappaAverage, ClassificationChange, OverallUncertainty, DeltaFScore,
-                      GradientAgreement)
-}

@@ -4,30 +4,43 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 
 from nudge.estimators.losses import gap_gradients
 from nudge.loop.errors import SessionError
+from nudge.loop.store.log import AnswerLog
 
-if TYPE_CHECKING:
-    from nudge.loop.session.session import Session
-    from nudge.loop.training.trainer import ModelSnapshot
+
+class Model(Protocol):
+    """What a criterion reads of a model (a :class:`nudge.loop.training.ModelSnapshot` is one)."""
+
+    learner: Any  # predict_proba(X) -> (N, C)
+    version: int
+    annotation_ids: tuple[int, ...]  # the answers it was trained on
+    n_labeled: int
+
+    @property
+    def is_fitted(self) -> bool: ...
+
+    @property
+    def estimator(self) -> Any: ...  # the network: module_ is its torch module
 
 
 @dataclass
 class Round:
-    """What the criteria see after a retrain: the new model, the one before it, and the session.
+    """What the criteria see after a retrain: the new model, the one before it, the points and the answers.
 
     The predictions on the fixed sample and the fresh directions are computed
     once per round, when a criterion first asks for them.
     """
 
-    session: Session
-    snapshot: ModelSnapshot
-    previous: ModelSnapshot
+    X: np.ndarray  # (N, n) the data set's points
+    log: AnswerLog
+    snapshot: Model
+    previous: Model
     sample: np.ndarray  # (S,) indices into the data set: the fixed sample of the pool
 
     @property
@@ -37,7 +50,7 @@ class Round:
     @cached_property
     def probabilities(self) -> np.ndarray:
         """(S, C) the new model's class probabilities on the sample."""
-        return self.snapshot.learner.predict_proba(self.session.dataset.X[self.sample])
+        return self.snapshot.learner.predict_proba(self.X[self.sample])
 
     @cached_property
     def predictions(self) -> np.ndarray:
@@ -47,7 +60,7 @@ class Round:
     @cached_property
     def unlabelled_rows(self) -> np.ndarray:
         """Rows of the sample (indices into it) whose points are not labelled."""
-        labelled = np.fromiter(self.session.labelled_points(), dtype=np.int64)
+        labelled = np.fromiter(self.log.labelled_points(), dtype=np.int64)
         return np.flatnonzero(~np.isin(self.sample, labelled))
 
     @cached_property
@@ -57,12 +70,12 @@ class Round:
         if not self.previous.is_fitted:
             return np.zeros(0)
         new_ids = set(self.snapshot.annotation_ids) - set(self.previous.annotation_ids)
-        fresh = [a for a in self.session.effective_annotations() if a.id in new_ids and a.directions]
+        fresh = [a for a in self.log.effective() if a.id in new_ids and a.directions]
         pairs = [(a.point_id, a.label, target, k) for a in fresh for k, target in zip(a.directions, a.targets)]
         if not pairs:
             return np.zeros(0)
         points, labels, targets, directions = zip(*pairs)
-        return gradient_cosines(self.previous.estimator, self.session.dataset.X[list(points)],
+        return gradient_cosines(self.previous.estimator, self.X[list(points)],
                                 np.array(labels), np.array(targets), np.array(directions))
 
 

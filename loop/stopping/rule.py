@@ -4,52 +4,54 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from nudge.loop.callbacks import SessionCallback
+from nudge.loop.datasets import Dataset
 from nudge.loop.stopping.criteria import StoppingCriterion
-from nudge.loop.stopping.round import Round
-from nudge.loop.stopping.specs import parse_stop
-
-if TYPE_CHECKING:
-    from nudge.loop.datasets import Dataset
-    from nudge.loop.session.session import Session
-    from nudge.loop.training.trainer import ModelSnapshot
+from nudge.loop.stopping.round import Model, Round
+from nudge.loop.stopping.specs import as_criterion
+from nudge.loop.store.log import AnswerLog
 
 STOPPING_SAMPLE = 1000
 
 
-class StoppingRule(SessionCallback):
-    """A session's stopping criteria, judged after every retrain; met as soon as any one is met.
+class StoppingRule:
+    """A session's stopping criteria, judged after every retrain (:meth:`judge`); met as soon as
+    any one is met.
 
     Built by the session from ``SessionConfig.stop``; :meth:`status` is what
     ``Session.status()`` reports under ``"stopping"``. Safe to read from any
-    thread while a background trainer updates it.
+    thread while a background trainer updates it. ``log``: the session's answers
+    (the criteria that read them: which points are labelled, the fresh directions).
     """
 
-    def __init__(self, criteria: Sequence[StoppingCriterion], dataset: Dataset, *, seed: int = 0,
-                 sample_size: int = STOPPING_SAMPLE) -> None:
+    def __init__(self, criteria: Sequence[StoppingCriterion], dataset: Dataset, log: AnswerLog | None = None, *,
+                 seed: int = 0, sample_size: int = STOPPING_SAMPLE) -> None:
         self.criteria = list(criteria)
+        for criterion in self.criteria:
+            criterion.use_classes(dataset.n_classes)
+        self.X, self.log = dataset.X, log
         rng = np.random.default_rng(seed)
         pool = np.asarray(dataset.pool)
         self.sample = np.sort(rng.choice(pool, min(sample_size, len(pool)), replace=False))
         self.first_met: dict | None = None
-        self._previous: ModelSnapshot | None = None
+        self._previous: Model | None = None
         self._lock = threading.Lock()
 
     @classmethod
-    def from_specs(cls, specs: Sequence[str], dataset: Dataset, *, seed: int = 0) -> StoppingRule:
-        return cls([parse_stop(spec, dataset.n_classes) for spec in specs], dataset, seed=seed)
+    def from_config(cls, stop: Sequence[object], dataset: Dataset, log: AnswerLog, *, seed: int = 0) -> StoppingRule:
+        """The rule of ``SessionConfig.stop`` (specs or criterion objects, each copied fresh)."""
+        return cls([as_criterion(item) for item in stop], dataset, log, seed=seed)
 
-    def on_retrain(self, session: Session, snapshot: ModelSnapshot) -> None:
+    def judge(self, snapshot: Model) -> None:
+        """Show every criterion the new model ``snapshot`` (the one before it is remembered)."""
         with self._lock:
             previous = self._previous or snapshot
             self._previous = snapshot
             if not self.criteria or not snapshot.is_fitted:
                 return
-            round_ = Round(session, snapshot, previous, self.sample)
+            round_ = Round(self.X, self.log, snapshot, previous, self.sample)
             for criterion in self.criteria:
                 criterion.update(round_)
             if self.met and self.first_met is None:

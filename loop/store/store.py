@@ -370,25 +370,6 @@ class Store:
             ).one()
         return int(row[0]), int(row[1] or 0), int(row[2] or 0)
 
-    def mark_undone(self, session_id: str, annotation_id: int) -> None:
-        with self.db.locked(session_id) as connection:
-            connection.execute(
-                update(annotations)
-                .where(annotations.c.session_id == session_id, annotations.c.id == annotation_id)
-                .values(undone=True)
-            )
-
-    def last_active_annotation(self, session_id: str, annotator: str) -> Annotation | None:
-        with self.db.reading() as connection:
-            row = connection.execute(
-                select(annotations)
-                .where(annotations.c.session_id == session_id, annotations.c.annotator == annotator,
-                       annotations.c.undone.is_(False))
-                .order_by(annotations.c.id.desc())
-                .limit(1)
-            ).first()
-        return None if row is None else _annotation_from_values(row.id, row._mapping)
-
     def count_annotations(self, session_id: str) -> int:
         with self.db.reading() as connection:
             return connection.execute(

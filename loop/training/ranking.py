@@ -14,19 +14,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from nudge.loop.compute.engine import Engine
 from nudge.loop.compute.scoring import score_pool
+from nudge.loop.training.snapshot import ModelSnapshot
 from nudge.strategies import MEASURES, select_queries
 from nudge.strategies.pool import best_first
 from nudge.strategies.sampling import ranks_by_model
-
-if TYPE_CHECKING:
-    from nudge.loop.compute.engine import Engine
-    from nudge.loop.session.session import Session
-    from nudge.loop.training.trainer import ModelSnapshot
 
 RANKING_SIZE = 256
 
@@ -44,32 +40,36 @@ class Ranking:
         return list(zip(self.point_ids.tolist(), self.scores.tolist()))
 
 
-def rank_pool(session: Session, snapshot: ModelSnapshot, size: int | None = None,
-              engine: Engine | None = None) -> Ranking | None:
-    """Score the unlabelled pool with ``snapshot`` and keep its ``size`` (default :data:`RANKING_SIZE`)
-    best candidates (None: none left).
+def choose_queries(snapshot: ModelSnapshot, X: np.ndarray, count: int, strategy, seed: int,
+                   available: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` points of ``X`` chosen by ``snapshot``'s learner with ``strategy`` among the
+    ``available`` ones: (indices into X, scores). The one rule of the seed: the session's seed plus
+    the model's version, so a model chooses the same way wherever it is asked."""
+    return select_queries(snapshot.learner, X, count, strategy, available=available,
+                          random_state=seed + snapshot.version)
 
-    A strategy that ranks by a measure (``nudge.strategies.MEASURES``: boundary,
+
+def rank_pool(snapshot: ModelSnapshot, X: np.ndarray, available: np.ndarray, strategy, seed: int, *,
+              size: int | None = None, engine: Engine | None = None) -> Ranking | None:
+    """Score the ``available`` points of ``X`` with ``snapshot`` and keep its ``size`` (default
+    :data:`RANKING_SIZE`) best candidates (None: none left).
+
+    A strategy that ranks by a measure (``strategies.MEASURES``: boundary,
     uncertainty, margin, entropy, committee) scores the pool in chunks
     (:func:`nudge.loop.compute.scoring.score_pool`), so no copy of the pool is made, here or on
     ``engine`` (a Dask cluster); the others (random, diverse, a function of yours)
-    and every cold start choose through the strategy itself.
+    and every cold start choose through the strategy itself (:func:`choose_queries`).
     """
     started = time.perf_counter()
     size = RANKING_SIZE if size is None else size
-    available = session.leases.unlabelled()
     count = min(size, int(available.sum()))
     if count == 0:
         return None
-    strategy = session.config.strategy
     if isinstance(strategy, str) and strategy in MEASURES and ranks_by_model(snapshot.learner):
         rows = np.flatnonzero(available)
-        scores = score_pool(snapshot.learner, session.dataset.X, strategy, engine=engine, rows=rows)
+        scores = score_pool(snapshot.learner, X, strategy, engine=engine, rows=rows)
         picked, picked_scores = best_first(scores, count, largest=MEASURES[strategy].largest_first)
         return Ranking(snapshot.version, rows[picked], picked_scores, time.perf_counter() - started)
-    indices, scores = select_queries(
-        snapshot.learner, session.dataset.X, count, strategy,
-        available=available, random_state=session.config.seed + snapshot.version,
-    )
+    indices, scores = choose_queries(snapshot, X, count, strategy, seed, available)
     return Ranking(snapshot.version, np.asarray(indices), np.asarray(scores, dtype=float),
                    time.perf_counter() - started)

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING
 
+from nudge.loop.compute.engine import Engine
 from nudge.loop.errors import StoreError
 from nudge.loop.store.publication import (
     LEASE_SECONDS,
@@ -27,13 +27,11 @@ from nudge.loop.store.publication import (
     TrainerLease,
     process_name,
 )
-from nudge.loop.training.trainer import ModelSnapshot, RoundRequests, Trainer
+from nudge.loop.training.context import TrainingContext
+from nudge.loop.training.snapshot import ModelSnapshot
+from nudge.loop.training.trainer import Trainer, TrainingLoop
 from nudge.strategies import estimators_of
 from nudge.strategies.model import learners_of
-
-if TYPE_CHECKING:
-    from nudge.loop.compute.engine import Engine
-    from nudge.loop.session.session import Session
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +42,8 @@ class SharedTrainer(Trainer):
     """Trains while it holds the session's trainer lease, follows the published models otherwise.
 
     ``train=False``: never trains (``nudge serve --no-train``), only follows. Ranks the pool for
-    each model it trains or loads (see :mod:`nudge.loop.training.ranking`).
+    each model it trains or loads (see :mod:`nudge.loop.training.ranking`). Its thread is a
+    :class:`~nudge.loop.training.trainer.TrainingLoop` that polls every ``poll_seconds``.
     """
 
     ranks_pool = True
@@ -57,57 +56,57 @@ class SharedTrainer(Trainer):
         self.poll_seconds = poll_seconds
         self.name = process_name()
         self.leader = False
-        self._requests = RoundRequests()
         self._stopping = threading.Event()
         self._log_trained = (0, 0, 0)  # the log as read before the last round (or at the start, in attach)
         self._ranking_first = True
-        self._threads: list[threading.Thread] = []
+        self._loop: TrainingLoop | None = None
+        self._heart: threading.Thread | None = None
 
-    def attach(self, session: Session) -> None:
-        if self.session is not None:
+    def attach(self, context: TrainingContext) -> None:
+        if self.context is not None:
             raise RuntimeError("a trainer serves one session")
-        for estimator in estimators_of(session.new_learner()):
+        for estimator in estimators_of(context.new_learner()):
             if not hasattr(estimator, "weights_bytes"):
                 raise ValueError(
                     "servers share a session's model as safetensors weights: its estimator must be an "
                     f"nudge.estimators.DirectionClassifier (or subclass), not {type(estimator).__name__}"
                 )
-        self.session = session
-        self.registry = ModelRegistry(session.store.db, session.session_id)
-        self.lease = TrainerLease(session.store.db, session.session_id, self.name, self.lease_seconds)
-        self.snapshot = ModelSnapshot(session.new_learner(), 0, (), 0, 0, None)
+        self.context = context
+        database = context.log.store.db
+        self.registry = ModelRegistry(database, context.name)
+        self.lease = TrainerLease(database, context.name, self.name, self.lease_seconds)
+        self.snapshot = ModelSnapshot.untrained(context.new_learner())
+        self._loop = TrainingLoop(context.name, self._follow_and_train, first=self._rank_first,
+                                  poll=self.poll_seconds)
         self._follow()
         self.leader = self.may_train and self.lease.acquire()
-        self._start(self._heartbeat, "lease")  # renews the lease while the catch-up below trains
-        seen = session.store.log_state(session.session_id)
+        self._heart = threading.Thread(target=self._heartbeat, daemon=True, name=f"lease-{context.name}")
+        self._heart.start()  # renews the lease while the catch-up below trains
+        seen = context.log.state()
         if self.leader and self._behind_the_log():  # the trainer catches up with the log before serving
             self.retrain()
         self._log_trained = seen
-        self._start(self._train_or_follow, "train")
-
-    def _start(self, target, name: str) -> None:
-        thread = threading.Thread(target=target, daemon=True, name=f"{name}-{self.session.session_id}")
-        thread.start()
-        self._threads.append(thread)
+        self._loop.start()
 
     # ------------------------------------------------------------------ policy
     def request(self) -> None:
-        self._requests.ask()
+        self._loop.ask()
 
     @property
     def busy(self) -> bool:
-        return self.training or (self._requests.asked and self.leader) or self._ranking_first
+        return self.training or (self._loop.asked and self.leader) or self._ranking_first
 
     def close(self) -> None:
         self._stopping.set()
-        self._requests.close()
-        for thread in self._threads:
-            thread.join(timeout=60)
+        if self._loop is not None:
+            self._loop.close()
+        if self._heart is not None:
+            self._heart.join(timeout=60)
         if self.leader:
             try:
                 self.lease.release()
             except Exception:  # the lease runs out by itself; a failing release must not stop a shutdown
-                logger.exception("could not release the trainer lease of session %s", self.session.session_id)
+                logger.exception("could not release the trainer lease of session %s", self.context.name)
 
     # ----------------------------------------------------------------- threads
     def _heartbeat(self) -> None:
@@ -116,37 +115,28 @@ class SharedTrainer(Trainer):
             try:
                 leader = self.may_train and self.lease.acquire()
             except StoreError as error:  # a database hiccup: not the leader until the next beat succeeds
-                logger.error("trainer lease of session %s could not be renewed: %s", self.session.session_id, error)
+                logger.error("trainer lease of session %s could not be renewed: %s", self.context.name, error)
                 leader = False
             except Exception:
-                logger.exception("trainer lease of session %s could not be renewed", self.session.session_id)
+                logger.exception("trainer lease of session %s could not be renewed", self.context.name)
                 leader = False
             if leader and not self.leader:
-                logger.info("this process now trains session %s", self.session.session_id)
+                logger.info("this process now trains session %s", self.context.name)
                 self.request()
             self.leader = leader
             self._stopping.wait(self.lease_seconds / 3)
 
-    def _train_or_follow(self) -> None:
-        self._rank_first()
-        while not self._stopping.is_set():
-            requested = self._requests.take(self.poll_seconds)
-            if self._stopping.is_set():
-                return
-            try:
-                self._follow()
-                if self.leader:
-                    self._train_when_due(requested)
-            except StoreError as error:  # the database refused (gone, read-only, full): said in one line
-                logger.error("training of session %s stopped for now: %s", self.session.session_id, error)
-            except Exception:  # the trainer must outlive one bad round; the log is intact
-                logger.exception("training of session %s failed; the previous model stays", self.session.session_id)
+    def _follow_and_train(self, requested: bool) -> None:
+        """One step of the loop: load a newer published model; as the leader, train when due."""
+        self._follow()
+        if self.leader:
+            self._train_when_due(requested)
 
     def _train_when_due(self, requested: bool) -> None:
         """Retrain when asked, or when the log grew enough since the last round (answers from any
         server: ``retrain_every`` new ones, or an undo), unless the model already covers the log.
         The log's state is read before the round: what arrives during it counts towards the next."""
-        seen = self.session.store.log_state(self.session.session_id)  # one aggregate query
+        seen = self.context.log.state()  # one aggregate query
         if not (requested or self._log_grew_since_trained(seen)):
             return
         if self._behind_the_log():
@@ -155,11 +145,11 @@ class SharedTrainer(Trainer):
 
     def _log_grew_since_trained(self, seen: tuple[int, int, int]) -> bool:
         new_answers, undone = seen[0] - self._log_trained[0], seen[1] != self._log_trained[1]
-        return new_answers >= self.session.config.retrain_every or undone
+        return new_answers >= self.context.config.retrain_every or undone
 
     def _behind_the_log(self) -> bool:
         """True when the model was not trained on exactly the log's current answers."""
-        return {a.id for a in self.session.effective_annotations()} != set(self.snapshot.annotation_ids)
+        return {a.id for a in self.context.log.effective()} != set(self.snapshot.annotation_ids)
 
     # ----------------------------------------------------------- publication
     def _follow(self) -> None:
@@ -171,16 +161,16 @@ class SharedTrainer(Trainer):
                                  published.n_labeled, published.n_directions, published.accuracy)
         ranking = self.rank(snapshot)
         self.snapshot, self.ranking = snapshot, ranking
-        self.session.notify("on_retrain", snapshot)  # this server's callbacks (its stopping rule) see it too
+        self.context.published(snapshot)  # this server's callbacks (its stopping rule) see it too
 
     def _learner_from(self, published: PublishedModel):
         """A learner with the published weights, and the training rows of the answers they saw
         (the strategies' cold start reads them)."""
-        learner = self.session.new_learner()
+        learner = self.context.new_learner()
         for estimator, blob in zip(estimators_of(learner), published.weights):
             estimator.load_weights_bytes(blob, source=f"published model v{published.version}")
         wanted = set(published.annotation_ids)
-        answers = [a for a in self.session.store.annotations(self.session.session_id) if a.id in wanted]
+        answers = [a for a in self.context.log.annotations() if a.id in wanted]
         if answers:
             X, y = self.training_rows(answers)
             for member in learners_of(learner):
@@ -198,4 +188,4 @@ class SharedTrainer(Trainer):
         else:  # another process trains now; its models win
             self.leader = False
             logger.warning("model v%d of session %s was not published: another process trains it now",
-                           snapshot.version, self.session.session_id)
+                           snapshot.version, self.context.name)

@@ -14,11 +14,16 @@ changed through ``get_loss`` or ``train_step``):
   becomes the session's model, its held-out accuracy is stored, callbacks
   hear of it).
 
+A trainer sees its session through a :class:`~nudge.loop.training.context.TrainingContext`
+(the data set, the settings, the answer log, a learner factory, where to say
+a model is published), never the session itself.
+
 When a round runs is the trainer's policy: :class:`InlineTrainer` trains in
 the caller's thread (scripted loops, tests: ``submit`` returns once the model
 is retrained), :class:`BackgroundTrainer` in a thread of its own (the UI: a
 copy of the learner is trained and swapped in when done, so queries never
-wait for training).
+wait for training), with a :class:`TrainingLoop` (shared with
+:class:`~nudge.loop.training.shared.SharedTrainer`).
 """
 
 from __future__ import annotations
@@ -28,46 +33,21 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from nudge.estimators import pack_targets
+from nudge.loop.compute.engine import Engine
 from nudge.loop.compute.memory import release_freed_memory
 from nudge.loop.errors import StoreError
 from nudge.loop.store.store import Annotation
+from nudge.loop.training.context import TrainingContext
 from nudge.loop.training.ranking import Ranking, rank_pool
+from nudge.loop.training.snapshot import ModelSnapshot
 from nudge.strategies import estimators_of
 
-if TYPE_CHECKING:
-    from nudge.loop.compute.engine import Engine
-    from nudge.loop.session.session import Session
-
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ModelSnapshot:
-    """A trained learner and the annotations it was trained on; never mutated once published."""
-
-    learner: object  # modAL ActiveLearner or Committee
-    version: int
-    annotation_ids: tuple[int, ...]
-    n_labeled: int
-    n_directions: int
-    accuracy: float | None
-
-    @property
-    def is_fitted(self) -> bool:
-        """Trained on at least one answer (a retrain after the last answer was undone is not)."""
-        return self.n_labeled > 0
-
-    @property
-    def estimator(self):
-        """The network (a committee's first member stands for the committee)."""
-        return estimators_of(self.learner)[0]
 
 
 class RoundRequests:
@@ -98,6 +78,50 @@ class RoundRequests:
             return asked
 
 
+class TrainingLoop:
+    """A thread that runs ``step(asked)`` each time a round is asked for (and, with ``poll``, at
+    least every ``poll`` seconds with ``asked`` False), after ``first()``; what a step raises is
+    logged in one line (a database refusal) or with its traceback, and the thread goes on: the log
+    is intact and the previous model stays. The trainers with a thread of their own share it."""
+
+    def __init__(self, name: str, step: Callable[[bool], None], *, first: Callable[[], None] = lambda: None,
+                 poll: float | None = None) -> None:
+        self.name = name
+        self.requests = RoundRequests()
+        self._step, self._first, self._poll = step, first, poll
+        self._thread = threading.Thread(target=self._run, daemon=True, name=f"train-{name}")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def ask(self) -> None:
+        self.requests.ask()
+
+    @property
+    def asked(self) -> bool:
+        """A round is asked for and not taken yet."""
+        return self.requests.asked
+
+    def close(self) -> None:
+        """Stop after the step under way (waits for it, a minute at most)."""
+        self.requests.close()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=60)
+
+    def _run(self) -> None:
+        self._first()
+        while True:
+            asked = self.requests.take(self._poll)
+            if self.requests.closed:
+                return
+            try:
+                self._step(asked)
+            except StoreError as error:  # the database refused (gone, read-only, full): said in one line
+                logger.error("training of session %s stopped for now: %s", self.name, error)
+            except Exception:
+                logger.exception("training of session %s failed; the previous model stays", self.name)
+
+
 class Trainer:
     """Retrains a session's learner from its log; subclasses choose when (see the module docstring)."""
 
@@ -106,7 +130,7 @@ class Trainer:
     def __init__(self, *, engine: Engine | None = None) -> None:
         """``engine``: where the pool is scored for a new model (a Dask cluster); default here."""
         self.engine = engine
-        self.session: Session | None = None
+        self.context: TrainingContext | None = None
         self.snapshot: ModelSnapshot | None = None
         self.ranking: Ranking | None = None
         self.training = False
@@ -117,13 +141,14 @@ class Trainer:
         self._count_lock = threading.Lock()
         self._ranking_first = False  # a first ranking still to be made in a thread (see _rank_first)
 
-    def attach(self, session: Session) -> None:
-        """Serve ``session`` (called once by the session): an untrained model, or one rebuilt from the log."""
-        if self.session is not None:
+    def attach(self, context: TrainingContext) -> None:
+        """Train for the session ``context`` describes (called once, by the session): an untrained
+        model, or one rebuilt from the log."""
+        if self.context is not None:
             raise RuntimeError("a trainer serves one session")
-        self.session = session
-        self.snapshot = ModelSnapshot(session.new_learner(), 0, (), 0, 0, None)
-        if session.effective_annotations():
+        self.context = context
+        self.snapshot = ModelSnapshot.untrained(context.new_learner())
+        if context.log.effective():
             self.retrain(full=True)
 
     # ------------------------------------------------------------------ policy
@@ -131,7 +156,7 @@ class Trainer:
         """Count an answer; ask for a round when ``retrain_every`` answers have come."""
         with self._count_lock:
             self._pending_answers += 1
-            due = self._pending_answers >= self.session.config.retrain_every
+            due = self._pending_answers >= self.context.config.retrain_every
             if due:
                 self._pending_answers = 0
         if due:
@@ -173,20 +198,20 @@ class Trainer:
                 release_freed_memory()  # the previous model and its training set, gone: see nudge.loop.compute.memory
 
     def _round(self, full: bool) -> ModelSnapshot:
-        session = self.session
-        answers = session.effective_annotations()
+        context = self.context
+        answers = context.log.effective()
         previous = self.snapshot
         self.retrains += 1
-        period = session.config.full_refit_every
+        period = context.config.full_refit_every
         full = full or not previous.is_fitted or (period > 0 and self.retrains % period == 0)
         started = time.perf_counter()
-        learner = self.fit(session.new_learner() if full else self._warm_copy(previous.learner),
+        learner = self.fit(context.new_learner() if full else self._warm_copy(previous.learner),
                            answers, previous, full=full)
         seconds = time.perf_counter() - started
         snapshot = ModelSnapshot(
             learner, previous.version + 1, tuple(a.id for a in answers), len(answers),
             sum(len(a.directions) for a in answers),
-            session.evaluate_learner(learner) if answers else None,
+            context.evaluate(learner) if answers else None,
         )
         self.last_train_seconds = seconds
         self.publish(snapshot, seconds)
@@ -201,7 +226,7 @@ class Trainer:
         gc.collect(1)
         for estimator in estimators_of(learner):
             if "max_epochs" in estimator.get_params():
-                estimator.set_params(max_epochs=self.session.config.warm_epochs)
+                estimator.set_params(max_epochs=self.context.config.warm_epochs)
         return learner
 
     # ------------------------------------------------------------------- steps
@@ -212,7 +237,7 @@ class Trainer:
         the rewrite itself (x + k) as an example of the target class with the
         direction back to x.
         """
-        dataset, config = self.session.dataset, self.session.config
+        dataset, config = self.context.dataset, self.context.config
         X_rows, labels, directions, targets = [], [], [], []
         for answer in answers:
             x = dataset.X[answer.point_id]
@@ -253,24 +278,26 @@ class Trainer:
             if self.ranking is None:
                 self.ranking = self.rank(self.snapshot)
         except Exception:
-            logger.exception("ranking the pool of session %s failed; requests choose afresh",
-                             self.session.session_id)
+            logger.exception("ranking the pool of session %s failed; requests choose afresh", self.context.name)
         self._ranking_first = False
 
     def rank(self, snapshot: ModelSnapshot) -> Ranking | None:
         """The pool's ranked candidates for ``snapshot`` (None: each request chooses afresh)."""
-        return rank_pool(self.session, snapshot, engine=self.engine) if self.ranks_pool else None
+        if not self.ranks_pool:
+            return None
+        context = self.context
+        return rank_pool(snapshot, context.dataset.X, context.unlabelled(), context.config.strategy,
+                         context.config.seed, engine=self.engine)
 
     def publish(self, snapshot: ModelSnapshot, train_seconds: float) -> None:
-        """Rank the pool for ``snapshot``, make it the session's model, store its evaluation, tell the callbacks."""
-        session = self.session
+        """Rank the pool for ``snapshot``, make it the session's model, store its evaluation, tell the session."""
         ranking = self.rank(snapshot)
         self.snapshot, self.ranking = snapshot, ranking
-        session.store.add_evaluation(
-            session.session_id, model_version=snapshot.version, n_labeled=snapshot.n_labeled,
-            n_directions=snapshot.n_directions, accuracy=snapshot.accuracy, train_seconds=train_seconds,
+        self.context.log.add_evaluation(
+            model_version=snapshot.version, n_labeled=snapshot.n_labeled, n_directions=snapshot.n_directions,
+            accuracy=snapshot.accuracy, train_seconds=train_seconds,
         )
-        session.notify("on_retrain", snapshot)
+        self.context.published(snapshot)
 
 
 class InlineTrainer(Trainer):
@@ -285,38 +312,21 @@ class BackgroundTrainer(Trainer):
 
     def __init__(self, *, engine: Engine | None = None) -> None:
         super().__init__(engine=engine)
-        self._requests = RoundRequests()
         self._ranking_first = True
-        self._thread: threading.Thread | None = None
+        self._loop: TrainingLoop | None = None
 
-    def attach(self, session: Session) -> None:
-        super().attach(session)
-        self._thread = threading.Thread(target=self._train_forever, daemon=True,
-                                        name=f"train-{session.session_id}")
-        self._thread.start()
+    def attach(self, context: TrainingContext) -> None:
+        super().attach(context)
+        self._loop = TrainingLoop(context.name, lambda asked: self.retrain(), first=self._rank_first)
+        self._loop.start()
 
     def request(self) -> None:
-        self._requests.ask()
+        self._loop.ask()
 
     @property
     def busy(self) -> bool:
-        return self.training or self._requests.asked or self.ranking is None and self._ranking_first
+        return self.training or self._loop.asked or self.ranking is None and self._ranking_first
 
     def close(self) -> None:
-        self._requests.close()
-        if self._thread is not None:
-            self._thread.join(timeout=60)
-
-    def _train_forever(self) -> None:
-        self._rank_first()
-        while True:
-            self._requests.take()
-            if self._requests.closed:
-                return
-            try:
-                self.retrain()
-            except StoreError as error:  # the database refused (gone, read-only, full): said in one line
-                logger.error("retrain of session %s stopped for now: %s", self.session.session_id, error)
-            except Exception:  # the trainer must outlive one bad round; the log is intact
-                logger.exception("retrain of session %s failed; the previous model stays",
-                                 self.session.session_id)
+        if self._loop is not None:
+            self._loop.close()

@@ -1,0 +1,53 @@
+"""One session's answer log: the narrow view that trainers, stopping criteria and pages read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nudge.loop.store.store import Annotation, Store
+
+
+@dataclass(frozen=True)
+class AnswerLog:
+    """The answers (and evaluations) of the session ``session_id`` in ``store``."""
+
+    store: Store
+    session_id: str
+
+    def annotations(self, *, include_undone: bool = True) -> list[Annotation]:
+        """Every answer, in the order they were made."""
+        return self.store.annotations(self.session_id, include_undone=include_undone)
+
+    def effective(self) -> list[Annotation]:
+        """Per point, its latest answer that is neither undone nor a skip; by annotation id."""
+        latest: dict[int, Annotation] = {}
+        for annotation in self.annotations(include_undone=False):
+            latest[annotation.point_id] = annotation
+        return sorted((a for a in latest.values() if not a.is_skip), key=lambda a: a.id)
+
+    def labelled_points(self) -> dict[int, int]:
+        """Point id -> class index of every point whose current answer is a label."""
+        latest = {point_id: label for point_id, label, _ in self.answered_points()}
+        return {point_id: label for point_id, label in latest.items() if label is not None}
+
+    def answered_points(self) -> list[tuple[int, int | None, str]]:
+        """(point_id, label or None for a skip, annotator) of every answer not undone, oldest first."""
+        return self.store.answered_points(self.session_id)
+
+    def state(self) -> tuple[int, int, int]:
+        """(answers, answers undone, newest answer id): changes whenever the log does (cheap to poll)."""
+        return self.store.log_state(self.session_id)
+
+    def count(self) -> int:
+        """Answers ever given, undone ones included."""
+        return self.store.count_annotations(self.session_id)
+
+    def add_evaluation(self, *, model_version: int, n_labeled: int, n_directions: int,
+                       accuracy: float | None, train_seconds: float) -> None:
+        """Record how a new model version measured."""
+        self.store.add_evaluation(self.session_id, model_version=model_version, n_labeled=n_labeled,
+                                  n_directions=n_directions, accuracy=accuracy, train_seconds=train_seconds)
+
+    def evaluations(self) -> list[dict]:
+        """Every recorded evaluation, oldest first."""
+        return self.store.evaluation_history(self.session_id)
