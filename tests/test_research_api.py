@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+from modAL.uncertainty import entropy_sampling, margin_sampling, uncertainty_sampling
 from research_parts import TinyNet, farthest_from_origin, tiny_net_factory
 
 from nudge.estimators import DirectionClassifier
@@ -78,6 +79,22 @@ def test_a_custom_strategy_chooses_the_queries():
     norms = np.where(available, np.linalg.norm(MOONS.X, axis=1), -np.inf)
     assert query.point_id == int(np.argmax(norms))
     assert session.status()["strategy"] == "farthest_from_origin"
+
+
+@pytest.mark.parametrize("strategy", [uncertainty_sampling, margin_sampling, entropy_sampling],
+                         ids=lambda strategy: strategy.__name__)
+def test_modals_own_strategies_serve_a_session_as_they_are(tmp_path, strategy):
+    store = Store(tmp_path / "s.db")
+    session = Session.create(store, SessionConfig(strategy=strategy, estimator={"max_epochs": 5}),
+                             session_id="s", dataset=MOONS)
+    run(session, rounds=3)
+    leased = {query.point_id for query in session.next_queries("someone", 4)}
+    labelled = {answer.point_id for answer in session.effective_annotations()}
+    asked = [query.point_id for query in session.next_queries("bot", 5)]
+    assert len(labelled) == 3 and len(leased) == 4 and len(set(asked)) == 5
+    assert not set(asked) & (leased | labelled)
+    assert session.status()["strategy"] == strategy.__name__
+    assert Session.open(store, "s", dataset=MOONS).config.strategy is strategy
 
 
 def test_select_queries_and_make_learner_take_a_function():

@@ -36,7 +36,7 @@ def test_simulated_session_on_moons_reaches_85_percent_within_40_labels(seed):
 
 def test_readme_python_example_runs():
     readme = (REPO / "README.md").read_text()
-    start = readme.index("```python\nfrom loop import")
+    start = readme.index("```python\nfrom nudge.loop import")
     code = readme[start + len("```python\n"): readme.index("```", start + 10)]
     namespace: dict = {}
     exec(compile(code.replace("range(30)", "range(4)"), "README example", "exec"), namespace)
