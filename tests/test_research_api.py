@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 from modAL.uncertainty import entropy_sampling, margin_sampling, uncertainty_sampling
-from research_parts import TinyNet, farthest_from_origin, tiny_net_factory
+from research_parts import NearestLabelled, TinyNet, farthest_from_origin, tiny_net_factory
 
 from nudge.estimators import DirectionClassifier
 from nudge.loop import SessionCallback, apply_answer, load_dataset, make_oracle
@@ -138,3 +138,28 @@ def test_callbacks_hear_every_event_in_order_and_a_failing_one_is_logged(caplog)
     assert session.status()["n_answers"] == 2  # the broken callback undid nothing
     failures = [r for r in caplog.records if "failed in on_answer" in r.getMessage()]
     assert len(failures) == 2 and all("a bug in my callback" in str(r.exc_info[1]) for r in failures)
+
+
+@pytest.mark.parametrize("estimator, loss", [
+    (DirectionClassifier(module=TinyNet, criterion="ce", max_epochs=5), "ce"),
+    (tiny_net_factory, "direction"),
+    ({"module": TinyNet, "criterion": "gradient-supervision", "max_epochs": 5}, "gradient-supervision"),
+], ids=["estimator-object", "factory", "settings-naming-a-criterion"])
+def test_every_way_to_give_an_estimator_keeps_warm_starts_and_reports_its_own_loss(estimator, loss):
+    config = SessionConfig(loss="ce" if loss == "direction" else "direction", estimator=estimator,
+                           warm_epochs=2, full_refit_every=0)
+    session = Session.create(Store("sqlite://"), config, dataset=MOONS)
+    run(session, rounds=3)
+    history = session.model.estimator.history
+    assert len(history) == 5 + 2 + 2  # one fit from scratch, then two retrains that continue it
+    assert session.model.estimator.warm_start and session.status()["retrains"] == "warm"
+    assert session.status()["loss"] == loss != config.loss
+
+
+def test_an_estimator_without_warm_start_retrains_from_scratch_and_says_so():
+    session = Session.create(Store("sqlite://"), SessionConfig(estimator=NearestLabelled(), strategy="uncertainty"),
+                             dataset=MOONS)
+    run(session, rounds=3)
+    status = session.status()
+    assert status["retrains"] == "from scratch" and status["loss"] is None
+    assert status["n_labeled"] == 3 and status["accuracy"] is not None

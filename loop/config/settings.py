@@ -32,8 +32,12 @@ class SessionConfig:
         - an estimator object (e.g. ``DirectionClassifier(module=MyNet, ...)``), cloned for
           every fit from scratch; it must take packed targets (``nudge.estimators.pack_targets``);
         - a factory ``factory(n_features=, n_classes=, seed=) -> estimator``.
-    strategy : a name from ``nudge.strategies.STRATEGIES`` or a function with modAL's contract
-        ``(learner, X_pool, n_instances, *, available=None, random_state=None) -> (indices, scores)``.
+        An object or a factory's estimator keeps its own criterion (``loss`` is the default
+        network's) and gets ``warm_start=True`` where it takes one
+        (:func:`nudge.loop.config.factory.new_estimator`); ``Session.status()`` reports both.
+    strategy : a name from ``nudge.strategies.STRATEGIES`` or a function with modAL's query-strategy
+        contract, ``(learner, X, n_instances) -> indices`` or ``(indices, scores)``; modAL's own work
+        as they are (:func:`nudge.strategies.select_queries` says what nudge adds).
     retrain_every : retrain (warm-started) after every k answers.
     full_refit_every : re-initialise and refit from scratch every m retrains (0: never).
     warm_epochs : epochs of a warm-started retrain (a refit from scratch runs the

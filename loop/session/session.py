@@ -24,7 +24,7 @@ import numpy as np
 
 from nudge.estimators.backends import make_encoder
 from nudge.loop.callbacks import HOOKS, SessionCallback
-from nudge.loop.config.factory import check_estimator, new_learner
+from nudge.loop.config.factory import check_estimator, new_learner, training_report
 from nudge.loop.config.resume import check_same_data
 from nudge.loop.config.settings import SessionConfig
 from nudge.loop.datasets import Dataset, load_dataset
@@ -459,7 +459,7 @@ class Session:
         return {
             "session": self.session_id,
             "dataset": self.dataset.name,
-            "loss": self.config.loss,
+            **training_report(snapshot.learner),  # "loss" and "retrains", as the estimator has them
             "strategy": self.config.strategy_name,
             "model_version": snapshot.version,
             "retraining": self.training,
