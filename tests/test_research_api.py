@@ -2,6 +2,8 @@
 
 import importlib
 import logging
+import os
+import subprocess
 import sys
 
 import numpy as np
@@ -163,3 +165,50 @@ def test_an_estimator_without_warm_start_retrains_from_scratch_and_says_so():
     status = session.status()
     assert status["retrains"] == "from scratch" and status["loss"] is None
     assert status["n_labeled"] == 3 and status["accuracy"] is not None
+
+
+SCRIPT = '''
+import sys
+from torch import nn
+from nudge.estimators import DirectionClassifier
+from nudge.loop import Session, SessionConfig, Store
+from nudge.loop.errors import SessionError
+
+class NetInScript(nn.Module):
+    def __init__(self, n_features, n_classes=2):
+        super().__init__()
+        self.layer = nn.Linear(n_features, n_classes)
+
+    def forward(self, X):
+        return self.layer(X)
+
+def strategy_in_script(learner, X, n_instances):
+    return list(range(n_instances))
+
+def factory_in_script(n_features, n_classes, seed):
+    return DirectionClassifier(module=NetInScript, max_epochs=2, random_state=seed)
+
+for settings in ({"estimator": {"module": NetInScript, "max_epochs": 2}}, {"strategy": strategy_in_script},
+                 {"estimator": factory_in_script}):
+    config = SessionConfig(**settings)
+    Session.create(Store("sqlite://"), config)  # in memory: nothing can resume it, so it is taken
+    try:
+        Session.create(Store(sys.argv[1]), config)
+    except SessionError as error:
+        print(error)
+print("stored sessions:", Store(sys.argv[1]).session_ids())
+'''
+
+
+def test_parts_defined_in_the_script_being_run_are_refused_for_a_stored_session(tmp_path):
+    script = tmp_path / "my_run.py"
+    script.write_text(SCRIPT)
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "s.db")], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    refusals = done.stdout.splitlines()
+    for line, name in zip(refusals, ["NetInScript", "strategy_in_script", "factory_in_script"]):
+        assert f"is {name}, defined in the script being run (__main__:{name})" in line
+        assert "nudge serve` or any other process could never import it" in line
+        assert f"Put {name} in a module (a .py file beside the script" in line
+    assert refusals[3:] == ["stored sessions: []"]

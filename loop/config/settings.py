@@ -86,14 +86,15 @@ class SessionConfig:
         self.stop = check_stop_specs(self.stop)
         self.to_dict()  # anything that cannot be stored is refused now, not at resume
 
-    def to_dict(self) -> dict:
-        """The settings as JSON-ready data (custom objects by import name)."""
-        return {f.name: self.encode_setting(getattr(self, f.name), f.name) for f in fields(self)}
+    def to_dict(self, *, portable: bool = False) -> dict:
+        """The settings as JSON-ready data (custom objects by import name; ``portable``: names that
+        another process can import too, for a session stored where one may resume it)."""
+        return {f.name: self.encode_setting(getattr(self, f.name), f.name, portable=portable) for f in fields(self)}
 
     @staticmethod
-    def encode_setting(value: Any, name: str = "") -> Any:
+    def encode_setting(value: Any, name: str = "", *, portable: bool = False) -> Any:
         """One setting as it is stored (JSON-ready)."""
-        return encode(value, f"the setting {name}".rstrip())
+        return encode(value, f"the setting {name}".rstrip(), portable=portable)
 
     @classmethod
     def from_dict(cls, values: dict) -> SessionConfig:

@@ -122,7 +122,8 @@ class Session:
         check_estimator(config, dataset)  # before anything is stored
         check_stop_specs(config.stop, dataset.n_classes)
         session_id = session_id or uuid.uuid4().hex[:12]
-        store.create_session(session_id, config.to_dict(), fingerprint=dataset.fingerprint or None)
+        store.create_session(session_id, config.to_dict(portable=not store.in_memory),
+                             fingerprint=dataset.fingerprint or None)
         return cls(store, session_id, config, dataset, trainer=trainer, callbacks=callbacks, encoder=encoder,
                    lease_limits=lease_limits)
 
