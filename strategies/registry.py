@@ -45,7 +45,8 @@ def needs_committee(strategy: str | Callable) -> bool:
     """True when the strategy scores with a committee: it is marked ``needs_committee = True``, or it
     is one of modAL's disagreement strategies (``modAL.disagreement``)."""
     query = get_strategy(strategy)
-    return bool(getattr(query, "needs_committee", False)) or getattr(query, "__module__", None) == "modAL.disagreement"
+    marked = bool(getattr(query, "needs_committee", False))
+    return marked or getattr(query, "__module__", None) == "modAL.disagreement"
 
 
 def takes_keyword(function: Callable, name: str) -> bool:
@@ -119,9 +120,9 @@ def select_queries(
     indices, scores = checked_choice(query(learner, X, n_instances, **keywords), n_instances, len(X), query)
     if rows is not None:
         return rows[indices], scores
-    if available is not None and not np.asarray(available)[indices].all():
-        raise ValueError(f"the strategy {_name(query)} chose points marked unavailable: "
-                         f"{indices[~np.asarray(available)[indices]].tolist()}")
+    unavailable = [] if available is None else indices[~np.asarray(available)[indices]].tolist()
+    if unavailable:
+        raise ValueError(f"the strategy {_name(query)} chose points marked unavailable: {unavailable}")
     return indices, scores
 
 

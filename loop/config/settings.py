@@ -44,9 +44,6 @@ class SharedSettings:
     stop : stopping criteria, specs such as ``["budget=200", "stable=0.99"]``; the session's
         stopping rule is met when any one is (see :mod:`nudge.loop.stopping`). It is reported by
         ``Session.status()``; nothing stops by itself (``nudge simulate`` stops its runs).
-
-    Custom classes and functions are stored by import name and must be importable
-    again to resume the session (a lambda is refused at once).
     """
 
     dataset: str = "moons"
@@ -83,6 +80,10 @@ class SessionConfig(SharedSettings):
     retrain_every : retrain (warm-started) after every k answers.
     lease_seconds : how long a handed-out point stays reserved for its annotator.
     augment_rewrites : a rewrite also adds its text as a labelled example of the other class.
+
+    Custom classes and functions are stored by import name and must be importable
+    again to resume the session: a lambda is refused at once, and one defined in the
+    script being run (``__main__``) when the session is stored in a database.
     """
 
     loss: str = "direction"
