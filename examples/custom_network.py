@@ -1,33 +1,21 @@
 """A session on your own torch module, stored and resumed.
 
-The network class is stored with the session by its import name, so a later
-run (this script again, or `nudge serve --db examples.db --session my-net` with
-this file importable) rebuilds the same session from its log.
+The network class lives in a module beside this script (examples/networks.py), not in
+the script: the session stores it by its import name, networks:ResidualMLP, so a later
+run (this script again, or `nudge serve` with the folder on PYTHONPATH) imports it and
+rebuilds the same session from its log.
 
     .venv/bin/python examples/custom_network.py
+    PYTHONPATH=examples .venv/bin/nudge serve --db examples.db --session my-net
 """
 
 import os
 
-from torch import nn
+from networks import ResidualMLP  # beside this script: Python puts the script's folder on the path
 
 from nudge.loop import Session, SessionConfig, Store, apply_answer, make_oracle
 
 BUDGET = int(os.environ.get("BUDGET", "30"))
-
-
-class ResidualMLP(nn.Module):
-    """Two SiLU blocks with a skip connection; n_features and n_classes are filled in by nudge."""
-
-    def __init__(self, n_features: int, n_classes: int = 2, width: int = 32) -> None:
-        super().__init__()
-        self.inp = nn.Linear(n_features, width)
-        self.block = nn.Sequential(nn.SiLU(), nn.Linear(width, width), nn.SiLU(), nn.Linear(width, width))
-        self.out = nn.Linear(width, n_classes)
-
-    def forward(self, X):
-        hidden = self.inp(X)
-        return self.out(hidden + self.block(hidden))
 
 
 def main() -> None:

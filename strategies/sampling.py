@@ -1,4 +1,5 @@
-"""The query strategies, each a function with modAL's contract.
+"""The registered query strategies: functions with modAL's query-strategy contract and the two
+keywords nudge adds (see ``nudge.strategies.select_queries``).
 
 ``strategy(learner, X_pool, n_instances=1, *, available=None, random_state=None, **kwargs)
 -> (indices, scores)``

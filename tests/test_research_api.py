@@ -2,11 +2,14 @@
 
 import importlib
 import logging
+import os
+import subprocess
 import sys
 
 import numpy as np
 import pytest
-from research_parts import TinyNet, farthest_from_origin, tiny_net_factory
+from modAL.uncertainty import entropy_sampling, margin_sampling, uncertainty_sampling
+from research_parts import NearestLabelled, TinyNet, farthest_from_origin, tiny_net_factory
 
 from nudge.estimators import DirectionClassifier
 from nudge.loop import SessionCallback, apply_answer, load_dataset, make_oracle
@@ -80,6 +83,22 @@ def test_a_custom_strategy_chooses_the_queries():
     assert session.status()["strategy"] == "farthest_from_origin"
 
 
+@pytest.mark.parametrize("strategy", [uncertainty_sampling, margin_sampling, entropy_sampling],
+                         ids=lambda strategy: strategy.__name__)
+def test_modals_own_strategies_serve_a_session_as_they_are(tmp_path, strategy):
+    store = Store(tmp_path / "s.db")
+    session = Session.create(store, SessionConfig(strategy=strategy, estimator={"max_epochs": 5}),
+                             session_id="s", dataset=MOONS)
+    run(session, rounds=3)
+    leased = {query.point_id for query in session.next_queries("someone", 4)}
+    labelled = {answer.point_id for answer in session.effective_annotations()}
+    asked = [query.point_id for query in session.next_queries("bot", 5)]
+    assert len(labelled) == 3 and len(leased) == 4 and len(set(asked)) == 5
+    assert not set(asked) & (leased | labelled)
+    assert session.status()["strategy"] == strategy.__name__
+    assert Session.open(store, "s", dataset=MOONS).config.strategy is strategy
+
+
 def test_select_queries_and_make_learner_take_a_function():
     learner = make_learner(DirectionClassifier(max_epochs=2), farthest_from_origin)
     indices, scores = select_queries(learner, MOONS.X, 3, farthest_from_origin)
@@ -121,3 +140,75 @@ def test_callbacks_hear_every_event_in_order_and_a_failing_one_is_logged(caplog)
     assert session.status()["n_answers"] == 2  # the broken callback undid nothing
     failures = [r for r in caplog.records if "failed in on_answer" in r.getMessage()]
     assert len(failures) == 2 and all("a bug in my callback" in str(r.exc_info[1]) for r in failures)
+
+
+@pytest.mark.parametrize("estimator, loss", [
+    (DirectionClassifier(module=TinyNet, criterion="ce", max_epochs=5), "ce"),
+    (tiny_net_factory, "direction"),
+    ({"module": TinyNet, "criterion": "gradient-supervision", "max_epochs": 5}, "gradient-supervision"),
+], ids=["estimator-object", "factory", "settings-naming-a-criterion"])
+def test_every_way_to_give_an_estimator_keeps_warm_starts_and_reports_its_own_loss(estimator, loss):
+    config = SessionConfig(loss="ce" if loss == "direction" else "direction", estimator=estimator,
+                           warm_epochs=2, full_refit_every=0)
+    session = Session.create(Store("sqlite://"), config, dataset=MOONS)
+    run(session, rounds=3)
+    history = session.model.estimator.history
+    assert len(history) == 5 + 2 + 2  # one fit from scratch, then two retrains that continue it
+    assert session.model.estimator.warm_start and session.status()["retrains"] == "warm"
+    assert session.status()["loss"] == loss != config.loss
+
+
+def test_an_estimator_without_warm_start_retrains_from_scratch_and_says_so():
+    session = Session.create(Store("sqlite://"), SessionConfig(estimator=NearestLabelled(), strategy="uncertainty"),
+                             dataset=MOONS)
+    run(session, rounds=3)
+    status = session.status()
+    assert status["retrains"] == "from scratch" and status["loss"] is None
+    assert status["n_labeled"] == 3 and status["accuracy"] is not None
+
+
+SCRIPT = '''
+import sys
+from torch import nn
+from nudge.estimators import DirectionClassifier
+from nudge.loop import Session, SessionConfig, Store
+from nudge.loop.errors import SessionError
+
+class NetInScript(nn.Module):
+    def __init__(self, n_features, n_classes=2):
+        super().__init__()
+        self.layer = nn.Linear(n_features, n_classes)
+
+    def forward(self, X):
+        return self.layer(X)
+
+def strategy_in_script(learner, X, n_instances):
+    return list(range(n_instances))
+
+def factory_in_script(n_features, n_classes, seed):
+    return DirectionClassifier(module=NetInScript, max_epochs=2, random_state=seed)
+
+for settings in ({"estimator": {"module": NetInScript, "max_epochs": 2}}, {"strategy": strategy_in_script},
+                 {"estimator": factory_in_script}):
+    config = SessionConfig(**settings)
+    Session.create(Store("sqlite://"), config)  # in memory: nothing can resume it, so it is taken
+    try:
+        Session.create(Store(sys.argv[1]), config)
+    except SessionError as error:
+        print(error)
+print("stored sessions:", Store(sys.argv[1]).session_ids())
+'''
+
+
+def test_parts_defined_in_the_script_being_run_are_refused_for_a_stored_session(tmp_path):
+    script = tmp_path / "my_run.py"
+    script.write_text(SCRIPT)
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "s.db")], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    refusals = done.stdout.splitlines()
+    for line, name in zip(refusals, ["NetInScript", "strategy_in_script", "factory_in_script"]):
+        assert f"is {name}, defined in the script being run (__main__:{name})" in line
+        assert "nudge serve` or any other process could never import it" in line
+        assert f"Put {name} in a module (a .py file beside the script" in line
+    assert refusals[3:] == ["stored sessions: []"]

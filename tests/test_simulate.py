@@ -11,11 +11,16 @@ import time
 from pathlib import Path
 
 import pytest
+from modAL.uncertainty import margin_sampling
+from research_parts import TinyNet, farthest_from_origin, tiny_net_factory
 
+from nudge.estimators import DirectionClassifier
 from nudge.loop import apply_answer, load_dataset, make_oracle
 from nudge.loop.cli import main
 from nudge.loop.config.settings import SessionConfig
+from nudge.loop.errors import SessionError
 from nudge.loop.session.session import Session
+from nudge.loop.simulation.simulate import SimulationConfig, simulate
 from nudge.loop.store.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -112,6 +117,41 @@ def test_simulate_cli_takes_the_retraining_policy(tmp_path):
                  "--full-refit-every", "0", "--warm-epochs", "3", "--out", str(out)]) == 0
     config = json.loads((out / "results.json").read_text())["config"]
     assert (config["full_refit_every"], config["warm_epochs"]) == (0, 3)
+
+
+@pytest.mark.parametrize("estimator, loss", [
+    (DirectionClassifier(module=TinyNet, criterion="ce", max_epochs=3), "ce"),
+    (tiny_net_factory, "direction"),
+], ids=["estimator-object", "factory"])
+def test_a_simulation_takes_what_a_session_takes(estimator, loss):
+    config = SimulationConfig(dataset_options={"n_samples": 150}, estimator=estimator, losses=["gradient-supervision"],
+                              strategies=[farthest_from_origin, margin_sampling], budget=6, batch_size=2,
+                              max_directions=1, warm_epochs=2, full_refit_every=0, stop=["budget=4"])
+    session_config = config.session_config(loss="gradient-supervision", strategy=margin_sampling, augment=False,
+                                           seed=3)
+    assert session_config.estimator is estimator and session_config.strategy is margin_sampling
+    assert (session_config.max_directions, session_config.warm_epochs, session_config.full_refit_every,
+            session_config.stop, session_config.retrain_every, session_config.seed) == (1, 2, 0, ["budget=4"], 2, 3)
+    results = simulate(config)
+    assert [(run["loss"], run["strategy"]) for run in results["runs"]] == [
+        (loss, "farthest_from_origin"), (loss, "margin_sampling")]  # the estimator's own criterion
+    assert [run["stopped"]["n_labeled"] for run in results["runs"]] == [4, 4]
+    assert results["config"]["strategies"][1] == {"$ref": "modAL.uncertainty:margin_sampling"}
+
+
+def test_a_simulation_checks_its_settings_as_a_session_does():
+    with pytest.raises(SessionError, match="warm_epochs must be at least 1"):
+        SimulationConfig(warm_epochs=0)
+    with pytest.raises(SessionError, match="max_directions must be at least 1"):
+        SimulationConfig(max_directions=0)
+    with pytest.raises(SessionError, match="unknown strategy 'psychic'"):
+        SimulationConfig(strategies=["boundary", "psychic"])
+    with pytest.raises(SessionError, match="lambda"):
+        SimulationConfig(strategies=[lambda learner, X, n_instances: [0]])
+    with pytest.raises(ValueError, match=r"losses \['ce', 'direction'\] .* brings its own criterion: give one loss"):
+        SimulationConfig(estimator=tiny_net_factory, losses=["ce", "direction"])
+    with pytest.raises(ValueError, match="brings its own criterion"):
+        SimulationConfig(estimator={"criterion": "ce"}, losses=["ce", "direction"])
 
 
 SCRIPTED_ANNOTATOR = textwrap.dedent("""

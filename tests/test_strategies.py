@@ -3,12 +3,23 @@
 import numpy as np
 import pytest
 import torch
+from modAL.disagreement import max_disagreement_sampling
 from modAL.disagreement import vote_entropy as modal_vote_entropy
 from modAL.models import ActiveLearner, Committee
+from modAL.uncertainty import entropy_sampling as modal_entropy_sampling
+from modAL.uncertainty import margin_sampling as modal_margin_sampling
+from modAL.uncertainty import uncertainty_sampling as modal_uncertainty_sampling
 from sklearn.linear_model import LogisticRegression
 
 from nudge.estimators import DirectionClassifier, pack_targets
-from nudge.strategies import STRATEGIES, boundary_distance, get_strategy, make_learner, select_queries
+from nudge.strategies import (
+    STRATEGIES,
+    boundary_distance,
+    get_strategy,
+    make_learner,
+    needs_committee,
+    select_queries,
+)
 from nudge.strategies.sampling import vote_entropy
 
 # The linear boundary f(x) = w.x + b = 3 x1 + 4 x2 - 5, ||w|| = 5.
@@ -302,3 +313,69 @@ def test_a_single_cold_start_query_is_the_point_nearest_the_mean():
     indices, _ = select_queries(learner, CLUSTERS, 1, available=available, random_state=0)
     rest = CLUSTERS[50:]
     assert indices.tolist() == [50 + np.argmin(np.linalg.norm(rest - rest.mean(axis=0), axis=1))]
+
+
+# ------------------------------------------ modAL's own strategies, functions of yours
+
+P_ONE_HALF = [
+    (modal_uncertainty_sampling, lambda p: 1 - np.maximum(p, 1 - p)),
+    (modal_margin_sampling, lambda p: np.abs(2 * p - 1)),
+    (modal_entropy_sampling, lambda p: -(p * np.log(p) + (1 - p) * np.log(1 - p))),
+]
+
+
+@pytest.mark.parametrize("strategy, formula", P_ONE_HALF, ids=lambda f: getattr(f, "__name__", ""))
+def test_modals_own_strategies_choose_among_the_available_points_only(strategy, formula):
+    available = np.ones(len(POOL), bool)
+    available[BY_DISTANCE[:2]] = False  # the two nearest p = 1/2 are leased or labelled
+    indices, scores = select_queries(make_learner(binary_linear_net(), strategy), POOL, 3, strategy,
+                                     available=available, random_state=0)
+    assert sorted(indices.tolist()) == sorted(BY_DISTANCE[2:5].tolist())  # modAL's order: a partial sort
+    np.testing.assert_allclose(scores, formula(probability_of_class_1(POOL[indices])), rtol=1e-4)
+
+
+def test_modals_disagreement_strategies_get_a_committee_and_the_available_points():
+    assert needs_committee(max_disagreement_sampling)
+    assert isinstance(make_learner(DirectionClassifier(random_state=0), max_disagreement_sampling), Committee)
+    available = np.array([True, False, True, True, True])  # point 1 disagrees most, point 2 next
+    indices, _ = select_queries(committee_of_shifted_boundaries(), COMMITTEE_POOL, 1, max_disagreement_sampling,
+                                available=available)
+    assert indices.tolist() == [2]
+
+
+def test_a_function_gets_nudges_keywords_only_when_it_names_them():
+    seen = []
+
+    def modal_style(learner, X, n_instances=1, **predict_kwargs):
+        seen.append((len(X), predict_kwargs))
+        return np.arange(n_instances)
+
+    def with_keywords(learner, X_pool, n_instances=1, *, available=None, random_state=None):
+        seen.append((len(X_pool), {"available": available, "random_state": random_state}))
+        return np.flatnonzero(available)[:n_instances], np.ones(n_instances)
+
+    available = np.array([False, True, False, True, True, False, True, True])
+    indices, scores = select_queries(None, POOL, 2, modal_style, available=available, random_state=3)
+    assert seen.pop() == (5, {}) and indices.tolist() == [1, 3]  # rows 0, 1 of the available ones
+    assert np.isnan(scores).all() and scores.shape == (2,)  # indices alone: no scores
+    indices, scores = select_queries(None, POOL, 2, with_keywords, available=available, random_state=3)
+    size, keywords = seen.pop()
+    assert size == 8 and keywords["random_state"] == 3 and keywords["available"] is available
+    assert indices.tolist() == [1, 3] and scores.tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("answer, message", [
+    (([0, 0], [1.0, 1.0]), r"returned \[0, 0\]; expected 2 distinct indices from 0 to 7"),
+    (([0, 8], [1.0, 1.0]), r"returned \[0, 8\]; expected 2 distinct indices from 0 to 7"),
+    (([0], [1.0]), r"returned int64 indices of shape \(1,\); expected 2 integer indices"),
+    (([0.0, 1.0], [1.0, 1.0]), r"returned float64 indices"),
+    (([0, 1], [1.0]), r"returned scores of shape \(1,\); expected one per query"),
+    (([0, 2], [1.0, 1.0]), r"chose points marked unavailable: \[2\]"),
+])
+def test_a_function_that_breaks_the_contract_is_named_and_nothing_is_asked(answer, message):
+    def careless(learner, X_pool, n_instances=1, *, available=None):
+        return tuple(np.asarray(part) for part in answer)
+
+    available = np.array([True, True, False, True, True, True, True, True])
+    with pytest.raises(ValueError, match="the strategy .*careless " + message):
+        select_queries(None, POOL, 2, careless, available=available)

@@ -184,7 +184,7 @@ class AnnotationApp:
         return (f"Answers {status['n_answers']} ({yours}) · skips {status['n_skips']} · "
                 f"model v{status['model_version']} ({training}) trained on {status['n_labeled']} labels and "
                 f"{status['n_directions']} directions · held-out accuracy {accuracy} · "
-                f"strategy {status['strategy']} · loss {status['loss']}")
+                f"strategy {status['strategy']} · loss {status['loss'] or 'n/a'}")
 
     # ------------------------------------------------------------------ the API
     def api_next(self, annotator: str = "", request: gr.Request = None) -> dict:

@@ -8,12 +8,13 @@ from nudge.loop.config.factory import (
     new_estimator,
     new_learner,
 )
-from nudge.loop.config.settings import EstimatorFactory, SessionConfig
+from nudge.loop.config.settings import EstimatorFactory, SessionConfig, SharedSettings
 
 __all__ = [
     "TEXT_ESTIMATOR",
     "EstimatorFactory",
     "SessionConfig",
+    "SharedSettings",
     "check_estimator",
     "describe_estimator",
     "new_estimator",

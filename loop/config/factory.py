@@ -9,7 +9,7 @@ from nudge.estimators import DirectionClassifier
 from nudge.loop.config.settings import SessionConfig
 from nudge.loop.datasets import Dataset
 from nudge.loop.errors import SessionError
-from nudge.strategies import make_learner
+from nudge.strategies import estimators_of, make_learner
 
 # Sentence embeddings get a linear model: on the CAD dev split it beat MLPs at every
 # budget once revisions are added as examples (an MLP overfits the near-identical
@@ -18,7 +18,13 @@ TEXT_ESTIMATOR = {"module__hidden": ()}
 
 
 def new_estimator(config: SessionConfig, dataset: Dataset):
-    """A fresh, unfitted estimator for a session on ``dataset`` (see :class:`SessionConfig`)."""
+    """A fresh, unfitted estimator for a session on ``dataset`` (see :class:`SessionConfig`).
+
+    An estimator given as an object (cloned) or made by a factory gets the data set's ``classes``
+    when it leaves them None, and ``warm_start=True`` where it takes one: the session's retrains
+    continue from the last model (``warm_epochs``), and ``full_refit_every`` says when to start
+    afresh. One without ``warm_start`` fits from scratch at every retrain (see :func:`training_report`).
+    """
     spec = config.estimator
     if isinstance(spec, dict):
         params = {"criterion": config.loss, "random_state": config.seed,
@@ -28,10 +34,29 @@ def new_estimator(config: SessionConfig, dataset: Dataset):
         return DirectionClassifier(**{**params, **spec})
     if hasattr(spec, "get_params"):
         estimator = clone(spec)
-        if "classes" in estimator.get_params() and estimator.get_params()["classes"] is None:
-            estimator.set_params(classes=list(range(dataset.n_classes)))
-        return estimator
-    return spec(n_features=dataset.n_features, n_classes=dataset.n_classes, seed=config.seed)
+    else:
+        estimator = spec(n_features=dataset.n_features, n_classes=dataset.n_classes, seed=config.seed)
+    params = estimator.get_params(deep=False)
+    if "classes" in params and params["classes"] is None:
+        estimator.set_params(classes=list(range(dataset.n_classes)))
+    if "warm_start" in params:
+        estimator.set_params(warm_start=True)
+    return estimator
+
+
+def training_report(learner) -> dict:
+    """What the session's retrains do, read from the estimator behind ``learner`` (not from the settings).
+
+    ``loss``: its ``criterion`` (a name, or a custom criterion's class name; None for an estimator
+    without one). ``retrains``: "warm" (each retrain continues from the last model for
+    ``warm_epochs`` epochs; every ``full_refit_every``-th starts afresh) or "from scratch" (the
+    estimator has no ``warm_start``, or it is off: every retrain is a fit from scratch).
+    """
+    params = estimators_of(learner)[0].get_params(deep=False)
+    criterion = params.get("criterion")
+    loss = criterion if criterion is None or isinstance(criterion, str) else getattr(
+        criterion, "__qualname__", type(criterion).__name__)
+    return {"loss": loss, "retrains": "warm" if params.get("warm_start") else "from scratch"}
 
 
 def new_learner(config: SessionConfig, dataset: Dataset):

@@ -1,7 +1,7 @@
 """A session's settings.
 
-:class:`SessionConfig` is everything that defines a session; it is stored with
-the session as JSON (custom classes and functions by their import name, see
+:class:`SessionConfig` is everything that defines a session (its :class:`SharedSettings`
+part is what a simulation's sessions share); it is stored with the session as JSON (custom classes and functions by their import name, see
 :mod:`nudge.loop.config.references`), so a restarted server rebuilds the same session.
 """
 
@@ -20,11 +20,12 @@ EstimatorFactory = Callable[..., Any]  # factory(n_features=, n_classes=, seed=)
 
 
 @dataclass
-class SessionConfig:
-    """Everything that defines a session.
+class SharedSettings:
+    """The settings a session shares with a simulation of sessions
+    (:class:`nudge.loop.simulation.SimulationConfig`, which runs each of its sessions with them):
+    one definition, default and check of each, for both.
 
     dataset / dataset_options : passed to :func:`nudge.loop.datasets.load_dataset`.
-    loss : the objective of the default network ("ce", "direction", "gradient-supervision").
     estimator : one of
         - a dict of further :class:`nudge.estimators.DirectionClassifier` parameters, e.g.
           ``{"criterion__alpha": 0.3}`` or ``{"module": MyTorchModule}``; they override
@@ -32,65 +33,88 @@ class SessionConfig:
         - an estimator object (e.g. ``DirectionClassifier(module=MyNet, ...)``), cloned for
           every fit from scratch; it must take packed targets (``nudge.estimators.pack_targets``);
         - a factory ``factory(n_features=, n_classes=, seed=) -> estimator``.
-    strategy : a name from ``nudge.strategies.STRATEGIES`` or a function with modAL's contract
-        ``(learner, X_pool, n_instances, *, available=None, random_state=None) -> (indices, scores)``.
-    retrain_every : retrain (warm-started) after every k answers.
+        An object or a factory's estimator keeps its own criterion (``loss`` is the default
+        network's) and gets ``warm_start=True`` where it takes one
+        (:func:`nudge.loop.config.factory.new_estimator`); ``Session.status()`` reports both.
     full_refit_every : re-initialise and refit from scratch every m retrains (0: never).
     warm_epochs : epochs of a warm-started retrain (a refit from scratch runs the
         estimator's ``max_epochs``, default 100). Continuing from trained weights
         needs far fewer, and the retrain is what the next answer waits for.
-    lease_seconds : how long a handed-out point stays reserved for its annotator.
     max_directions : directions one answer may carry.
-    augment_rewrites : a rewrite also adds its text as a labelled example of the other class.
     stop : stopping criteria, specs such as ``["budget=200", "stable=0.99"]`` or
         :class:`nudge.loop.stopping.StoppingCriterion` objects (your own among them); the session's
         stopping rule is met when any one is (see :mod:`nudge.loop.stopping`). It is reported by
         ``Session.status()``; nothing stops by itself (``nudge simulate`` stops its runs).
-
-    Custom classes and functions are stored by import name and must be importable
-    again to resume the session (a lambda is refused at once).
     """
 
     dataset: str = "moons"
     dataset_options: dict = field(default_factory=dict)
-    loss: str = "direction"
     estimator: dict | Any = field(default_factory=dict)
-    strategy: str | Callable = "boundary"
-    seed: int = 0
-    retrain_every: int = 1
     full_refit_every: int = 20
     warm_epochs: int = 20
-    lease_seconds: float = 600.0
     max_directions: int = 4
-    augment_rewrites: bool = True
     stop: list = field(default_factory=list)  # specs (str) or StoppingCriterion objects
 
     def __post_init__(self) -> None:
+        if self.full_refit_every < 0:
+            raise SessionError("full_refit_every must be 0 (never) or positive")
+        if self.warm_epochs < 1:
+            raise SessionError("warm_epochs must be at least 1")
+        if self.max_directions < 1:
+            raise SessionError("max_directions must be at least 1")
+        self.stop = check_stop_specs(self.stop)
+
+    def shared_settings(self) -> dict[str, Any]:
+        """The shared settings by name (e.g. to make a :class:`SessionConfig` with them)."""
+        return {f.name: getattr(self, f.name) for f in fields(SharedSettings)}
+
+
+@dataclass
+class SessionConfig(SharedSettings):
+    """Everything that defines a session: the :class:`SharedSettings` and these.
+
+    loss : the objective of the default network ("ce", "direction", "gradient-supervision").
+    strategy : a name from ``nudge.strategies.STRATEGIES`` or a function with modAL's query-strategy
+        contract, ``(learner, X, n_instances) -> indices`` or ``(indices, scores)``; modAL's own work
+        as they are (:func:`nudge.strategies.select_queries` says what nudge adds).
+    seed : the network's initialisation and the strategies' random choices.
+    retrain_every : retrain (warm-started) after every k answers.
+    lease_seconds : how long a handed-out point stays reserved for its annotator.
+    augment_rewrites : a rewrite also adds its text as a labelled example of the other class.
+
+    Custom classes and functions are stored by import name and must be importable
+    again to resume the session: a lambda is refused at once, and one defined in the
+    script being run (``__main__``) when the session is stored in a database.
+    """
+
+    loss: str = "direction"
+    strategy: str | Callable = "boundary"
+    seed: int = 0
+    retrain_every: int = 1
+    lease_seconds: float = 600.0
+    augment_rewrites: bool = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         try:
             get_strategy(self.strategy)
         except ValueError as error:
             raise SessionError(str(error)) from None
         if self.retrain_every < 1:
             raise SessionError("retrain_every must be at least 1")
-        if self.full_refit_every < 0:
-            raise SessionError("full_refit_every must be 0 (never) or positive")
-        if self.warm_epochs < 1:
-            raise SessionError("warm_epochs must be at least 1")
         if self.lease_seconds <= 0:
             raise SessionError("lease_seconds must be positive")
-        if self.max_directions < 1:
-            raise SessionError("max_directions must be at least 1")
-        self.stop = check_stop_specs(self.stop)
         self.to_dict()  # anything that cannot be stored is refused now, not at resume
 
-    def to_dict(self) -> dict:
-        """The settings as JSON-ready data (custom objects by import name)."""
-        return {f.name: self.encode_setting(getattr(self, f.name), f.name) for f in fields(self)}
+    def to_dict(self, *, portable: bool = False) -> dict:
+        """The settings as JSON-ready data (custom objects by import name; ``portable``: names that
+        another process can import too, for a session stored where one may resume it)."""
+        return {f.name: self.encode_setting(getattr(self, f.name), f.name, portable=portable) for f in fields(self)}
 
     @staticmethod
-    def encode_setting(value: Any, name: str = "") -> Any:
+    def encode_setting(value: Any, name: str = "", *, portable: bool = False) -> Any:
         """One setting as it is stored (JSON-ready)."""
-        return encode(value, f"the setting {name}".rstrip())
+        return encode(value, f"the setting {name}".rstrip(), portable=portable)
 
     @classmethod
     def from_dict(cls, values: dict) -> SessionConfig:

@@ -23,7 +23,7 @@ from dataclasses import fields
 import numpy as np
 
 from nudge.estimators.backends import make_encoder
-from nudge.loop.config.factory import check_estimator, new_learner
+from nudge.loop.config.factory import check_estimator, new_learner, training_report
 from nudge.loop.config.resume import check_same_data, resumed_settings
 from nudge.loop.config.settings import SessionConfig
 from nudge.loop.datasets import Dataset, load_dataset
@@ -102,7 +102,8 @@ class Session:
         check_estimator(config, dataset)  # before anything is stored
         check_stop_specs(config.stop, dataset.n_classes)
         session_id = session_id or uuid.uuid4().hex[:12]
-        store.create_session(session_id, config.to_dict(), fingerprint=dataset.fingerprint or None)
+        store.create_session(session_id, config.to_dict(portable=not store.in_memory),
+                             fingerprint=dataset.fingerprint or None)
         return cls(store, session_id, config, dataset, trainer=trainer, callbacks=callbacks, encoder=encoder,
                    lease_limits=lease_limits)
 
@@ -393,7 +394,7 @@ class Session:
         return {
             "session": self.session_id,
             "dataset": self.dataset.name,
-            "loss": self.config.loss,
+            **training_report(snapshot.learner),  # "loss" and "retrains", as the estimator has them
             "strategy": self.config.strategy_name,
             "model_version": snapshot.version,
             "retraining": self.training,

@@ -12,43 +12,50 @@ import itertools
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from nudge.loop.config.factory import training_report
 from nudge.loop.config.references import encode
-from nudge.loop.config.settings import SessionConfig
+from nudge.loop.config.settings import SessionConfig, SharedSettings
 from nudge.loop.datasets import Dataset, load_dataset
 from nudge.loop.session.session import Session
 from nudge.loop.simulation.oracles import apply_answer, default_oracle, make_oracle
-from nudge.loop.stopping.specs import check_stop_specs
 from nudge.loop.store.store import Store
 
 SIMULATED_ANNOTATOR = "oracle"
 
 
 @dataclass
-class SimulationConfig:
-    """What ``nudge simulate`` runs. Every list is a set of values to compare."""
+class SimulationConfig(SharedSettings):
+    """What ``nudge simulate`` runs: sessions with the :class:`~nudge.loop.config.settings.SharedSettings`
+    (the data set, the estimator as a dict, an object or a factory, the retraining policy, stopping
+    criteria: as :class:`SessionConfig` takes them), one for every combination of the lists below
+    (each a set of values to compare) on every seed.
 
-    dataset: str = "moons"
-    dataset_options: dict = field(default_factory=dict)
-    losses: Sequence[str] = ("direction",)
-    strategies: Sequence[str | Callable] = ("boundary",)  # names or functions with modAL's contract
+    losses / strategies / augment / seeds : compared values of the session's ``loss``, ``strategy``
+        (names or functions, as ``SessionConfig`` takes them), ``augment_rewrites`` and ``seed``.
+        An estimator that brings its own criterion (an object, a factory, or a dict naming
+        ``criterion``) takes one loss: the runs report that criterion as their loss.
+    oracle : the simulated annotator (None: the best one the data set allows,
+        :func:`nudge.loop.simulation.oracles.default_oracle`), with ``label_noise`` and ``angle_noise``.
+    budget : labels per run; batch_size : queries per round (each round ends with a retrain).
+    """
+
+    losses: Sequence[str] = (SessionConfig.loss,)
+    strategies: Sequence[str | Callable] = (SessionConfig.strategy,)
     augment: Sequence[bool] = (False,)
-    oracle: str | None = None  # None: the best one the data set allows (nudge.loop.simulation.oracles.default_oracle)
+    seeds: Sequence[int] = (SessionConfig.seed,)
+    oracle: str | None = None
     label_noise: float = 0.0
     angle_noise: float = 0.0
     budget: int = 50
     batch_size: int = 1
-    seeds: Sequence[int] = (0,)
-    estimator: dict = field(default_factory=dict)
-    full_refit_every: int = SessionConfig.full_refit_every
-    warm_epochs: int = SessionConfig.warm_epochs
-    stop: Sequence[str] = ()  # stopping criteria (nudge.loop.stopping.criteria); a run ends when its rule is met
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.budget < 1:
             raise ValueError("the budget must be at least one label")
         if self.batch_size < 1:
@@ -58,7 +65,32 @@ class SimulationConfig:
         for name, values in (("loss", self.losses), ("strategy", self.strategies)):
             if not values:
                 raise ValueError(f"give at least one {name}")
-        self.stop = check_stop_specs(self.stop)
+        if len(self.losses) > 1 and not _takes_loss(self.estimator):
+            raise ValueError(
+                f"losses {list(self.losses)} compare the default network's objectives, but this estimator "
+                "brings its own criterion: give one loss, and compare criteria through the estimator"
+            )
+        for loss, strategy, augment in self.combinations():  # every session's settings checked now
+            self.session_config(loss=loss, strategy=strategy, augment=augment, seed=self.seeds[0])
+
+    def combinations(self) -> list[tuple]:
+        """Every (loss, strategy, augment) compared."""
+        return list(itertools.product(self.losses, self.strategies, self.augment))
+
+    def session_config(self, *, loss: str, strategy: str | Callable, augment: bool, seed: int) -> SessionConfig:
+        """The settings of one simulated session: the shared ones, and one value of each compared list."""
+        shared = {**self.shared_settings(), "dataset_options": self.dataset_options_for(seed)}
+        return SessionConfig(**shared, loss=loss, strategy=strategy, seed=seed, retrain_every=self.batch_size,
+                             augment_rewrites=augment)
+
+    def dataset_options_for(self, seed: int) -> dict:
+        """The data set's options for one seed (a generated set or a split is drawn with it)."""
+        return {"seed": seed, **self.dataset_options}
+
+
+def _takes_loss(estimator) -> bool:
+    """True when the session's ``loss`` chooses the estimator's criterion (a dict that does not name one)."""
+    return isinstance(estimator, dict) and "criterion" not in estimator
 
 
 def run_once(
@@ -71,12 +103,7 @@ def run_once(
     seed: int,
 ) -> dict:
     """One simulated session; returns its run record with one entry per round."""
-    session_config = SessionConfig(
-        dataset=dataset.name, loss=loss, strategy=strategy, seed=seed,
-        retrain_every=config.batch_size, full_refit_every=config.full_refit_every,
-        warm_epochs=config.warm_epochs,
-        estimator=dict(config.estimator), augment_rewrites=augment, stop=list(config.stop),
-    )
+    session_config = config.session_config(loss=loss, strategy=strategy, augment=augment, seed=seed)
     session = Session.create(Store("sqlite://"), session_config, dataset=dataset)
     oracle_kind = config.oracle or default_oracle(dataset)[0]
     oracle = make_oracle(
@@ -111,8 +138,9 @@ def run_once(
             "query_seconds": query_seconds,
             **(stop_columns(stopping) if config.stop else {}),
         })
-    return {"seed": seed, "dataset": dataset.name, "loss": loss, "strategy": session_config.strategy_name,
-            "augment": augment, "oracle": oracle_kind, "rounds": rounds, "stopped": stopped}
+    return {"seed": seed, "dataset": dataset.name, "loss": training_report(session.model.learner)["loss"],
+            "strategy": session_config.strategy_name, "augment": augment, "oracle": oracle_kind, "rounds": rounds,
+            "stopped": stopped}
 
 
 def stop_columns(stopping: dict) -> dict:
@@ -129,10 +157,9 @@ def simulate(config: SimulationConfig, *, encoder=None, progress=None) -> dict:
     ``progress``, if given, is called with a one-line message after each run.
     """
     runs = []
-    combinations = list(itertools.product(config.losses, config.strategies, config.augment))
+    combinations = config.combinations()
     for seed in config.seeds:
-        options = {"seed": seed, **config.dataset_options}
-        dataset = load_dataset(config.dataset, encoder=encoder, **options)
+        dataset = load_dataset(config.dataset, encoder=encoder, **config.dataset_options_for(seed))
         if config.oracle is None and seed == config.seeds[0] and progress is not None:
             progress("simulated annotator: {} oracle ({})".format(*default_oracle(dataset)))
         for loss, strategy, augment in combinations:
@@ -143,7 +170,7 @@ def simulate(config: SimulationConfig, *, encoder=None, progress=None) -> dict:
                 stopped = f", stopped at round {run['stopped']['round']}: {run['stopped']['reason']}" \
                     if run["stopped"] else ""
                 progress(
-                    f"seed {seed} {loss}/{run['strategy']}{' +augment' if augment else ''}: "
+                    f"seed {seed} {run['loss']}/{run['strategy']}{' +augment' if augment else ''}: "
                     f"{final.get('n_labeled', 0)} labels, accuracy {final.get('accuracy')}{stopped}"
                 )
     return {"config": encode(asdict(config), "the simulation settings"), "runs": runs}

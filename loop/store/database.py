@@ -85,19 +85,19 @@ class Database:
         self.url = url.render_as_string(hide_password=True)  # for messages: never shows a password
         self.is_sqlite = url.get_backend_name() == "sqlite"
         self.path = Path(url.database) if self.is_sqlite and url.database not in (None, "", ":memory:") else None
+        self.in_memory = self.is_sqlite and self.path is None  # gone with this process
         self.engine = self._connect(url)
         self._identity = self._file_identity()
         # an in-memory database is one connection that every thread shares: one thread at a time
-        self._one_at_a_time = threading.RLock() if self.is_sqlite and self.path is None else None
+        self._one_at_a_time = threading.RLock() if self.in_memory else None
 
     def _connect(self, url: URL) -> Engine:
-        in_memory = self.is_sqlite and self.path is None
         try:
             engine = create_engine(
                 url,
                 connect_args={"check_same_thread": False, "timeout": 30} if self.is_sqlite else {},
                 # one shared connection, or every thread would see its own empty database
-                poolclass=StaticPool if in_memory else None,
+                poolclass=StaticPool if self.in_memory else None,
                 # a server may restart under a long-running session: test pooled connections before use
                 pool_pre_ping=not self.is_sqlite,
             )

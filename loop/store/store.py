@@ -115,6 +115,11 @@ class Store:
         """The SQLite database file (None for an in-memory or a server database)."""
         return self.db.path
 
+    @property
+    def in_memory(self) -> bool:
+        """True for an in-memory database: it and its sessions end with this process."""
+        return self.db.in_memory
+
     # ----------------------------------------------------------------- sessions
     def create_session(self, session_id: str, config: dict, fingerprint: dict | None = None) -> None:
         with self.db.writing() as connection:
