@@ -1,5 +1,7 @@
-"""One copy of the answer rules, as data a page can be sent (nudge.loop.session.answers.answer_rules,
-nudge.loop.service.texts.SHOWN_AS): the service refuses a rewrite exactly when it is no rewrite by them."""
+"""One copy of the answer rules: the page gets them as data with its config (nudge.loop.session.answers
+.answer_rules, nudge.loop.service.texts.SHOWN_AS) and its scripts hold no copy of them; the service
+refuses a rewrite exactly when it is no rewrite by that rule. tests/test_ui_page.py pins the page's
+reading of the same cases in a real browser."""
 
 import re
 import sys
@@ -14,9 +16,10 @@ from nudge.loop.errors import SessionError
 from nudge.loop.service.service import AnnotationService
 from nudge.loop.service.texts import HTML_BREAK, SHOWN_AS, is_rewrite, readable
 from nudge.loop.session import answers
-from nudge.loop.session.answers import SPACES, UNCHANGED_REWRITE, same_text, who_annotates
+from nudge.loop.session.answers import SPACES, UNCHANGED_REWRITE, answer_rules, same_text, who_annotates
 from nudge.loop.session.session import Session
 from nudge.loop.store.store import Store
+from nudge.ui.app import PAGE, PAGE_SCRIPTS, AnnotationApp
 
 SESSION = "rules"
 # Characters JavaScript's String.trim and Python's str.strip disagree on (the page used trim before).
@@ -61,6 +64,22 @@ def test_the_spaces_set_aside_are_exactly_those_str_strip_removes():
         who_annotates(None, "\x1c \x85")
 
 
+def test_the_page_gets_the_rules_as_data_with_its_config(tmp_path):
+    session = text_with_breaks_session(tmp_path)
+    app = AnnotationApp(AnnotationService(session))
+    try:
+        rules = app.page_config()["rules"]
+        assert rules == {**answer_rules(2, session.config.max_directions), "shown_as": [["<br />", "\n"]]}
+        assert rules == {"max_directions": 4, "asks_targets": False, "spaces": SPACES,
+                         "max_name_chars": answers.MAX_ANNOTATOR_CHARS, "name_needed": answers.NAME_NEEDED,
+                         "shown_as": [list(pair) for pair in SHOWN_AS]}
+        assert [answer_rules(n, 1)["asks_targets"] for n in (2, 3, 10)] == [False, True, True]
+    finally:
+        app.close()
+        session.close()
+        session.store.close()
+
+
 def test_the_service_refuses_a_rewrite_exactly_when_it_is_no_rewrite(tmp_path):
     """Over the API's path (the page's too): "the same as the text" exactly for the edits is_rewrite
     reads as none, whatever form of the line breaks they hold."""
@@ -83,3 +102,23 @@ def test_the_service_refuses_a_rewrite_exactly_when_it_is_no_rewrite(tmp_path):
     finally:
         session.close()
         session.store.close()
+
+
+def test_the_page_scripts_are_every_file_of_the_page_once_with_the_wiring_last():
+    assert sorted(PAGE_SCRIPTS) == sorted(path.name for path in PAGE.glob("*.js"))
+    assert PAGE_SCRIPTS[-1] == "main.js"
+    for name in PAGE_SCRIPTS[:-1]:  # each module is one function, called by the wiring only
+        defined = re.findall(r"^function (\w+)\(", (PAGE / name).read_text(), re.MULTILINE)
+        assert len(defined) == 1 and f"{defined[0]}(" in (PAGE / "main.js").read_text(), name
+
+
+def test_the_page_scripts_hold_no_copy_of_an_answer_rule():
+    script = "\n".join((PAGE / name).read_text() for name in PAGE_SCRIPTS)
+    html = (PAGE / "page.html").read_text()
+    for copy in (answers.NAME_NEEDED, UNCHANGED_REWRITE, HTML_BREAK, "<br"):
+        assert copy not in script
+    assert "maxlength" not in html.lower() and "maxLength = rules.max_name_chars" in script
+    assert not re.search(r"\bC\s*[<>]=?\s*2\b|\blength\s*[<>]=?\s*2\b", script)  # asks_targets is the rule's
+    # the one trim left reads a CSS value; a typed text is stripped with the server's spaces
+    assert re.findall(r"^.*\.trim\(\).*$", script, re.MULTILINE) == [
+        "    const value = getComputedStyle(root).getPropertyValue(name).trim();"]
