@@ -69,7 +69,7 @@ TARGET_MS = 100.0
 FLOOR_EVENTS = 40
 TEXT_LABELS = 200
 PHRASE = "Not at all good. "  # typed at the start of each review, where the model reads
-DEBOUNCE_MS = 300.0  # ui/page.js PREDICT_MS
+DEBOUNCE_MS = 300.0  # ui/page/text_help.js PREDICT_MS
 
 # In-page clocks: Enter keydowns, and the frame after each change of the point shown.
 CLOCKS = """() => {

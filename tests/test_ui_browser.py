@@ -9,97 +9,25 @@ Screenshots go to ``artifacts/`` at the repository root.
 
 import logging
 import re
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import BAD_WORDS, GOOD_WORDS, SMALL_NET, opposite
+from page_driver import (BROWSER_TESTS, answers, browser, context, next_point, no_error_badges,  # noqa: F401
+                         open_page, pixel, reading_shown, shown_point, shown_query, type_rewrite, unfocus)
 
 from nudge.loop.config.settings import SessionConfig
 from nudge.loop.session.session import Session
 from nudge.loop.store.store import Store
 from nudge.loop.training.trainer import BackgroundTrainer
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-CHROMIUM = shutil.which("chromium")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)"),
-    pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning"),  # from gradio's queue, not ours
-]
+pytestmark = BROWSER_TESTS
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 SESSION = "ui-test"
 HOSTILE = "<img src=x onerror=alert(1)>"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def context(browser):
-    """A fresh browser profile (its own localStorage); pages fail the test on a script error or a dialog."""
-    context = browser.new_context(viewport={"width": 1280, "height": 1100})
-    context.set_default_timeout(30_000)
-    problems = []
-    context.on("page", lambda page: (page.on("pageerror", lambda error: problems.append(str(error))),
-                                     page.on("dialog", lambda dialog: problems.append(f"dialog {dialog.message}"))))
-    yield context
-    context.close()
-    assert not problems, problems
-
-
-def open_page(context, url: str):
-    page = context.new_page()
-    page.goto(url)
-    shown_point(page)
-    return page
-
-
-def shown_point(page) -> int:
-    page.wait_for_function("() => document.querySelector('#projection')?.dataset.pointId")
-    point = int(page.locator("#projection").get_attribute("data-point-id"))
-    assert re.search(rf"\bPoint {point}\b", page.locator("#prediction").inner_text())
-    return point
-
-
-def next_point(page, old: int) -> int:
-    page.wait_for_function("old => document.querySelector('#projection').dataset.pointId !== String(old)", arg=old)
-    return shown_point(page)
-
-
-def pixel(page, a: float, b: float) -> tuple[float, float]:
-    """Where plane coordinates (a, b) are on the screen."""
-    return tuple(page.evaluate("""([a, b]) => {
-        const rect = document.querySelector('#projection canvas').getBoundingClientRect();
-        const [x, y] = window.nudgePage.toPixel(a, b);
-        return [rect.left + x, rect.top + y]; }""", [a, b]))
-
-
-def shown_query(page) -> dict:
-    return page.evaluate("() => window.nudgePage.state.query")
-
-
-def unfocus(page) -> None:
-    page.locator(".nudge .title").click()  # the focus leaves any box, as a person's would
-
-
-def answers(session) -> list:
-    return session.store.annotations(session.session_id)
-
-
-def no_error_badges(page) -> None:
-    assert page.get_by_text("Error", exact=True).count() == 0
-    assert page.locator(".toast-body").count() == 0
 
 
 def csv_session(tmp_path, name: str, rows: list[str]):
@@ -433,20 +361,6 @@ def highlights_drawn(page, newer_than: int = -1) -> int:
     page.wait_for_function("v => Number(document.querySelector('#query-text').dataset.highlights ?? -1) > v",
                            arg=newer_than)
     return int(page.locator("#query-text").get_attribute("data-highlights"))
-
-
-def type_rewrite(page, text: str, delay: float = 10) -> None:
-    """Select the rewrite box's text and type ``text`` over it, key by key."""
-    page.locator("#rewrite").focus()
-    page.keyboard.press("Control+A")
-    page.keyboard.type(text, delay=delay)
-
-
-def reading_shown(page) -> str:
-    """Wait until the rewrite's reading is that of the box's latest edit; its text."""
-    page.wait_for_function("() => document.querySelector('#rewrite-feedback').dataset.edit"
-                           " === String(window.nudgePage.state.edits)")
-    return page.locator("#rewrite-feedback .reading").inner_text()
 
 
 def slowed(monkeypatch, owner, name: str, seconds: float) -> None:

@@ -1,12 +1,14 @@
 """The Gradio annotation page and API: a thin layer over :mod:`nudge.loop.service` and :mod:`nudge.loop.service.tabs`.
 
-The page is one ``gr.HTML`` (``page.html``, ``page.css``, ``page.js`` beside
-this file, inlined: nothing is loaded from the internet). It draws each
-query's picture in the browser from the data the server sends, keeps the
-person's label, arrows, example and rewrite locally, and calls the server only
-to begin, answer, skip, undo and poll the status, through the component's
-server functions (plain JSON over HTTP, no queue, no loading overlay). A page
-load registers the tab (:meth:`AnnotationApp.open_tab`, which knows the login).
+The page is one ``gr.HTML`` (``page/page.html``, ``page/page.css`` and the
+scripts of ``page/`` in the order of :data:`PAGE_SCRIPTS`, inlined: nothing is
+loaded from the internet). It draws each query's picture in the browser from
+the data the server sends, keeps the person's label, arrows, example and
+rewrite locally, and calls the server only to begin, answer, skip, undo and
+poll the status, through the component's server functions (plain JSON over
+HTTP, no queue, no loading overlay). The answer rules it applies while a person
+works come with its config, as data (:func:`nudge.loop.session.answers.answer_rules`).
+A page load registers the tab (:meth:`AnnotationApp.open_tab`, which knows the login).
 
 For text, the page also asks, beside the person's work and never holding it up,
 for the shown review's word highlights and for the model's reading of the
@@ -41,7 +43,8 @@ from nudge.loop.errors import SessionError, StoreError
 from nudge.loop.service.explain import Explainer
 from nudge.loop.service.service import AnnotationService, Direction, Picture
 from nudge.loop.service.tabs import Outcome, Tabs
-from nudge.loop.session.answers import who_annotates
+from nudge.loop.service.texts import SHOWN_AS
+from nudge.loop.session.answers import answer_rules, who_annotates
 from nudge.loop.session.records import Query
 from nudge.ui.gradio_compat import with_unknown_components_refused
 
@@ -53,7 +56,13 @@ SAVED_BUT = "your answer was saved, but the next query could not be chosen (inte
 PAGE_TITLE = "nudge: annotate with directions"
 CONCURRENCY_LIMIT = 8  # API requests served at once (several annotators, API clients)
 STATUS_SECONDS = 1.0  # the session's counts are read at most this often, however many tabs poll
-ASSETS = Path(__file__).with_name("page.html"), Path(__file__).with_name("page.css"), Path(__file__).with_name("page.js")
+PAGE = Path(__file__).with_name("page")
+# The page's script, one module a job, joined in this order (main.js says why they are not ES modules):
+# base (elements, config, helpers), state (the one mutable state), answer (the answer by the server's
+# rules), drawing (the canvas), text_help (highlights, the rewrite's reading), round (the calls to the
+# server), controls (label, arrows, examples, rewrite, submit / skip / undo), keys, main (the wiring).
+PAGE_SCRIPTS = ("base.js", "state.js", "answer.js", "drawing.js", "text_help.js", "round.js", "controls.js", "keys.js",
+                "main.js")
 
 
 def client_address(request: gr.Request | None) -> str | None:
@@ -244,12 +253,15 @@ class AnnotationApp:
 
     # ------------------------------------------------------------------ layout
     def page_config(self) -> dict:
-        """What the page needs to know of the session (JSON; every name is shown as text)."""
-        return {"dataset": self.dataset.name, "classes": self.class_names, "is_text": self.dataset.texts is not None,
-                "max_directions": self.service.session.config.max_directions}
+        """What the page needs to know of the session (JSON; every name is shown as text), with the rules
+        it applies as a person composes an answer and how it reads an edited text back (as the service does)."""
+        rules = answer_rules(len(self.class_names), self.service.session.config.max_directions)
+        return {"dataset": self.dataset.name, "classes": self.class_names, "is_text": self.is_text,
+                "rules": {**rules, "shown_as": [list(pair) for pair in SHOWN_AS]}}
 
     def build(self) -> gr.Blocks:
-        html, css, js = (path.read_text(encoding="utf-8") for path in ASSETS)
+        html, css = ((PAGE / name).read_text(encoding="utf-8") for name in ("page.html", "page.css"))
+        js = "\n".join((PAGE / name).read_text(encoding="utf-8") for name in PAGE_SCRIPTS)
         functions = [_page_function(name, handler) for name, handler in (
             ("nudge_begin", self.page_begin), ("nudge_answer", self.page_answer), ("nudge_skip", self.page_skip),
             ("nudge_undo", self.page_undo), ("nudge_status", self.page_status), ("nudge_explain", self.page_explain),

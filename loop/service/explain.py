@@ -41,7 +41,7 @@ from nudge.estimators.attribution import (
 from nudge.estimators.encoders import SentenceEncoder
 from nudge.loop.errors import SessionError
 from nudge.loop.service.texts import as_written_in, readable, readable_spans
-from nudge.loop.session.answers import check_text
+from nudge.loop.session.answers import check_text, same_text
 from nudge.loop.session.session import Session
 from nudge.loop.training.snapshot import ModelSnapshot
 
@@ -251,7 +251,7 @@ class Explainer:
         changed = sum(max(c.i2 - c.i1, c.j2 - c.j1) for c in changes)
         warning = None
         if not changes:
-            warning = ("the rewrite has the same words as the text" if rewrite.strip() != original.strip()
+            warning = ("the rewrite has the same words as the text" if not same_text(rewrite, original)
                        else "the rewrite is the same as the text")
             warning += "; change the words that carry the label"
         elif _all_past(attributor.word_pieces(original).read_chars(len(original), attributor.max_pieces),

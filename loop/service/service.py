@@ -23,7 +23,8 @@ from nudge.loop.compute.neighbours import NeighbourIndex, neighbour_index
 from nudge.loop.errors import SessionError
 from nudge.loop.service.picture import boundary_lines, towards_candidates, true_boundary
 from nudge.loop.service.projection import DataPlane, Plane, Projection, project_query
-from nudge.loop.service.texts import as_written_in, readable
+from nudge.loop.service.texts import as_written_in, is_rewrite, readable
+from nudge.loop.session.answers import UNCHANGED_REWRITE
 from nudge.loop.session.records import Query
 from nudge.loop.session.session import Session
 from nudge.loop.store.store import Annotation
@@ -289,6 +290,8 @@ class AnnotationService:
         if rewrites:
             text = rewrites[0].rewrite
             if isinstance(text, str) and query.text is not None:
+                if not is_rewrite(text, query.text):  # as the page reads its box
+                    raise SessionError(UNCHANGED_REWRITE)
                 text = as_written_in(text, query.text)  # the page shows and edits texts with line breaks
         return self.session.submit(query_id, label, vectors, annotator=annotator, sources=sources,
                                    targets=targets, rewrite=text)

@@ -4,7 +4,8 @@ IMDb reviews (and so the CAD data) break lines with the HTML tag ``<br />``.
 A person reads and edits the text with real line breaks (:func:`readable`);
 their edit is put back into the original's conventions (:func:`as_written_in`)
 before it is embedded, so a rewrite's direction holds only the words changed.
-The page and the API both go through these, so they accept the same rewrites.
+The page and the API both go through these, so they accept the same rewrites; a
+rewrite is compared with its text as the person reads both.
 Character spans found in a stored text (word highlights, a word diff) are moved
 into the readable text by :func:`readable_spans`.
 """
@@ -13,12 +14,27 @@ from __future__ import annotations
 
 import numpy as np
 
+from nudge.loop.session.answers import same_text
+
 HTML_BREAK = "<br />"
+# How a stored text is shown: each (stored, shown) pair replaced in turn (readable_spans knows this one).
+# The page reads an edit back with the same table, sent with its rules (see is_rewrite).
+SHOWN_AS = ((HTML_BREAK, "\n"),)
 
 
 def readable(text: str) -> str:
     """A text as a person should read it: HTML line breaks shown as line breaks."""
-    return text.replace(HTML_BREAK, "\n")
+    for stored, shown in SHOWN_AS:
+        text = text.replace(stored, shown)
+    return text
+
+
+def is_rewrite(edited: str, original: str) -> bool:
+    """Whether a person's edit of ``original`` (typed as :func:`readable` shows it) rewrites it: it is
+    not the same text once both are read as shown and the spaces around them are set aside
+    (:func:`nudge.loop.session.answers.same_text`). The page reads its rewrite box so, with
+    :data:`SHOWN_AS` and the spaces sent as its rules: a line break typed after the text is no rewrite."""
+    return not same_text(readable(edited), readable(original))
 
 
 def as_written_in(edited: str, original: str) -> str:

@@ -2,7 +2,9 @@
 
 Each function checks one part of an answer and returns it in the form the
 session stores, or raises :class:`nudge.loop.errors.SessionError` with a message for
-the person who answered. None of them stores anything.
+the person who answered. None of them stores anything. The rules a page applies
+while a person composes an answer go to it as data (:func:`answer_rules`), so its
+script holds no second copy of them.
 """
 
 from __future__ import annotations
@@ -18,15 +20,31 @@ from nudge.loop.store.schema import DIRECTION_SOURCES
 
 MAX_ANNOTATOR_CHARS = 200
 MAX_REWRITE_CHARS = 20_000
+NAME_NEEDED = "enter your name (top of the page) before annotating"
+UNCHANGED_REWRITE = "the rewrite is the same as the text; change it so the label flips"
+# What is set aside around a rewrite or a name when it is read: exactly what str.strip() removes
+# (none lies past U+FFFF, tested). JavaScript's trim() removes other characters (it keeps U+001C to
+# U+001F and U+0085, and removes U+FEFF), so the page is sent these rather than trimming its own way.
+SPACES = "".join(chr(code) for code in range(0x10000) if chr(code).isspace())
+
+
+def answer_rules(n_classes: int, max_directions: int) -> dict:
+    """The rules a page applies while a person composes an answer, as JSON-ready data: the
+    directions an answer may carry, whether each must say which class it leads to
+    (:func:`asks_targets`), the characters set aside around a rewrite or a name (:data:`SPACES`,
+    as :func:`same_text` and :func:`who_annotates` read them), the longest name and the message
+    for a missing one. The server applies the same rules again to whatever is sent."""
+    return {"max_directions": max_directions, "asks_targets": asks_targets(n_classes), "spaces": SPACES,
+            "max_name_chars": MAX_ANNOTATOR_CHARS, "name_needed": NAME_NEEDED}
 
 
 def who_annotates(login: str | None, typed: object) -> str:
     """The login name when there is one, else the name typed (stripped); refused when there is neither."""
     if login:
         return login
-    name = typed.strip() if isinstance(typed, str) else ""
+    name = typed.strip(SPACES) if isinstance(typed, str) else ""
     if not name:
-        raise SessionError("enter your name (top of the page) before annotating")
+        raise SessionError(NAME_NEEDED)
     return name
 
 
@@ -90,6 +108,11 @@ def check_sources(sources: Sequence[str] | None, n_directions: int) -> list[str]
     return sources
 
 
+def asks_targets(n_classes: int) -> bool:
+    """Whether a person says which class each direction leads to: with two classes it is the other one."""
+    return n_classes > 2
+
+
 def direction_targets(
     label: int,
     n_directions: int,
@@ -111,7 +134,7 @@ def direction_targets(
         if label in indices:
             raise SessionError("a direction must lead to another class than the label")
         return indices
-    if len(class_names) == 2:
+    if not asks_targets(len(class_names)):
         return [1 - label] * n_directions
     if n_directions and likeliest_other is None:
         raise SessionError("with more than two classes, say which class each direction leads to")
@@ -129,13 +152,18 @@ def check_text(text: object, what: str = "the text") -> str:
     return text
 
 
+def same_text(rewrite: str, text: str) -> bool:
+    """Whether a rewrite is the text itself: the same once the :data:`SPACES` around each are set aside."""
+    return rewrite.strip(SPACES) == text.strip(SPACES)
+
+
 def check_rewrite(rewrite: object, text: str | None) -> str:
     """A rewrite of the query's ``text`` (None: the data set has no texts), checked as text."""
     if text is None:
         raise SessionError("rewrites are for text data sets; this one has no texts")
     rewrite = check_text(rewrite, "the rewrite")
-    if rewrite.strip() == text.strip():
-        raise SessionError("the rewrite is the same as the text; change it so the label flips")
+    if same_text(rewrite, text):
+        raise SessionError(UNCHANGED_REWRITE)
     return rewrite
 
 
