@@ -48,10 +48,30 @@ def open_page(context, url: str):
 
 
 def shown_point(page) -> int:
+    """The point the page shows: its picture's and its header line's, read together (one script run)."""
     page.wait_for_function("() => document.querySelector('#projection')?.dataset.pointId")
-    point = int(page.locator("#projection").get_attribute("data-point-id"))
-    assert re.search(rf"\bPoint {point}\b", page.locator("#prediction").inner_text())
+    point, line = page.evaluate("""() => [Number(document.querySelector('#projection').dataset.pointId),
+                                          document.querySelector('#prediction').innerText]""")
+    assert re.search(rf"\bPoint {point}\b", line), f"the picture shows point {point}, the line says {line!r}"
     return point
+
+
+def watch_points(page) -> None:
+    """Record every point the page's picture shows from now on, the one it shows now first
+    (see :func:`points_shown`)."""
+    page.evaluate("""() => { const picture = document.querySelector('#projection');
+        const shown = window.nudgeShown = [Number(picture.dataset.pointId)];
+        new MutationObserver(() => {
+            const point = Number(picture.dataset.pointId);
+            if (point !== shown[shown.length - 1]) shown.push(point);
+        }).observe(picture, {attributes: true, attributeFilter: ['data-point-id']}); }""")
+
+
+def points_shown(page, count: int) -> list[int]:
+    """The next ``count`` points the picture showed after the one shown at :func:`watch_points`, in
+    order (waiting for them): however quickly they followed each other, none is missed."""
+    page.wait_for_function("count => window.nudgeShown.length > count", arg=count)
+    return page.evaluate("() => window.nudgeShown")[1:count + 1]
 
 
 def next_point(page, old: int) -> int:

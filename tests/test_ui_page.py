@@ -8,7 +8,7 @@ import time
 
 import pytest
 from page_driver import (BROWSER_TESTS, answers, browser, context, next_point, open_page, pixel,  # noqa: F401
-                         reading_shown, shown_point, shown_query, unfocus)
+                         points_shown, reading_shown, shown_point, shown_query, unfocus, watch_points)
 from test_ui_browser import blobs, csv_session
 from test_ui_rules import rewrite_edits, text_with_breaks_session
 
@@ -121,6 +121,7 @@ def test_input_made_during_calls_is_applied_in_order_to_what_comes_back(running_
     page = open_page(context, running_app.url)
     slowed_answers(monkeypatch, running_app.service, 1.5)
     first = shown_point(page)
+    watch_points(page)  # the skip comes back moments after the second answer: see every point shown
     page.keyboard.press("2")
     page.keyboard.press("Enter")
     page.locator("#annotator-name input").fill("carol")  # a new name, while the answer is on its way
@@ -130,10 +131,8 @@ def test_input_made_during_calls_is_applied_in_order_to_what_comes_back(running_
     page.keyboard.press("s")  # the third point's skip, once the second answer is back
     assert page.evaluate("() => window.nudgePage.state.pending.map((action) => action.type)") == [
         "rename", "label", "submit", "skip"]
-    second = next_point(page, first)
-    third = next_point(page, second)
-    next_point(page, third)
-    assert page.evaluate("() => window.nudgePage.state.pending.length") == 0
+    second, third, _ = points_shown(page, 3)
+    page.wait_for_function("() => window.nudgePage.state.pending.length === 0 && !window.nudgePage.state.busy")
     stored = [(a.point_id, a.label, a.annotator) for a in answers(running_app.session)]
     assert stored[0][:2] == (first, 1) and stored[0][2].startswith("guest-")
     assert stored[1:] == [(second, 0, "carol"), (third, None, "carol")]
