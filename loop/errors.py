@@ -14,5 +14,15 @@ class SessionError(ValueError):
 class StoreError(RuntimeError):
     """The database cannot be used (unreadable, foreign, corrupt, gone) or refused a write.
 
-    A refused write says "not saved: <reason>"; nothing was stored.
+    A refused write says "not saved: <reason>"; nothing was stored. ``reason`` is the cause
+    alone (no "not saved"), for a caller that reports it after something else *was* saved.
     """
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
+
+
+class SaveUnconfirmed(StoreError):
+    """The connection was lost while a write committed and the database could not be asked since:
+    the write may or may not have been saved (never reported as "not saved")."""

@@ -43,6 +43,7 @@ from nudge.loop.errors import SessionError
 from nudge.loop.service.texts import as_written_in, readable, readable_spans
 from nudge.loop.session.answers import check_text, same_text
 from nudge.loop.session.session import Session
+from nudge.loop.store.limits import quoted
 from nudge.loop.training.snapshot import ModelSnapshot
 
 # Chosen on the CAD dev split by bench/bench_highlights.py (README, "Do the highlights point at
@@ -292,7 +293,7 @@ class Explainer:
     def _point_id(self, point_id) -> int:
         texts = self.session.dataset.texts
         if isinstance(point_id, bool) or not isinstance(point_id, (int, np.integer)):
-            raise SessionError(f"a point id is a whole number, got {point_id!r:.80}")
+            raise SessionError(f"a point id is a whole number, got {quoted(point_id)}")
         if texts is not None and not 0 <= point_id < len(texts):
             raise SessionError(f"point {point_id} is not in the data set")
         return int(point_id)

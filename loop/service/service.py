@@ -27,6 +27,7 @@ from nudge.loop.service.texts import as_written_in, is_rewrite, readable
 from nudge.loop.session.answers import UNCHANGED_REWRITE
 from nudge.loop.session.records import Query
 from nudge.loop.session.session import Session
+from nudge.loop.store.limits import quoted
 from nudge.loop.store.store import Annotation
 from nudge.loop.training.snapshot import ModelSnapshot
 
@@ -309,7 +310,7 @@ class AnnotationService:
         except (TypeError, ValueError):
             coordinates = None
         if coordinates is None or coordinates.shape != (2,):
-            raise SessionError(f"a plane point is two numbers (a, b), got {plane_point!r:.80}")
+            raise SessionError(f"a plane point is two numbers (a, b), got {quoted(plane_point)}")
         if not np.all(np.isfinite(coordinates)):
             raise SessionError("a plane point must be finite numbers")
         return self.plane(query).direction(*coordinates)
@@ -321,9 +322,9 @@ class AnnotationService:
         except (TypeError, ValueError, OverflowError):
             target = None
         if target is None or isinstance(towards, bool):
-            raise SessionError(f"towards must be a point id, got {towards!r:.80}")
+            raise SessionError(f"towards must be a point id, got {quoted(towards)}")
         if target != towards or target not in set(dataset.pool.tolist()):
-            raise SessionError(f"point {towards!r:.80} is not a pool point")
+            raise SessionError(f"point {quoted(towards)} is not a pool point")
         if target == point_id:
             raise SessionError("a direction towards the query itself has zero length")
         return dataset.X[target].astype(float) - dataset.X[point_id]

@@ -273,12 +273,11 @@ class Tabs:
 
     def _resumed(self, annotator: str) -> Shown | None:
         """The annotator's newest open query that no live tab shows (after a restart, or from the API)."""
-        now, wall = time.monotonic(), time.time()
+        now = time.monotonic()
         with self._lock:
             held = {t.shown.query.query_id for t in self._tabs.values()
                     if t.shown is not None and now - t.seen < LIVE_SECONDS}
-        mine = [q for q in self.session.store.open_queries(self.session.session_id)
-                if q.annotator == annotator and q.lease_until > wall and q.id not in held]
+        mine = [q for q in self.session.leases.held_by(annotator) if q.id not in held]
         if not mine:
             return None
         query = self.session.query(max(mine, key=lambda q: q.issued_at).id)

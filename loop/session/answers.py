@@ -16,10 +16,9 @@ import numpy as np
 
 from nudge.estimators.targets import check_directions
 from nudge.loop.errors import SessionError
+from nudge.loop.store.limits import MAX_ANNOTATOR_CHARS, MAX_REWRITE_CHARS, is_blank, quoted
 from nudge.loop.store.schema import DIRECTION_SOURCES
 
-MAX_ANNOTATOR_CHARS = 200
-MAX_REWRITE_CHARS = 20_000
 NAME_NEEDED = "enter your name (top of the page) before annotating"
 UNCHANGED_REWRITE = "the rewrite is the same as the text; change it so the label flips"
 # What is set aside around a rewrite or a name when it is read: exactly what str.strip() removes
@@ -43,14 +42,14 @@ def who_annotates(login: str | None, typed: object) -> str:
     if login:
         return login
     name = typed.strip(SPACES) if isinstance(typed, str) else ""
-    if not name:
+    if is_blank(name):
         raise SessionError(NAME_NEEDED)
     return name
 
 
 def check_annotator(annotator: object) -> str:
     """The annotator's name, stripped; refused when empty, too long or holding control characters."""
-    if not isinstance(annotator, str) or not annotator.strip():
+    if not isinstance(annotator, str) or is_blank(annotator):
         raise SessionError("an annotator name is required")
     annotator = annotator.strip()
     if len(annotator) > MAX_ANNOTATOR_CHARS:
@@ -61,16 +60,19 @@ def check_annotator(annotator: object) -> str:
 
 
 def label_index(label: object, class_names: Sequence[str]) -> int:
-    """The class index of ``label``, given as a class name or as an index 0..C-1."""
+    """The class index of ``label``: a class name, or an index 0..C-1 given as a whole number or as its
+    digits in a string. Anything else (true/false, 1.0, a list) is refused, not read as a number."""
     names = list(class_names)
     if isinstance(label, str) and label in names:
         return names.index(label)
-    try:
-        index = int(label)  # type: ignore[arg-type]
-    except (TypeError, ValueError, OverflowError):
-        raise SessionError(f"label {label!r} is not one of the classes {names}") from None
-    if index != label or not 0 <= index < len(names):
-        raise SessionError(f"label {label!r} is not one of the classes 0..{len(names) - 1} {names}")
+    index = None
+    if isinstance(label, (int, np.integer)) and not isinstance(label, (bool, np.bool_)):
+        index = int(label)
+    elif isinstance(label, str) and label.strip().isdecimal() and len(label) < 20:
+        index = int(label.strip())
+    if index is None or not 0 <= index < len(names):
+        raise SessionError(f"label {quoted(label)} is not one of the classes {quoted(names)}: give a class "
+                           f"name, or its index 0..{len(names) - 1}")
     return index
 
 
@@ -143,10 +145,10 @@ def direction_targets(
 
 def check_text(text: object, what: str = "the text") -> str:
     """``text`` if it is text the session would read (a rewrite, a draft), else a SessionError saying why."""
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str) or is_blank(text):
         raise SessionError(f"{what} is empty")
     if len(text) > MAX_REWRITE_CHARS:
-        raise SessionError(f"{what} is longer than {MAX_REWRITE_CHARS} characters")
+        raise SessionError(f"{what} is longer than {MAX_REWRITE_CHARS} characters ({len(text):,} given)")
     if "\x00" in text:
         raise SessionError(f"{what} holds a NUL character; send plain text")
     return text

@@ -14,15 +14,14 @@ the candidates and asks the store for them.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import numpy as np
 
 from nudge.loop.errors import SessionError
+from nudge.loop.store.limits import MAX_QUERY_ID_CHARS, quoted
 from nudge.loop.store.store import LeaseLimits, QueryRecord, Store
 
-MAX_QUERY_ID_CHARS = 64
 CLAIM_ATTEMPTS = 3  # candidates taken by another process meanwhile: choose again, at most this often
 
 Chooser = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]  # (available mask, count) -> (ids, scores)
@@ -42,8 +41,7 @@ class Leases:
 
     def held_by(self, annotator: str) -> list[QueryRecord]:
         """The annotator's open queries whose lease still runs, oldest first."""
-        now = time.time()
-        return [q for q in self.store.open_queries(self.session_id, annotator) if q.lease_until > now]
+        return self.store.open_queries(self.session_id, annotator, unexpired=True)
 
     def unlabelled(self) -> np.ndarray:
         """(N,) mask of the pool points nobody has labelled (leases and skips not considered)."""
@@ -55,14 +53,12 @@ class Leases:
 
     def available(self, annotator: str) -> np.ndarray:
         """(N,) mask of the pool points that may be handed to ``annotator`` now."""
-        now = time.time()
         available = self.pool_mask.copy()
         for point_id, label, by in self.store.answered_points(self.session_id):
             if label is not None or by == annotator:
                 available[point_id] = False
-        for query in self.store.open_queries(self.session_id):
-            if query.lease_until > now:
-                available[query.point_id] = False
+        for query in self.store.open_queries(self.session_id, unexpired=True):
+            available[query.point_id] = False
         return available
 
     def hand_out(self, annotator: str, count: int, choose: Chooser, model_version: int,
@@ -128,7 +124,7 @@ class Leases:
         if len(text) <= MAX_QUERY_ID_CHARS and "\x00" not in text:
             record = self.store.query(self.session_id, text)
         if record is None:
-            raise SessionError(f"unknown query id {query_id!r:.80}")
+            raise SessionError(f"unknown query id {quoted(query_id)}")
         return record
 
     def answerable(self, query_id: str, annotator: str) -> QueryRecord:

@@ -16,13 +16,12 @@ from __future__ import annotations
 import json
 import os
 import socket
-import time
 import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import delete, insert, select, update
 
-from nudge.loop.store.database import Database
+from nudge.loop.store.database import Database, Transaction
 from nudge.loop.store.schema import models, trainer_leases
 
 LEASE_SECONDS = 6.0  # a dead trainer is replaced within this (plus one poll)
@@ -43,46 +42,39 @@ class TrainerLease:
         self.seconds = seconds
 
     def acquire(self) -> bool:
-        """Take the lease if it is free or ran out, or renew it if it is ours. True when we hold it."""
-        now = time.time()
-        with self.db.locked(self.session_id) as connection:
-            row = connection.execute(
-                select(trainer_leases).where(trainer_leases.c.session_id == self.session_id)
-            ).first()
-            values = {"holder": self.holder, "expires_at": now + self.seconds}
+        """Take the lease if it is free or ran out, or renew it if it is ours. True when we hold it.
+        Judged by the transaction's time (the database server's clock on PostgreSQL)."""
+        def take(tx: Transaction) -> bool:
+            row = tx.execute(select(trainer_leases).where(trainer_leases.c.session_id == self.session_id)).first()
+            values = {"holder": self.holder, "expires_at": tx.now + self.seconds}
             if row is None:
-                connection.execute(insert(trainer_leases).values(session_id=self.session_id, **values))
+                tx.execute(insert(trainer_leases).values(session_id=self.session_id, **values))
                 return True
-            if row.holder != self.holder and row.expires_at > now and not _dead_here(row.holder):
+            if row.holder != self.holder and row.expires_at > tx.now and not _dead_here(row.holder):
                 return False
-            connection.execute(
-                update(trainer_leases).where(trainer_leases.c.session_id == self.session_id).values(**values)
-            )
+            tx.execute(update(trainer_leases).where(trainer_leases.c.session_id == self.session_id).values(**values))
             return True
 
-    def holds(self, connection) -> bool:
+        return self.db.write(take, lock=self.session_id)  # run again, it renews: no harm
+
+    def holds(self, tx: Transaction) -> bool:
         """Inside a transaction: do we still hold an unexpired lease?"""
-        row = connection.execute(
-            select(trainer_leases.c.holder, trainer_leases.c.expires_at)
-            .where(trainer_leases.c.session_id == self.session_id)
-        ).first()
-        return row is not None and row.holder == self.holder and row.expires_at > time.time()
+        return self.current_holder(tx) == self.holder
 
     def release(self) -> None:
         """Give the lease up at once (a clean shutdown), so another process need not wait."""
-        with self.db.locked(self.session_id) as connection:
-            connection.execute(
-                delete(trainer_leases).where(trainer_leases.c.session_id == self.session_id,
-                                             trainer_leases.c.holder == self.holder)
-            )
+        self.db.write(lambda tx: tx.execute(delete(trainer_leases).where(
+            trainer_leases.c.session_id == self.session_id, trainer_leases.c.holder == self.holder)),
+            lock=self.session_id)
 
-    def current_holder(self) -> str | None:
-        with self.db.reading() as connection:
-            row = connection.execute(
-                select(trainer_leases.c.holder, trainer_leases.c.expires_at)
-                .where(trainer_leases.c.session_id == self.session_id)
-            ).first()
-        return row.holder if row is not None and row.expires_at > time.time() else None
+    def current_holder(self, tx: Transaction | None = None) -> str | None:
+        """Who holds an unexpired lease (None: nobody); in ``tx`` when given."""
+        def read(tx: Transaction) -> str | None:
+            row = tx.execute(select(trainer_leases.c.holder, trainer_leases.c.expires_at)
+                             .where(trainer_leases.c.session_id == self.session_id)).first()
+            return row.holder if row is not None and row.expires_at > tx.now else None
+
+        return read(tx) if tx is not None else self.db.read(read)
 
 
 def _dead_here(holder: str) -> bool:
@@ -122,39 +114,50 @@ class ModelRegistry:
         self.session_id = session_id
 
     def newest_version(self) -> int:
-        with self.db.reading() as connection:
-            row = connection.execute(
-                select(models.c.version).where(models.c.session_id == self.session_id)
-                .order_by(models.c.version.desc()).limit(1)
-            ).first()
-        return 0 if row is None else int(row.version)
+        versions = self.versions()
+        return versions[0] if versions else 0
+
+    def versions(self) -> list[int]:
+        """The published version numbers, newest first."""
+        return self.db.read(lambda tx: [int(v) for v in tx.execute(
+            select(models.c.version).where(models.c.session_id == self.session_id)
+            .order_by(models.c.version.desc())).scalars()])
+
+    def published(self, version: int) -> PublishedModel | None:
+        """One published version (None: there is no such version)."""
+        row = self.db.read(lambda tx: tx.execute(
+            select(models).where(models.c.session_id == self.session_id, models.c.version == version)).first())
+        return None if row is None else _published(row)
 
     def newest(self) -> PublishedModel | None:
-        with self.db.reading() as connection:
-            row = connection.execute(
-                select(models).where(models.c.session_id == self.session_id)
-                .order_by(models.c.version.desc()).limit(1)
-            ).first()
-        return None if row is None else _published(row)
+        versions = self.versions()
+        return self.published(versions[0]) if versions else None
 
     def publish(self, lease: TrainerLease, model: PublishedModel) -> bool:
         """Store ``model`` as the next version, if ``lease`` is still held. False when it was lost
         (another process trains now: this model is dropped) or the version exists already."""
-        with self.db.locked(self.session_id) as connection:
-            if not lease.holds(connection):
+        def store(tx: Transaction) -> bool:
+            if not lease.holds(tx):
                 return False
-            newest = connection.execute(
+            newest = tx.execute(
                 select(models.c.version).where(models.c.session_id == self.session_id)
                 .order_by(models.c.version.desc()).limit(1)
             ).scalar()
             if newest is not None and newest >= model.version:
                 return False
-            connection.execute(insert(models).values(
-                session_id=self.session_id, version=model.version, created_at=time.time(),
+            tx.execute(insert(models).values(
+                session_id=self.session_id, version=model.version, created_at=tx.now,
                 trainer=model.trainer, annotation_ids=list(model.annotation_ids), n_labeled=model.n_labeled,
                 n_directions=model.n_directions, accuracy=model.accuracy, weights=_join(model.weights),
             ))
-        return True
+            return True
+
+        def landed(tx: Transaction, _) -> bool | None:
+            trainer = tx.execute(select(models.c.trainer).where(
+                models.c.session_id == self.session_id, models.c.version == model.version)).scalar()
+            return True if trainer == model.trainer else None
+
+        return self.db.write(store, lock=self.session_id, landed=landed)
 
 
 def _join(blobs: tuple[bytes, ...]) -> bytes:

@@ -16,7 +16,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
-    Engine,
+    Connection,
     Float,
     ForeignKey,
     Index,
@@ -132,10 +132,13 @@ ADDED_COLUMNS = {
 }
 
 
-def check_and_upgrade(engine: Engine) -> None:
+def check_and_upgrade(connection: Connection) -> None:
     """Refuse a database whose tables exist but are not nudge's (a foreign file); then bring a
-    nudge database up to date: missing tables, indexes and the columns added since schema 1."""
-    inspector = inspect(engine)
+    nudge database up to date: missing tables, indexes and the columns added since schema 1.
+
+    Runs in the caller's transaction, which must keep other processes from doing the same at the
+    same time (two servers starting on a new database would both create the tables)."""
+    inspector = inspect(connection)
     existing = set(inspector.get_table_names())
     missing_columns: list[Column] = []
     for table in metadata.sorted_tables:
@@ -150,11 +153,10 @@ def check_and_upgrade(engine: Engine) -> None:
                 f"(missing columns {sorted(required - found)})"
             )
         missing_columns += [table.c[name] for name in added if name not in found]
-    with engine.begin() as connection:
-        for column in missing_columns:
-            sql_type = column.type.compile(dialect=engine.dialect)
-            connection.execute(text(f"ALTER TABLE {column.table.name} ADD COLUMN {column.name} {sql_type}"))
-    metadata.create_all(engine)
+    for column in missing_columns:
+        sql_type = column.type.compile(dialect=connection.dialect)
+        connection.execute(text(f"ALTER TABLE {column.table.name} ADD COLUMN {column.name} {sql_type}"))
+    metadata.create_all(connection)
     for table in metadata.sorted_tables:
         for index in table.indexes:
-            index.create(engine, checkfirst=True)
+            index.create(connection, checkfirst=True)

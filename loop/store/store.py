@@ -3,27 +3,33 @@
 Every write happens in its own transaction and is committed before the call
 returns: once ``add_annotation`` returns, the answer survives a kill -9. The
 writes that hand out a point or accept an answer run in a session-locked
-transaction (:meth:`nudge.loop.store.database.Database.locked`) that checks and writes
-together, so any number of processes on one database never hand a point to
-two annotators at once, and an answer counts only for a lease that is still
-its annotator's. The tables are described in :mod:`nudge.loop.store.schema`.
+transaction (:meth:`nudge.loop.store.database.Database.write`) that checks and writes
+together, judging leases by the transaction's own time (:mod:`nudge.loop.store.lease_rules`),
+so any number of processes on one database never hand a point to two
+annotators at once, and an answer counts only for a lease that is still its
+annotator's. A write that must not run twice says how to tell whether it
+landed when the connection is lost as it commits (an answer by its query id).
+The tables are described in :mod:`nudge.loop.store.schema`.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import INTEGER, Connection, exists, func, select, update
+from sqlalchemy import INTEGER, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from nudge.loop.errors import SessionError, StoreError
-from nudge.loop.store.database import Database
+from nudge.loop.store import lease_rules as rules
+from nudge.loop.store.database import Database, Transaction
+from nudge.loop.store.lease_rules import LeaseLimits, QueryRecord
+from nudge.loop.store.limits import check_session_name
 from nudge.loop.store.schema import (
     DIRECTION_SOURCES,
     SCHEMA_VERSION,
@@ -33,7 +39,7 @@ from nudge.loop.store.schema import (
     sessions,
 )
 
-__all__ = ["DIRECTION_SOURCES", "Annotation", "LeaseLimits", "QueryRecord", "Store", "StoreError"]
+__all__ = ["DIRECTION_SOURCES", "Annotation", "LeaseLimits", "QueryRecord", "SessionExists", "Store", "StoreError"]
 
 
 @dataclass(frozen=True)
@@ -77,28 +83,8 @@ class Annotation:
         }
 
 
-@dataclass(frozen=True)
-class QueryRecord:
-    id: str
-    point_id: int
-    annotator: str
-    issued_at: float
-    lease_until: float
-    model_version: int
-    score: float | None
-    status: str
-
-
-@dataclass(frozen=True)
-class LeaseLimits:
-    """How many unexpired open points one annotator, and one client address, may hold at once.
-
-    None: no limit (scripted sessions). ``nudge serve`` sets both, so that no
-    one can hoard the pool, under one name or under many from one address.
-    """
-
-    per_annotator: int | None = None
-    per_client: int | None = None
+class SessionExists(StoreError):
+    """A session of that name is in the database already (made by another process, perhaps just now)."""
 
 
 class Store:
@@ -122,19 +108,32 @@ class Store:
 
     # ----------------------------------------------------------------- sessions
     def create_session(self, session_id: str, config: dict, fingerprint: dict | None = None) -> None:
-        with self.db.writing() as connection:
-            if connection.execute(select(sessions.c.id).where(sessions.c.id == session_id)).first():
-                raise StoreError(f"a session named {session_id!r} already exists")
-            connection.execute(
-                sessions.insert().values(
-                    id=session_id, created_at=time.time(), config=config,
+        """Store a new session; :class:`SessionExists` when one of that name exists (or another process
+        made it at the same moment)."""
+        check_session_name(session_id)
+        exists_already = SessionExists(f"a session named {session_id!r} already exists")
+
+        def create(tx: Transaction) -> bool:
+            if tx.execute(select(sessions.c.id).where(sessions.c.id == session_id)).first():
+                raise exists_already
+            try:
+                tx.execute(sessions.insert().values(
+                    id=session_id, created_at=tx.now, config=config,
                     schema_version=SCHEMA_VERSION, fingerprint=fingerprint,
-                )
-            )
+                ))
+            except IntegrityError:  # PostgreSQL: another process inserted it since the check
+                raise exists_already from None
+            return True
+
+        def landed(tx: Transaction, _) -> bool | None:
+            row = tx.execute(select(sessions.c.config).where(sessions.c.id == session_id)).first()
+            return True if row is not None and _json(row.config) == config else None
+
+        self.db.write(create, landed=landed)
 
     def session_config(self, session_id: str) -> dict | None:
         row = self._session_row(session_id)
-        return None if row is None else dict(row.config)
+        return None if row is None else dict(_json(row.config))
 
     def session_fingerprint(self, session_id: str) -> dict | None:
         """The fingerprint of the session's data, as stored when it began (None: not recorded)."""
@@ -142,22 +141,20 @@ class Store:
         return None if row is None or row.fingerprint is None else dict(_json(row.fingerprint))
 
     def _session_row(self, session_id: str):
-        with self.db.reading() as connection:
-            return connection.execute(
-                select(sessions.c.config, sessions.c.fingerprint).where(sessions.c.id == session_id)
-            ).first()
+        return self.db.read(lambda tx: tx.execute(
+            select(sessions.c.config, sessions.c.fingerprint).where(sessions.c.id == session_id)).first())
 
     def update_session(self, session_id: str, *, config: dict | None = None,
                        fingerprint: dict | None = None) -> None:
         """Store new settings (changes that are safe to apply) or the data's fingerprint."""
         values = {key: value for key, value in (("config", config), ("fingerprint", fingerprint))
                   if value is not None}
-        with self.db.locked(session_id) as connection:
-            connection.execute(update(sessions).where(sessions.c.id == session_id).values(**values))
+        self.db.write(lambda tx: tx.execute(update(sessions).where(sessions.c.id == session_id).values(**values)),
+                      lock=session_id)
 
     def session_ids(self) -> list[str]:
-        with self.db.reading() as connection:
-            return list(connection.execute(select(sessions.c.id).order_by(sessions.c.created_at)).scalars())
+        return self.db.read(lambda tx: list(tx.execute(select(sessions.c.id).order_by(sessions.c.created_at))
+                                            .scalars()))
 
     # ------------------------------------------------------------------ queries
     def add_query(
@@ -173,9 +170,10 @@ class Store:
     ) -> QueryRecord:
         """Hand ``point_id`` to ``annotator`` unconditionally (tests, imports). Sessions use
         :meth:`claim_queries`, which checks that the point is free."""
-        with self.db.writing() as connection:
-            return _insert_query(connection, session_id, query_id, point_id, annotator, lease_seconds,
-                                 model_version, score, client)
+        return self.db.write(
+            lambda tx: rules.insert_query(tx, session_id, query_id, point_id, annotator, lease_seconds,
+                                          model_version, score, client),
+            landed=lambda tx, _: self._queries_found(tx, session_id, [query_id]) or None)
 
     def claim_queries(
         self,
@@ -199,72 +197,87 @@ class Store:
         ``limits`` allow. Returns fewer than ``count`` when the candidates run out.
         ``plane``: the basis of the plane the (one) candidate is shown in, stored with its query.
         """
-        now = time.time()
-        with self.db.locked(session_id) as connection:
-            room = _room(connection, session_id, annotator, client, limits, now, count)
-            free = itertools.islice(_free_ones(connection, session_id, candidates, annotator, now), room)
-            return [_insert_query(connection, session_id, uuid.uuid4().hex, point_id, annotator, lease_seconds,
-                                  model_version, score, client, plane) for point_id, score in free]
+        candidates = list(candidates)  # an attempt run again reads them again
+        query_ids = [uuid.uuid4().hex for _ in range(count)]  # the same in every attempt: found if one landed
+
+        def claim(tx: Transaction) -> list[QueryRecord]:
+            left = rules.room(tx, session_id, annotator, client, limits, count)
+            free = itertools.islice(rules.free_ones(tx, session_id, candidates, annotator), left)
+            return [rules.insert_query(tx, session_id, query_id, point_id, annotator, lease_seconds,
+                                       model_version, score, client, plane)
+                    for query_id, (point_id, score) in zip(query_ids, free)]
+
+        return self.db.write(claim, lock=session_id,
+                             landed=lambda tx, tried: self._queries_found(tx, session_id, [q.id for q in tried])
+                             if tried else None)
 
     def free_points(self, session_id: str, annotator: str, candidates: Iterable[tuple[int, float | None]],
                     count: int) -> list[tuple[int, float | None]]:
         """The first ``count`` candidates that :meth:`claim_queries` would lease to ``annotator`` now
         (read only: by the time one is claimed it may be taken)."""
-        now = time.time()
-        with self.db.reading() as connection:
-            return list(itertools.islice(_free_ones(connection, session_id, candidates, annotator, now), count))
+        candidates = list(candidates)  # an attempt run again reads them again
+        return self.db.read(lambda tx: list(itertools.islice(rules.free_ones(tx, session_id, candidates, annotator),
+                                                             count)))
 
     def lease_point(self, session_id: str, annotator: str, point_id: int, *, lease_seconds: float,
                     model_version: int, client: str | None = None) -> QueryRecord:
         """A query for ``point_id`` whether answered or not (a relabel), unless someone else holds it now."""
-        now = time.time()
-        with self.db.locked(session_id) as connection:
-            holder = _holder(connection, session_id, point_id, now)
-            if holder is not None and holder != annotator:
+        query_id = uuid.uuid4().hex
+
+        def lease(tx: Transaction) -> QueryRecord:
+            held_by = rules.holder(tx, session_id, point_id)
+            if held_by is not None and held_by != annotator:
                 raise SessionError(f"point {point_id} is being annotated by someone else right now; try later")
-            return _insert_query(connection, session_id, uuid.uuid4().hex, point_id, annotator,
-                                 lease_seconds, model_version, None, client)
+            return rules.insert_query(tx, session_id, query_id, point_id, annotator, lease_seconds,
+                                      model_version, None, client)
+
+        return self.db.write(lease, lock=session_id,
+                             landed=lambda tx, _: next(iter(self._queries_found(tx, session_id, [query_id])), None))
 
     def keep_plane(self, session_id: str, query_id: str, plane: bytes) -> bytes:
         """Store the basis of the plane a query is shown in, unless one is stored already (the first
         picture of a query is the one its clicks are read in, by any server). Returns the stored one."""
-        with self.db.writing() as connection:
-            connection.execute(
-                update(queries).where(queries.c.session_id == session_id, queries.c.id == query_id,
-                                      queries.c.plane.is_(None)).values(plane=plane)
-            )
-            return connection.execute(
-                select(queries.c.plane).where(queries.c.session_id == session_id, queries.c.id == query_id)
-            ).scalar()
+        def keep(tx: Transaction) -> bytes:
+            tx.execute(update(queries).where(queries.c.session_id == session_id, queries.c.id == query_id,
+                                             queries.c.plane.is_(None)).values(plane=plane))
+            return tx.execute(select(queries.c.plane).where(queries.c.session_id == session_id,
+                                                            queries.c.id == query_id)).scalar()
+
+        return self.db.write(keep)
 
     def query_plane(self, session_id: str, query_id: str) -> tuple[int, bytes] | None:
         """(point id, stored plane basis) of a query, None when it has no stored plane."""
-        with self.db.reading() as connection:
-            row = connection.execute(
-                select(queries.c.point_id, queries.c.plane)
-                .where(queries.c.session_id == session_id, queries.c.id == query_id)
-            ).first()
+        row = self.db.read(lambda tx: tx.execute(
+            select(queries.c.point_id, queries.c.plane)
+            .where(queries.c.session_id == session_id, queries.c.id == query_id)).first())
         return None if row is None or row.plane is None else (int(row.point_id), bytes(row.plane))
 
     def query(self, session_id: str, query_id: str) -> QueryRecord | None:
-        with self.db.reading() as connection:
-            row = connection.execute(
-                select(queries).where(queries.c.session_id == session_id, queries.c.id == query_id)
-            ).first()
-        return None if row is None else _query_from_row(row)
+        found = self.db.read(lambda tx: self._queries_found(tx, session_id, [query_id]))
+        return found[0] if found else None
 
-    def open_queries(self, session_id: str, annotator: str | None = None) -> list[QueryRecord]:
-        """Open queries (expired leases included), oldest first; only ``annotator``'s when given."""
-        statement = select(queries).where(queries.c.session_id == session_id, queries.c.status == "open")
-        if annotator is not None:
-            statement = statement.where(queries.c.annotator == annotator)
-        with self.db.reading() as connection:
-            rows = connection.execute(statement.order_by(queries.c.issued_at))
-            return [_query_from_row(row) for row in rows]
+    def open_queries(self, session_id: str, annotator: str | None = None, *,
+                     unexpired: bool = False) -> list[QueryRecord]:
+        """Open queries, oldest first: only ``annotator``'s when given; only those whose lease still
+        runs (by the database's time) when ``unexpired``."""
+        def read(tx: Transaction) -> list[QueryRecord]:
+            statement = select(queries).where(queries.c.session_id == session_id, queries.c.status == "open")
+            if annotator is not None:
+                statement = statement.where(queries.c.annotator == annotator)
+            if unexpired:
+                statement = statement.where(queries.c.lease_until > tx.now)
+            return [rules.query_from_row(row) for row in tx.execute(statement.order_by(queries.c.issued_at))]
+
+        return self.db.read(read)
 
     def release_query(self, session_id: str, query_id: str) -> None:
-        with self.db.locked(session_id) as connection:
-            _release(connection, session_id, queries.c.id == query_id)
+        self.db.write(lambda tx: rules.release(tx, session_id, queries.c.id == query_id), lock=session_id)
+
+    @staticmethod
+    def _queries_found(tx: Transaction, session_id: str, query_ids: list[str]) -> list[QueryRecord]:
+        rows = tx.execute(select(queries).where(queries.c.session_id == session_id, queries.c.id.in_(query_ids)))
+        found = {row.id: rules.query_from_row(row) for row in rows}
+        return [found[query_id] for query_id in query_ids if query_id in found]
 
     # -------------------------------------------------------------- annotations
     def add_annotation(
@@ -287,7 +300,8 @@ class Store:
         The query must be open, ``annotator``'s and for ``point_id``. An answer
         whose lease ran out still counts while no one else holds the point and no
         one labelled it meanwhile; otherwise it is refused (a SessionError) and
-        nothing is written. A query is answered once.
+        nothing is written. A query is answered once: when the connection is lost as
+        the answer commits, the query id tells whether it was stored.
         """
         unknown = set(sources) - set(DIRECTION_SOURCES)
         if unknown:
@@ -302,17 +316,26 @@ class Store:
             directions=[np.asarray(d, dtype=float).tolist() for d in directions],
             targets=[int(t) for t in targets],
             sources=list(sources), rewrite=rewrite, annotator=annotator,
-            created_at=time.time(), model_version=model_version, round=round, undone=False,
+            model_version=model_version, round=round, undone=False,
         )
-        with self.db.locked(session_id) as connection:
+
+        def store(tx: Transaction) -> Annotation:
+            row = {**values, "created_at": tx.now}
             if query_id is not None:
-                _check_answerable(connection, session_id, query_id, annotator, int(point_id), values["created_at"])
-                connection.execute(
-                    update(queries).where(queries.c.session_id == session_id, queries.c.id == query_id)
-                    .values(status="skipped" if label is None else "answered", closed_at=values["created_at"])
-                )
-            new_id = connection.execute(annotations.insert().values(**values)).inserted_primary_key[0]
-        return _annotation_from_values(new_id, values)
+                rules.check_answerable(tx, session_id, query_id, annotator, int(point_id))
+                tx.execute(update(queries).where(queries.c.session_id == session_id, queries.c.id == query_id)
+                           .values(status="skipped" if label is None else "answered", closed_at=tx.now))
+            new_id = tx.execute(annotations.insert().values(**row)).inserted_primary_key[0]
+            return _annotation_from_values(new_id, row)
+
+        def landed(tx: Transaction, _) -> Annotation | None:
+            if query_id is None:
+                raise StoreError("not known whether it was saved: the connection was lost as it was being saved")
+            row = tx.execute(select(annotations).where(annotations.c.session_id == session_id,
+                                                       annotations.c.query_id == query_id)).first()
+            return None if row is None else _annotation_from_values(row.id, row._mapping)
+
+        return self.db.write(store, lock=session_id, landed=landed)
 
     def undo_last(self, session_id: str, annotator: str, *, lease_seconds: float, model_version: int,
                   client: str | None = None) -> tuple[Annotation, QueryRecord | None] | None:
@@ -322,9 +345,10 @@ class Store:
         the new query), the query None when someone else holds the point now or
         labelled it since (an undone skip); None when there is nothing to undo.
         """
-        now = time.time()
-        with self.db.locked(session_id) as connection:
-            row = connection.execute(
+        query_id = uuid.uuid4().hex
+
+        def undo(tx: Transaction) -> tuple[Annotation, QueryRecord | None] | None:
+            row = tx.execute(
                 select(annotations)
                 .where(annotations.c.session_id == session_id, annotations.c.annotator == annotator,
                        annotations.c.undone.is_(False))
@@ -333,24 +357,30 @@ class Store:
             if row is None:
                 return None
             undone = _annotation_from_values(row.id, row._mapping)
-            connection.execute(update(annotations).where(annotations.c.id == row.id).values(undone=True))
-            _release(connection, session_id, queries.c.annotator == annotator)
-            taken = (_holder(connection, session_id, undone.point_id, now) is not None
-                     or _labelled(connection, session_id, undone.point_id))  # labelled by someone since
-            record = None
-            if not taken:
-                record = _insert_query(connection, session_id, uuid.uuid4().hex, undone.point_id, annotator,
-                                       lease_seconds, model_version, None, client)
-        return undone, record
+            tx.execute(update(annotations).where(annotations.c.id == row.id).values(undone=True))
+            rules.release(tx, session_id, queries.c.annotator == annotator)
+            taken = (rules.holder(tx, session_id, undone.point_id) is not None
+                     or rules.labelled(tx, session_id, undone.point_id))  # labelled by someone since
+            record = None if taken else rules.insert_query(tx, session_id, query_id, undone.point_id, annotator,
+                                                           lease_seconds, model_version, None, client)
+            return undone, record
+
+        def landed(tx: Transaction, tried):
+            if tried is None:
+                return None  # nothing was undone: looking again does no harm
+            undone, record = tried
+            done = tx.execute(select(annotations.c.undone).where(annotations.c.id == undone.id)).scalar()
+            return (undone, record and self._queries_found(tx, session_id, [record.id])[0]) if done else None
+
+        return self.db.write(undo, lock=session_id, landed=landed)
 
     def annotations(self, session_id: str, *, include_undone: bool = True) -> list[Annotation]:
         """All answers of a session in the order they were made."""
         statement = select(annotations).where(annotations.c.session_id == session_id)
         if not include_undone:
             statement = statement.where(annotations.c.undone.is_(False))
-        with self.db.reading() as connection:
-            rows = connection.execute(statement.order_by(annotations.c.id))
-            return [_annotation_from_values(row.id, row._mapping) for row in rows]
+        return self.db.read(lambda tx: [_annotation_from_values(row.id, row._mapping)
+                                        for row in tx.execute(statement.order_by(annotations.c.id))])
 
     def answered_points(self, session_id: str) -> list[tuple[int, int | None, str]]:
         """(point_id, label or None for a skip, annotator) of every answer not undone, oldest first.
@@ -363,187 +393,46 @@ class Store:
             .where(annotations.c.session_id == session_id, annotations.c.undone.is_(False))
             .order_by(annotations.c.id)
         )
-        with self.db.reading() as connection:
-            return [tuple(row) for row in connection.execute(statement)]
+        return self.db.read(lambda tx: [tuple(row) for row in tx.execute(statement)])
 
     def log_state(self, session_id: str) -> tuple[int, int, int]:
         """(answers, answers undone, newest answer id): changes whenever the log does (cheap to poll)."""
-        with self.db.reading() as connection:
-            row = connection.execute(
-                select(func.count(), func.sum(annotations.c.undone.cast(INTEGER)), func.max(annotations.c.id))
-                .where(annotations.c.session_id == session_id)
-            ).one()
+        row = self.db.read(lambda tx: tx.execute(
+            select(func.count(), func.sum(annotations.c.undone.cast(INTEGER)), func.max(annotations.c.id))
+            .where(annotations.c.session_id == session_id)).one())
         return int(row[0]), int(row[1] or 0), int(row[2] or 0)
 
     def count_annotations(self, session_id: str) -> int:
-        with self.db.reading() as connection:
-            return connection.execute(
-                select(func.count()).select_from(annotations).where(annotations.c.session_id == session_id)
-            ).scalar_one()
+        return self.db.read(lambda tx: tx.execute(
+            select(func.count()).select_from(annotations).where(annotations.c.session_id == session_id)
+        ).scalar_one())
 
     # -------------------------------------------------------------- evaluations
     def add_evaluation(
         self, session_id: str, *, model_version: int, n_labeled: int, n_directions: int,
         accuracy: float | None, train_seconds: float,
     ) -> None:
-        with self.db.writing() as connection:
-            connection.execute(
-                evaluations.insert().values(
-                    session_id=session_id, model_version=model_version, n_labeled=n_labeled,
-                    n_directions=n_directions, accuracy=accuracy, train_seconds=train_seconds,
-                    created_at=time.time(),
-                )
-            )
+        version = (evaluations.c.session_id == session_id) & (evaluations.c.model_version == model_version)
+
+        def add(tx: Transaction) -> bool:
+            tx.execute(evaluations.insert().values(
+                session_id=session_id, model_version=model_version, n_labeled=n_labeled,
+                n_directions=n_directions, accuracy=accuracy, train_seconds=train_seconds, created_at=tx.now,
+            ))
+            return True
+
+        self.db.write(add, landed=lambda tx, _: tx.execute(select(evaluations.c.id).where(version)).first() and True)
 
     def evaluation_history(self, session_id: str) -> list[dict]:
-        with self.db.reading() as connection:
-            rows = connection.execute(
-                select(evaluations).where(evaluations.c.session_id == session_id).order_by(evaluations.c.id)
-            )
-            return [dict(row._mapping) for row in rows]
+        return self.db.read(lambda tx: [dict(row._mapping) for row in tx.execute(
+            select(evaluations).where(evaluations.c.session_id == session_id).order_by(evaluations.c.id))])
 
     def close(self) -> None:
         self.db.dispose()
 
 
-# ------------------------------------------------------------ lease rules (inside a locked transaction)
-
-
-def _insert_query(connection: Connection, session_id: str, query_id: str, point_id: int, annotator: str,
-                  lease_seconds: float, model_version: int, score: float | None,
-                  client: str | None, plane: bytes | None = None) -> QueryRecord:
-    now = time.time()
-    score = None if score is None or not np.isfinite(float(score)) else float(score)
-    record = QueryRecord(query_id, int(point_id), annotator, now, now + lease_seconds, model_version, score, "open")
-    connection.execute(
-        queries.insert().values(
-            id=record.id, session_id=session_id, point_id=record.point_id, annotator=annotator,
-            issued_at=now, lease_until=record.lease_until, model_version=model_version,
-            score=record.score, status="open", client=client, plane=plane,
-        )
-    )
-    return record
-
-
-def _holder(connection: Connection, session_id: str, point_id: int, now: float, *,
-            besides: str | None = None) -> str | None:
-    """Who holds an unexpired open lease on the point (other than query ``besides``), if anyone."""
-    statement = select(queries.c.annotator).where(
-        queries.c.session_id == session_id, queries.c.point_id == int(point_id),
-        queries.c.status == "open", queries.c.lease_until > now,
-    )
-    if besides is not None:
-        statement = statement.where(queries.c.id != besides)
-    return connection.execute(statement.limit(1)).scalar()
-
-
-FREE_CHECK_BATCH = 64  # candidates checked per pair of statements
-
-
-def _free_ones(connection: Connection, session_id: str, candidates: Iterable[tuple[int, float | None]],
-               annotator: str, now: float) -> Iterator[tuple[int, float | None]]:
-    """The candidates free for ``annotator`` now, in their order, each once; checked a batch at a
-    time (two statements per batch, however many of them are leased or labelled), lazily: a
-    caller that stops early checks no further batch."""
-    remaining, seen = iter(candidates), set()
-    while batch := list(itertools.islice(remaining, FREE_CHECK_BATCH)):
-        taken = _not_free_among(connection, session_id, [int(point_id) for point_id, _ in batch], annotator, now)
-        for point_id, score in batch:
-            if int(point_id) not in taken and int(point_id) not in seen:
-                seen.add(int(point_id))
-                yield int(point_id), score
-
-
-def _not_free_among(connection: Connection, session_id: str, point_ids: list[int], annotator: str,
-                    now: float) -> set[int]:
-    """Those of ``point_ids`` with an unexpired open lease, a label, or passed on (or answered) by ``annotator``."""
-    held = select(queries.c.point_id).where(
-        queries.c.session_id == session_id, queries.c.point_id.in_(point_ids),
-        queries.c.status == "open", queries.c.lease_until > now,
-    )
-    answered = select(annotations.c.point_id).where(
-        annotations.c.session_id == session_id, annotations.c.point_id.in_(point_ids),
-        annotations.c.undone.is_(False),
-        (annotations.c.label.is_not(None)) | (annotations.c.annotator == annotator),
-    )
-    return {int(point_id) for point_id in connection.execute(held.union(answered)).scalars()}
-
-
-def _room(connection: Connection, session_id: str, annotator: str, client: str | None,
-          limits: LeaseLimits, now: float, count: int) -> int:
-    """How many more points ``annotator`` may be leased now (at most ``count``).
-
-    At a limit, an annotator who holds open points gets those back (the caller's
-    business); one who holds none is refused with a SessionError saying why.
-    """
-    held = select(func.count()).select_from(queries).where(
-        queries.c.session_id == session_id, queries.c.status == "open", queries.c.lease_until > now,
-    )
-    mine = connection.execute(held.where(queries.c.annotator == annotator)).scalar_one()
-    room, why = count, ""
-    if limits.per_annotator is not None:
-        room = min(room, limits.per_annotator - mine)
-        why = f"{annotator!r} already holds {mine} open points (the limit is {limits.per_annotator})"
-    if limits.per_client is not None and client is not None:
-        theirs = connection.execute(held.where(queries.c.client == client)).scalar_one()
-        if limits.per_client - theirs < room:
-            room = limits.per_client - theirs
-            why = (f"this address already holds {theirs} open points under one name or several "
-                   f"(the limit is {limits.per_client})")
-    if room <= 0 and mine == 0:
-        raise SessionError(f"{why}; answer or skip some first")
-    return max(room, 0)
-
-
-def _check_answerable(connection: Connection, session_id: str, query_id: str, annotator: str,
-                      point_id: int, now: float) -> None:
-    """Refuse (SessionError) an answer to a query that is not open, not the annotator's, for
-    another point, or whose lease ran out and whose point someone else holds or labelled."""
-    row = connection.execute(
-        select(queries).where(queries.c.session_id == session_id, queries.c.id == query_id)
-    ).first()
-    if row is None:
-        raise SessionError(f"query {query_id} is unknown")
-    if row.status != "open":
-        raise SessionError(f"query {query_id} was already {row.status}")
-    if row.annotator != annotator:
-        raise SessionError(f"query {query_id} belongs to {row.annotator!r}, not {annotator!r}")
-    if row.point_id != point_id:
-        raise StoreError(f"query {query_id} is for point {row.point_id}, not {point_id}; nothing was saved")
-    if row.lease_until >= now:
-        return
-    taken = _holder(connection, session_id, point_id, now, besides=query_id) is not None
-    if taken or _labelled(connection, session_id, point_id):
-        raise SessionError(
-            f"your time on point {point_id} ran out and it went to someone else meanwhile; "
-            "nothing was saved — take the next point"
-        )
-
-
-def _labelled(connection: Connection, session_id: str, point_id: int) -> bool:
-    """True when the point carries a label that is not undone."""
-    return connection.execute(select(exists(select(annotations.c.id).where(
-        annotations.c.session_id == session_id, annotations.c.point_id == point_id,
-        annotations.c.undone.is_(False), annotations.c.label.is_not(None),
-    )))).scalar()
-
-
-def _release(connection: Connection, session_id: str, which) -> None:
-    connection.execute(
-        update(queries).where(queries.c.session_id == session_id, queries.c.status == "open", which)
-        .values(status="released", closed_at=time.time())
-    )
-
-
 def _json(value):
     return json.loads(value) if isinstance(value, str) else value  # some drivers hand JSON back as text
-
-
-def _query_from_row(row) -> QueryRecord:
-    return QueryRecord(
-        row.id, row.point_id, row.annotator, row.issued_at, row.lease_until,
-        row.model_version, row.score, row.status,
-    )
 
 
 def _annotation_from_values(annotation_id: int, values) -> Annotation:
