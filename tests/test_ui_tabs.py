@@ -15,7 +15,7 @@ from nudge.loop.service import handing
 from nudge.loop.service.service import AnnotationService, Direction
 from nudge.loop.service.tabs import Tabs
 from nudge.loop.session.session import Session
-from nudge.loop.store.store import Store
+from nudge.loop.store.store import Store, StoreError
 from nudge.ui.app import INTERNAL_ERROR, USER_ERRORS, AnnotationApp
 
 SMALL = {"max_epochs": 10, "module__hidden": (8,)}
@@ -280,7 +280,8 @@ def test_a_refusal_is_one_message_and_one_log_line(app, session, caplog):
     functions = {f.__name__: f for block in call.values() for f in getattr(block, "server_fns", [])}
     with caplog.at_level(logging.WARNING):
         reply = functions["nudge_answer"](page(app, token, point_id=query["point_id"], label="cat"))
-    assert orjson_loads(reply) == {"ok": False, "message": "label 'cat' is not one of the classes ['0', '1']"}
+    assert orjson_loads(reply) == {"ok": False, "message": "label 'cat' is not one of the classes ['0', '1']: "
+                                                          "give a class name, or its index 0..1"}
     (record,) = [r for r in caplog.records if r.name == "nudge.ui.app"]
     assert record.levelno == logging.WARNING and record.exc_info is None and "refused answer" in record.getMessage()
     assert session.store.annotations(SESSION) == []
@@ -304,17 +305,40 @@ def test_an_internal_error_is_logged_once_with_its_traceback_and_saves_nothing(a
     assert session.store.annotations(SESSION) == []
 
 
-def test_an_error_after_the_answer_was_stored_says_it_was_saved(app, session, monkeypatch):
+@pytest.mark.parametrize("failure, why", [
+    (RuntimeError("a bug"), "internal error"),
+    (StoreError("not saved: the database server cannot be reached; try again",
+                "the database server cannot be reached; try again"), "the database server cannot be reached; try again"),
+])
+def test_an_error_after_the_answer_was_stored_says_it_was_saved(app, session, monkeypatch, failure, why):
     token = app.open_tab()["token"]
     query = app.page_begin(page(app, token))["query"]
 
     def broken(*args, **kwargs):
-        raise RuntimeError("a bug")
+        raise failure
 
     monkeypatch.setattr(app.tabs, "_next", broken)
     reply = app.page_answer(page(app, token, point_id=query["point_id"], label="0"))
-    assert reply["query"] is None and reply["message"].startswith("your answer was saved")
+    assert reply["query"] is None
+    assert reply["message"] == f"your answer was saved, but the next point could not be chosen ({why}): reload the page"
     assert len(session.store.annotations(SESSION)) == 1
+
+
+def test_an_undo_whose_point_cannot_be_shown_says_it_was_undone(app, session, monkeypatch):
+    token = app.open_tab()["token"]
+    query = app.page_begin(page(app, token))["query"]
+    app.page_answer(page(app, token, point_id=query["point_id"], label="0"))
+    functions = {f.__name__: f for block in app.build().blocks.values() for f in getattr(block, "server_fns", [])}
+
+    def unreachable(*args, **kwargs):
+        raise StoreError("not saved: the database server cannot be reached; try again",
+                         "the database server cannot be reached; try again")
+
+    monkeypatch.setattr(app.service, "query_picture", unreachable)
+    reply = orjson_loads(functions["nudge_undo"](page(app, token)))
+    assert reply == {"ok": False, "message": "your last answer was undone, but its point could not be handed back "
+                                             "(the database server cannot be reached; try again): reload the page"}
+    assert [a.undone for a in session.store.annotations(SESSION)] == [True]
 
 
 def test_a_page_answer_and_an_api_answer_go_through_the_same_rules(app, session):

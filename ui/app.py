@@ -24,7 +24,8 @@ Named API endpoints for scripted clients (gradio_client): ``/next``,
 A person's mistake (a :class:`nudge.loop.errors.SessionError`, or a store that
 refuses) is answered with its message and one log line; anything else is an
 internal error: logged once with its traceback, answered "internal error:
-nothing was saved" (or, once an answer was stored, that it was saved).
+nothing was saved". A request that fails after it committed an answer (or an
+undo) says so: "your answer was saved, but ..." (:func:`loop.errors.what_was_saved`).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import gradio as gr
 import orjson
 from fastapi import Response
 
-from nudge.loop.errors import SessionError, StoreError
+from nudge.loop.errors import SavedBut, SessionError, StoreError, forget_saved, saved_but, what_was_saved
 from nudge.loop.service.explain import Explainer
 from nudge.loop.service.service import AnnotationService, Direction, Picture
 from nudge.loop.service.tabs import Outcome, Tabs
@@ -50,9 +51,8 @@ from nudge.ui.gradio_compat import with_unknown_components_refused
 
 logger = logging.getLogger(__name__)
 
-USER_ERRORS = (SessionError, StoreError)
+USER_ERRORS = (SessionError, StoreError, SavedBut)
 INTERNAL_ERROR = "internal error: nothing was saved"
-SAVED_BUT = "your answer was saved, but the next query could not be chosen (internal error): call /next"
 PAGE_TITLE = "nudge: annotate with directions"
 CONCURRENCY_LIMIT = 8  # API requests served at once (several annotators, API clients)
 STATUS_SECONDS = 1.0  # the session's counts are read at most this often, however many tabs poll
@@ -215,18 +215,22 @@ class AnnotationApp:
         """Answer a query (label = class name or index; optional direction as a full vector,
         as plane coordinates [a, b], as a point id to move towards, or as rewrite text).
         Returns the next query (empty when the pool is used up)."""
-        name = _api("submit", lambda: annotator_name(annotator, request))
-        _api("submit", lambda: self.service.submit(query_id, label, annotator=name, direction=direction,
-                                                   plane_point=plane, towards=towards, rewrite=rewrite))
-        return _api("submit", lambda: self._describe(
-            self.service.next_query(name, client=client_address(request))) or {}, failed=SAVED_BUT)
+        def answer() -> dict:
+            name = annotator_name(annotator, request)
+            self.service.submit(query_id, label, annotator=name, direction=direction, plane_point=plane,
+                                towards=towards, rewrite=rewrite)
+            return self._describe(self.service.next_query(name, client=client_address(request))) or {}
+
+        return _api("submit", answer)
 
     def api_skip(self, query_id: str, annotator: str = "", request: gr.Request = None) -> dict:
         """Pass on a query; returns the next one."""
-        name = _api("skip", lambda: annotator_name(annotator, request))
-        _api("skip", lambda: self.service.skip(query_id, annotator=name))
-        return _api("skip", lambda: self._describe(
-            self.service.next_query(name, client=client_address(request))) or {}, failed=SAVED_BUT)
+        def skip() -> dict:
+            name = annotator_name(annotator, request)
+            self.service.skip(query_id, annotator=name)
+            return self._describe(self.service.next_query(name, client=client_address(request))) or {}
+
+        return _api("skip", skip)
 
     def api_undo(self, annotator: str = "", request: gr.Request = None) -> dict:
         """Undo the caller's last answer; returns its point as a query again (empty if nothing to undo)."""
@@ -290,32 +294,42 @@ def _page_function(name: str, handler: Callable[[dict], dict]) -> Callable:
     """A server function for the page: takes the page's JSON, answers JSON (serialised here, fast),
     with refusals and internal errors as ``{"ok": false, "message": ...}``."""
     def call(data) -> Response:
+        forget_saved()
         try:
             if not isinstance(data, dict):
                 raise SessionError("the page sent a malformed request: reload the page")
             reply = handler(data)
-        except USER_ERRORS as error:
-            logger.warning("refused %s: %s", name.removeprefix("nudge_"), error)
-            reply = {"ok": False, "message": str(error)}
-        except Exception:
-            logger.exception("internal error in %s", name.removeprefix("nudge_"))
-            reply = {"ok": False, "message": INTERNAL_ERROR}
+        except Exception as error:
+            reply = {"ok": False, "message": _failure(name.removeprefix("nudge_"), error, "reload the page")}
         return Response(orjson.dumps(reply), media_type="application/json")
 
     call.__name__ = call.__qualname__ = name
     return call
 
 
-def _api(action: str, call: Callable, *, failed: str = INTERNAL_ERROR):
-    """Run an API step: a refusal or an internal error becomes a gr.Error with a plain message."""
+def _api(action: str, call: Callable):
+    """Run an API request: a refusal or an internal error becomes a gr.Error with a plain message."""
+    forget_saved()
     try:
         return call()
-    except USER_ERRORS as error:
+    except Exception as error:
+        raise gr.Error(_failure(action, error, "call /next"), print_exception=False) from None
+
+
+def _failure(action: str, error: Exception, remedy: str) -> str:
+    """What a person is told of a request that failed, logged in one line (an internal error with its
+    traceback): its refusal, or "<what it saved>, but ..." once it had committed something."""
+    known, saved = isinstance(error, USER_ERRORS), what_was_saved()
+    if not known:
+        logger.exception("internal error in %s%s", action, "" if saved is None else " (after it was saved)")
+    elif saved is None:
         logger.warning("refused %s: %s", action, error)
-        raise gr.Error(str(error), print_exception=False) from None
-    except Exception:
-        logger.exception("internal error in %s", action)
-        raise gr.Error(failed, print_exception=False) from None
+    else:
+        logger.warning("%s failed after it was saved: %s", action, error)
+    if saved is not None and not isinstance(error, SavedBut):  # a SavedBut says it all
+        failed = "its point could not be handed back" if action == "undo" else "the next query could not be handed out"
+        return saved_but(saved, failed, error if known else None, remedy)
+    return str(error) if known else INTERNAL_ERROR
 
 
 def _undo_message(point_id: int, label: str, sources: list[str], other_directions: int) -> str:

@@ -28,7 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
 
-from nudge.loop.errors import SessionError
+from nudge.loop.errors import SavedBut, SessionError, StoreError, saved_but
 from nudge.loop.service.handing import Proposal, claim, propose, release
 from nudge.loop.service.service import AnnotationService, Direction, Picture
 from nudge.loop.session.answers import who_annotates
@@ -172,21 +172,33 @@ class Tabs:
         tab = self._tab(token)
         annotator = self.annotator(token, name)
         with tab.lock:
-            blocked = self._blocked(tab, annotator, point_id)
+            blocked, saved_note = self._blocked(tab, annotator, point_id), None
             if blocked is None:
-                try:
-                    store(tab.shown.query, annotator)
-                except SessionError:
-                    if self._is_open(tab.shown.query.query_id):
-                        raise  # the person's mistake
-                    # released between the check and the write (an undo in another tab): hold it again, once
-                    blocked = self._blocked(tab, annotator, point_id)
-                    if blocked is None:
-                        store(tab.shown.query, annotator)
+                blocked, saved_note = self._store(tab, annotator, point_id, store)
             if blocked is not None:
                 self._prepare(tab)
                 return blocked
-            return self._move_on(tab, annotator)
+            moved = self._move_on(tab, annotator)
+            return moved if saved_note is None or moved.note is not None else replace(moved, note=saved_note)
+
+    def _store(self, tab: Tab, annotator: str, point_id: int,
+               store: Callable[[Query, str], object]) -> tuple[Outcome | None, str | None]:
+        """Store the answer for the point the tab holds. Returns (what the tab shows instead when the
+        point went to someone else meanwhile, else None; what failed after the answer was saved, if anything)."""
+        for attempt in range(2):
+            try:
+                store(tab.shown.query, annotator)
+                return None, None
+            except SavedBut as saved:
+                return None, str(saved)
+            except SessionError:
+                if attempt or self._is_open(tab.shown.query.query_id):
+                    raise  # the person's mistake
+                # released between the check and the write (an undo in another tab): hold it again, once
+                blocked = self._blocked(tab, annotator, point_id)
+                if blocked is not None:
+                    return blocked, None
+        return None, None
 
     def undo(self, token: str, name: str) -> Outcome | None:
         """Undo the annotator's last answer (from any of their tabs): this tab shows its point again.
@@ -197,11 +209,15 @@ class Tabs:
         tab = self._tab(token)
         annotator = self.annotator(token, name)
         with tab.lock:
-            query = self.service.undo(annotator, client=tab.client)
-            if query is None:
-                return None
-            tab.annotator = annotator
-            tab.shown = Shown(query, self.service.query_picture(query))
+            try:
+                query = self.service.undo(annotator, client=tab.client)
+                if query is None:
+                    return None
+                tab.annotator = annotator
+                tab.shown = Shown(query, self.service.query_picture(query))
+            except Exception:
+                tab.shown = None  # the undo may be stored: a reload shows the annotator's open query
+                raise
             self._prepare(tab)
             return Outcome(tab.shown, undone=query.reopens)
 
@@ -291,11 +307,13 @@ class Tabs:
         """After an answer or a skip was stored: the tab's next query (an error here loses no answer)."""
         try:
             tab.shown = self._next(tab, annotator)
-        except Exception:
-            logger.exception("choosing the next query for %r failed after the answer was stored", annotator)
+        except Exception as error:
+            known = isinstance(error, (SessionError, StoreError))
+            logger.warning("choosing the next query for %r failed after the answer was stored: %s", annotator,
+                           error if known else "internal error", exc_info=not known)
             tab.shown = None
-            return Outcome(None, "your answer was saved, but the next point could not be chosen "
-                                 "(internal error): reload the page")
+            return Outcome(None, saved_but("your answer was saved", "the next point could not be chosen",
+                                           error if known else None, "reload the page"))
         self._prepare(tab)
         return Outcome(tab.shown)
 
@@ -339,7 +357,10 @@ class Tabs:
         except FutureTimeout:
             future.cancel()
             return None
-        except Exception:  # a failed preparation costs only time: the next query is chosen fresh
+        except (SessionError, StoreError) as error:  # a failed preparation costs only time: chosen fresh
+            logger.warning("preparing the next query failed: %s", error)
+            return None
+        except Exception:
             logger.exception("preparing the next query failed")
             return None
 

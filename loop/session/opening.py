@@ -23,7 +23,8 @@ from nudge.loop.config.settings import SessionConfig
 from nudge.loop.datasets.texts import texts_to_embed
 from nudge.loop.errors import SessionError
 from nudge.loop.session.session import Session
-from nudge.loop.store.store import LeaseLimits, Store
+from nudge.loop.store.limits import MAX_SESSION_NAME_CHARS, check_session_name, quoted
+from nudge.loop.store.store import LeaseLimits, SessionExists, Store
 from nudge.loop.training.shared import SharedTrainer
 
 DEFAULT_DATASET = "moons"
@@ -33,7 +34,8 @@ def default_session_name(dataset: str) -> str:
     """A readable session id for a data set spec, e.g. 'moons' or 'csv-points'."""
     kind, _, path = dataset.partition(":")
     stem = re.sub(r"\.[A-Za-z0-9]+$", "", path.rstrip("/").split("/")[-1]) if path else ""
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", f"{kind}-{stem}" if stem else kind).strip("-") or "session"
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", f"{kind}-{stem}" if stem else kind)[:MAX_SESSION_NAME_CHARS]
+    return name.strip("-_") or "session"
 
 
 @dataclass(frozen=True)
@@ -57,14 +59,15 @@ def plan_session(db: str, requested: dict, session: str | None = None, *, create
     """
     new_config = SessionConfig(**{"dataset": DEFAULT_DATASET, **requested})
     store = Store(db)
-    name = session or default_session_name(new_config.dataset)
+    name = default_session_name(new_config.dataset) if session is None else session
     stored = store.session_config(name)
     if stored is not None:
         config, applied = resumed_settings(name, SessionConfig.from_dict(stored), requested)
         return SessionPlan(store, name, config, True, tuple(applied))
     if not create:
         known = store.session_ids()
-        raise SessionError(f"no session {name!r} in {store.url} (sessions there: {', '.join(known) or 'none'})")
+        raise SessionError(f"no session {quoted(name)} in {store.url} (sessions there: {', '.join(known) or 'none'})")
+    check_session_name(name)
     return SessionPlan(store, name, new_config, False, ())
 
 
@@ -89,13 +92,20 @@ def open_session(plan: SessionPlan, *, train: bool = True, lease_limits: LeaseLi
     """Resume the planned session, or make it (see :func:`plan_session`). ``engine``: where its
     trainer scores the pool (default: here)."""
     trainer = SharedTrainer(train=train, engine=engine)
-    if plan.resumed:
-        session = Session.open(plan.store, plan.name, trainer=trainer, lease_limits=lease_limits, config=plan.config)
-        if plan.applied:  # Session.open stored them
-            say(f"applied to the resumed session: {'; '.join(plan.applied)}")
-        say(f"resuming session {plan.name!r} ({session.status()['n_answers']} answers so far) from {plan.store.url}")
-        return session
-    session = Session.create(plan.store, plan.config, session_id=plan.name, trainer=trainer,
-                             lease_limits=lease_limits)
-    say(f"new session {plan.name!r} on {plan.config.dataset}, stored in {plan.store.url}")
+    if not plan.resumed:
+        try:
+            session = Session.create(plan.store, plan.config, session_id=plan.name, trainer=trainer,
+                                     lease_limits=lease_limits)
+        except SessionExists:  # another process made it since the plan (two servers started together)
+            if plan.store.session_config(plan.name) != plan.config.to_dict():
+                raise SessionError(f"another process created session {plan.name!r} at the same moment, with other "
+                                   "settings; start again to resume it with its settings") from None
+            say(f"session {plan.name!r} was created by another process at the same moment: resuming it")
+        else:
+            say(f"new session {plan.name!r} on {plan.config.dataset}, stored in {plan.store.url}")
+            return session
+    session = Session.open(plan.store, plan.name, trainer=trainer, lease_limits=lease_limits, config=plan.config)
+    if plan.applied:  # Session.open stored them
+        say(f"applied to the resumed session: {'; '.join(plan.applied)}")
+    say(f"resuming session {plan.name!r} ({session.status()['n_answers']} answers so far) from {plan.store.url}")
     return session

@@ -27,7 +27,7 @@ from nudge.loop.config.factory import check_estimator, new_learner, training_rep
 from nudge.loop.config.resume import check_same_data, resumed_settings
 from nudge.loop.config.settings import SessionConfig
 from nudge.loop.datasets import Dataset, load_dataset
-from nudge.loop.errors import SessionError
+from nudge.loop.errors import SavedBut, SessionError, StoreError, record_saved, saved_but
 from nudge.loop.session.answers import (
     check_annotator,
     check_direction,
@@ -42,6 +42,7 @@ from nudge.loop.session.leasing import Leases
 from nudge.loop.session.records import Query
 from nudge.loop.stopping.rule import StoppingRule
 from nudge.loop.stopping.specs import check_stop_specs
+from nudge.loop.store.limits import quoted
 from nudge.loop.store.log import AnswerLog
 from nudge.loop.store.store import Annotation, LeaseLimits, QueryRecord, Store
 from nudge.loop.training.context import TrainingContext
@@ -129,7 +130,7 @@ class Session:
         """
         stored = store.session_config(session_id)
         if stored is None:
-            raise SessionError(f"no session named {session_id!r} in {store.url}")
+            raise SessionError(f"no session named {quoted(session_id)} in {store.url}")
         config = cls._resumed_config(store, session_id, SessionConfig.from_dict(stored), config)
         dataset = dataset or load_dataset(config.dataset, encoder=encoder, **config.dataset_options)
         recorded = store.session_fingerprint(session_id)
@@ -311,7 +312,13 @@ class Session:
             label, len(vectors), self.dataset.class_names, targets, self._tip_class(record.point_id, label, vectors),
         )
         annotation = self._store_answer(record, label, vectors, target_indices, sources, annotator, rewrite)
-        self.trainer.answer_recorded()
+        try:
+            self.trainer.answer_recorded()  # an inline trainer retrains here
+        except Exception as error:
+            logger.warning("retraining after answer %d failed: %s", annotation.id, error,
+                           exc_info=not isinstance(error, (SessionError, StoreError)))
+            raise SavedBut(saved_but("your answer was saved", "retraining failed", error,
+                                     "the model catches up at the next retrain")) from None
         return annotation
 
     def skip(self, query_id: str, *, annotator: str) -> Annotation:
@@ -327,6 +334,7 @@ class Session:
             directions=vectors, targets=targets, sources=sources, annotator=annotator,
             model_version=self.model.version, round=self.trainer.retrains + 1, rewrite=rewrite,
         )
+        record_saved("your answer was saved" if label is not None else "your skip was saved")
         self._notify("on_answer", annotation)
         return annotation
 
@@ -344,6 +352,7 @@ class Session:
         if undone is None:
             return None
         answer, record = undone
+        record_saved("your last answer was undone")
         if not answer.is_skip:
             self.request_retrain()
         if record is None:

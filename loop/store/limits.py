@@ -21,9 +21,9 @@ MAX_QUERY_ID_CHARS = 64  # the queries.id column holds 64
 MAX_CLIENT_CHARS = 200  # the queries.client column holds 200
 MAX_REWRITE_CHARS = 20_000
 QUOTE_CHARS = 60  # of a bad value, at most this much is quoted back
-SESSION_NAME = re.compile(r"[A-Za-z0-9._-]+")
+SESSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 SESSION_NAME_RULE = (f"a session name is 1 to {MAX_SESSION_NAME_CHARS} characters: letters A-Z and a-z, "
-                     "digits, '.', '-' and '_'")
+                     "digits, '.', '-' and '_', beginning with a letter or a digit")
 # shown as nothing although not white space: the Hangul and Braille blanks, the Mongolian vowel separator
 BLANK_CHARACTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800\u180e")
 INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})  # controls, zero-width formats, spaces
