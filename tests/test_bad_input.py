@@ -2,6 +2,7 @@
 hold, a click beside the plot, empty and huge rewrites over the API, and bad data or database files
 given to ``nudge serve`` / ``nudge export`` (a one-line error and exit code 1, never a traceback)."""
 
+import os
 import re
 import sqlite3
 import subprocess
@@ -154,13 +155,28 @@ def test_the_command_itself_prints_no_traceback(tmp_path):
     assert done.stderr.startswith("nudge export: error: cannot use") and done.stdout == ""
 
 
-def test_export_refuses_to_overwrite_its_own_database(tmp_path, capsys):
+def test_export_refuses_to_overwrite_its_own_database_however_it_is_named(tmp_path, capsys):
+    """Compared by file (device and inode), not by name: a hard link is the database too."""
     db = nudge_db(tmp_path / "log.db")
     before = db.read_bytes()
-    for out in (db, tmp_path / "." / "log.db", tmp_path / "log.db-wal"):
-        assert main(["export", "--db", str(db), "--out", str(out)]) == 1
-        assert "is the database being exported" in capsys.readouterr().err
+    (tmp_path / "sub").mkdir()
+    os.link(db, tmp_path / "hard-link.jsonl")
+    (tmp_path / "symlink.jsonl").symlink_to(db)
+    (tmp_path / "to-wal.jsonl").symlink_to(tmp_path / "log.db-wal")  # a side file not made yet
+    (tmp_path / "folder-link").symlink_to(tmp_path)
+    for out in (db, tmp_path / "." / "log.db", tmp_path / "sub" / ".." / "log.db", tmp_path / "hard-link.jsonl",
+                tmp_path / "symlink.jsonl", tmp_path / "folder-link" / "log.db", tmp_path / "log.db-wal",
+                tmp_path / "log.db-journal", tmp_path / "to-wal.jsonl"):
+        assert main(["export", "--db", str(db), "--out", str(out)]) == 1, out
+        error = capsys.readouterr().err
+        assert error == f"nudge export: error: {out} is the database {db} (or one of its files); write elsewhere\n"
+    assert main(["export", "--db", str(db), "--out", str(tmp_path / "sub")]) == 1
+    assert "is a folder" in capsys.readouterr().err
+    wal = tmp_path / "log.db-wal"
+    assert not wal.exists() or b'"session"' not in wal.read_bytes()  # no export went into a side file
     assert db.read_bytes() == before and Store(db).count_annotations("s") == 150
+    assert main(["export", "--db", str(db), "--out", str(tmp_path / "fine.jsonl")]) == 0
+    assert len((tmp_path / "fine.jsonl").read_text().splitlines()) == 150
 
 
 @pytest.mark.parametrize("content, message", [

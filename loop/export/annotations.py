@@ -47,8 +47,7 @@ def export_annotations(store: Store, out: str | Path, *, session_id: str | None 
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; use one of {FORMATS}")
     records = [{"session": session_id, **a.to_record()} for a in store.annotations(session_id)]
-    _check_not_the_database(store, out)
-    with _open_output(out) as handle:
+    with _open_output(store, out) as handle:
         if fmt == "jsonl":
             for record in records:
                 handle.write(json.dumps(record) + "\n")
@@ -96,26 +95,12 @@ def spreadsheet_safe(cell: str) -> str:
     return cell
 
 
-def _check_not_the_database(store: Store, out: str | Path) -> None:
-    """Refuse to write the export over the SQLite file it comes from (or its WAL files)."""
-    if store.path is None or str(out) == "-":
-        return
-    database = store.path.resolve()
-    target = Path(out).expanduser().resolve()
-    database_files = {database.name + suffix for suffix in ("", "-wal", "-shm", "-journal")}
-    if target.parent == database.parent and target.name in database_files:
-        raise ValueError(f"{out} is the database being exported (or one of its files); write the export elsewhere")
-
-
 @contextmanager
-def _open_output(out: str | Path) -> Iterator[IO[str]]:
+def _open_output(store: Store, out: str | Path) -> Iterator[IO[str]]:
+    """Standard output for "-", else the file ``out``, never the database or one of its files
+    (:meth:`loop.database.Database.output_file` compares the files themselves, not their names)."""
     if str(out) == "-":
         yield sys.stdout
         return
-    path = Path(out).expanduser().resolve()
-    if path.is_dir():
-        raise ValueError(f"{path} is a folder; give a file name such as annotations.jsonl")
-    if not path.parent.is_dir():
-        raise ValueError(f"the folder {path.parent} does not exist")
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with store.db.output_file(out) as handle:
         yield handle

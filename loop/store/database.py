@@ -223,12 +223,13 @@ class Database:
             raise ValueError(f"{path} is a folder; give a file name such as annotations.jsonl")
         if not path.resolve().parent.is_dir():
             raise ValueError(f"the folder {path.resolve().parent} does not exist")
+        refusal = f"{path} is the database {self.path} (or one of its files); write elsewhere"
         if self.is_own_file(path):
-            raise ValueError(f"{path} is the database (or one of its files); write elsewhere")
+            raise ValueError(refusal)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, 0o666)
         if self.is_own_file(path, os.fstat(descriptor)):  # replaced by a link to it meanwhile
             os.close(descriptor)
-            raise ValueError(f"{path} is the database (or one of its files); write elsewhere")
+            raise ValueError(refusal)
         os.ftruncate(descriptor, 0)
         with open(descriptor, "w", newline="", encoding="utf-8") as handle:
             yield handle
