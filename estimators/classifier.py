@@ -355,15 +355,28 @@ class DirectionClassifier(ClassifierMixin, NeuralNet):
         """Write :meth:`weights_bytes` to a file."""
         Path(path).write_bytes(self.weights_bytes())
 
+    def non_finite_weights(self) -> list[str]:
+        """The names of the network's weight tensors that hold NaN or infinity (empty: all finite, or
+        no network yet)."""
+        if not getattr(self, "initialized_", False):
+            return []
+        return non_finite_tensors(self.module_.state_dict())
+
     def load_weights_bytes(self, data: bytes, *, source: str = "the weights") -> DirectionClassifier:
-        """Load weights made by :meth:`weights_bytes` (tensors only; nothing is unpickled)."""
+        """Load weights made by :meth:`weights_bytes` (tensors only; nothing is unpickled). Damaged
+        (e.g. truncated) and non-finite (NaN, infinity) weights are refused with a ValueError; the
+        estimator is left as it was."""
         try:
             metadata = safetensors_metadata(data)
             state = safetensors.torch.load(data)
         except (SafetensorError, ValueError) as error:
-            raise ValueError(f"{source} is not a nudge weights file: {error}") from None
+            raise ValueError(f"{source} is not a nudge weights file (damaged or cut short: {error})") from None
         if "classes" not in metadata or "n_features" not in metadata:
             raise ValueError(f"{source} is not a nudge weights file (no classes / n_features)")
+        bad = non_finite_tensors(state)
+        if bad:
+            raise ValueError(f"{source} holds non-finite weights (NaN or infinity) in {', '.join(bad[:3])}"
+                             f"{' and more' if len(bad) > 3 else ''}")
         self.classes_ = np.asarray(json.loads(metadata["classes"]))
         self.n_features_in_ = int(metadata["n_features"])
         self.initialize()
@@ -376,7 +389,16 @@ class DirectionClassifier(ClassifierMixin, NeuralNet):
             data = Path(path).read_bytes()
         except OSError as error:
             raise ValueError(f"{path} cannot be read: {error.strerror or error}") from None
-        return self.load_weights_bytes(data, source=str(path))
+        try:
+            return self.load_weights_bytes(data, source=str(path))
+        except ValueError as error:
+            raise ValueError(f"{error}; save the weights again from a good model, or train it again") from None
+
+
+def non_finite_tensors(state: dict[str, torch.Tensor]) -> list[str]:
+    """The names of the floating-point tensors of ``state`` that hold NaN or infinity."""
+    return [name for name, tensor in state.items()
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())]
 
 
 def safetensors_metadata(data: bytes) -> dict[str, str]:

@@ -190,10 +190,11 @@ class AnnotationApp:
         accuracy = "n/a" if status["accuracy"] is None else f"{status['accuracy']:.1%}"
         training = "retraining…" if status["retraining"] else "up to date"
         yours = "enter your name" if mine is None else f"yours {mine}"
+        problem = "" if status["model_problem"] is None else f" · note: {status['model_problem']}"
         return (f"Answers {status['n_answers']} ({yours}) · skips {status['n_skips']} · "
                 f"model v{status['model_version']} ({training}) trained on {status['n_labeled']} labels and "
                 f"{status['n_directions']} directions · held-out accuracy {accuracy} · "
-                f"strategy {status['strategy']} · loss {status['loss'] or 'n/a'}")
+                f"strategy {status['strategy']} · loss {status['loss'] or 'n/a'}{problem}")
 
     # ------------------------------------------------------------------ the API
     def api_next(self, annotator: str = "", request: gr.Request = None) -> dict:

@@ -413,6 +413,7 @@ class Session:
             "n_skips": len(standing) - n_answers,
             "n_undone": self.store.count_annotations(self.session_id) - len(standing),
             "accuracy": snapshot.accuracy,
+            "model_problem": self.trainer.problem,  # None, or why the model served is not the newest
             "pool_size": int(self.leases.pool_mask.sum()),
             "stopping": self.stopping.status(),
         }

@@ -59,6 +59,7 @@ class SharedTrainer(Trainer):
         self._stopping = threading.Event()
         self._log_trained = (0, 0, 0)  # the log as read before the last round (or at the start, in attach)
         self._ranking_first = True
+        self._looked_at = 0  # the newest published version looked at (a refused one is not looked at again)
         self._loop: TrainingLoop | None = None
         self._heart: threading.Thread | None = None
 
@@ -153,21 +154,53 @@ class SharedTrainer(Trainer):
 
     # ----------------------------------------------------------- publication
     def _follow(self) -> None:
-        """Load the newest published model when it is newer than ours."""
-        if self.registry.newest_version() <= self.snapshot.version:
+        """Load the newest published model newer than ours. A version that cannot be used (damaged,
+        or non-finite weights) is skipped for the next older one, and that is said (log and status)."""
+        versions = [v for v in self.registry.versions() if v > max(self.snapshot.version, self._looked_at)]
+        if not versions:
             return
-        published = self.registry.newest()
-        snapshot = ModelSnapshot(self._learner_from(published), published.version, published.annotation_ids,
-                                 published.n_labeled, published.n_directions, published.accuracy)
-        ranking = self.rank(snapshot)
-        self.snapshot, self.ranking = snapshot, ranking
-        self.context.published(snapshot)  # this server's callbacks (its stopping rule) see it too
+        self._looked_at = versions[0]
+        refused = []
+        for version in versions:
+            published = self.registry.published(version)
+            try:
+                learner = self._learner_from(published)
+            except ValueError as error:
+                refused.append(str(error))
+                continue
+            snapshot = ModelSnapshot(learner, published.version, published.annotation_ids,
+                                     published.n_labeled, published.n_directions, published.accuracy)
+            ranking = self.rank(snapshot)
+            self.snapshot, self.ranking, self.problem = snapshot, ranking, None
+            self.context.published(snapshot)  # this server's callbacks (its stopping rule) see it too
+            break
+        if refused:
+            self._say_refused(refused)
+
+    def _say_refused(self, refused: list[str]) -> None:
+        """One line for the published versions that could not be used, and what is served instead."""
+        served = (f"serving model v{self.snapshot.version}" if self.snapshot.is_fitted
+                  else "serving an untrained model")
+        then = ("; it is retrained from the log" if self.may_train
+                else "; the trainer publishes the next one (nudge serve without --no-train, or nudge train)")
+        self.problem = f"{'; '.join(refused[:2])}{' ...' if len(refused) > 2 else ''}: skipped, {served}{then}"
+        logger.warning("session %s: %s", self.context.name, self.problem)
+        if self.may_train and self._loop is not None:
+            self.request()
+
+    def next_version(self, previous: ModelSnapshot) -> int:
+        """After the newest published version, even one this process skipped (versions only grow)."""
+        return max(previous.version, self.registry.newest_version()) + 1
 
     def _learner_from(self, published: PublishedModel):
         """A learner with the published weights, and the training rows of the answers they saw
         (the strategies' cold start reads them)."""
         learner = self.context.new_learner()
-        for estimator, blob in zip(estimators_of(learner), published.weights):
+        estimators = estimators_of(learner)
+        if len(published.weights) != len(estimators):
+            raise ValueError(f"published model v{published.version} holds {len(published.weights)} networks' weights "
+                             f"for {len(estimators)} (damaged)")
+        for estimator, blob in zip(estimators, published.weights):
             estimator.load_weights_bytes(blob, source=f"published model v{published.version}")
         wanted = set(published.annotation_ids)
         answers = [a for a in self.context.log.annotations() if a.id in wanted]

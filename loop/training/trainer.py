@@ -134,6 +134,7 @@ class Trainer:
         self.snapshot: ModelSnapshot | None = None
         self.ranking: Ranking | None = None
         self.training = False
+        self.problem: str | None = None  # why the model served is not the newest one, said in the status
         self.last_train_seconds = 0.0
         self.retrains = 0
         self._pending_answers = 0
@@ -207,15 +208,27 @@ class Trainer:
         started = time.perf_counter()
         learner = self.fit(context.new_learner() if full else self._warm_copy(previous.learner),
                            answers, previous, full=full)
+        if not full and not finite_weights(learner):  # a warm start that diverged: once more from scratch
+            learner = self.fit(context.new_learner(), answers, previous, full=True)
         seconds = time.perf_counter() - started
+        version = self.next_version(previous)
+        if not finite_weights(learner):
+            self.problem = (f"training model v{version} gave non-finite weights (NaN or infinity), so it was not "
+                            f"published: model v{previous.version} stays")
+            logger.warning("session %s: %s", context.name, self.problem)
+            return previous
         snapshot = ModelSnapshot(
-            learner, previous.version + 1, tuple(a.id for a in answers), len(answers),
+            learner, version, tuple(a.id for a in answers), len(answers),
             sum(len(a.directions) for a in answers),
             context.evaluate(learner) if answers else None,
         )
         self.last_train_seconds = seconds
         self.publish(snapshot, seconds)
         return snapshot
+
+    def next_version(self, previous: ModelSnapshot) -> int:
+        """The version number of the model trained after ``previous``."""
+        return previous.version + 1
 
     def _warm_copy(self, learner):
         """A copy of the published learner that continues for ``warm_epochs`` epochs."""
@@ -292,12 +305,17 @@ class Trainer:
     def publish(self, snapshot: ModelSnapshot, train_seconds: float) -> None:
         """Rank the pool for ``snapshot``, make it the session's model, store its evaluation, tell the session."""
         ranking = self.rank(snapshot)
-        self.snapshot, self.ranking = snapshot, ranking
+        self.snapshot, self.ranking, self.problem = snapshot, ranking, None
         self.context.log.add_evaluation(
             model_version=snapshot.version, n_labeled=snapshot.n_labeled, n_directions=snapshot.n_directions,
             accuracy=snapshot.accuracy, train_seconds=train_seconds,
         )
         self.context.published(snapshot)
+
+
+def finite_weights(learner) -> bool:
+    """False when a network of ``learner`` holds NaN or infinity (estimators that cannot say count as finite)."""
+    return not any(getattr(estimator, "non_finite_weights", list)() for estimator in estimators_of(learner))
 
 
 class InlineTrainer(Trainer):
