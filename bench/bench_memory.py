@@ -18,20 +18,14 @@ peak so far (MiB).
 
 from __future__ import annotations
 
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-from common import bench_parser, print_end, start_run, timed
+from common import ServeProcess, bench_parser, print_end, start_run, timed
 from gradio_client import Client
 
-READY_LINE = "annotate at "
-START_TIMEOUT = 600.0  # seconds; the first run of cad-imdb may embed its texts
 TRAIN_TIMEOUT = 300.0
 ANNOTATOR = "bench-memory"
 # Prepended: the encoder reads the first 256 tokens only, so an edit at the end of a long review
@@ -47,50 +41,6 @@ def memory_mib(pid: int) -> tuple[float, float]:
         if key in ("VmRSS", "VmHWM"):
             fields[key] = int(value.split()[0]) / 1024  # kB -> MiB
     return fields["VmRSS"], fields["VmHWM"]
-
-
-class Server:
-    """``nudge serve`` in a subprocess; its output is collected by a thread so it never blocks."""
-
-    def __init__(self, dataset: str, db: Path, threads: int) -> None:
-        nudge = Path(sys.executable).with_name("nudge")
-        command = [str(nudge), "serve", "--dataset", dataset, "--db", str(db), "--host", "127.0.0.1"]
-        env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
-               "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
-        self.started = time.perf_counter()
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        text=True, env=env)
-        self.lines: list[str] = []
-        self._ready = threading.Event()
-        threading.Thread(target=self._read_output, daemon=True).start()
-
-    def _read_output(self) -> None:
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip())
-            if READY_LINE in line:
-                self._ready.set()
-        self._ready.set()  # the process ended: wake the waiter
-
-    def wait_ready(self) -> str:
-        """The served URL, once the server says it listens; raises if it dies or takes too long."""
-        if not self._ready.wait(START_TIMEOUT) or self.process.poll() is not None:
-            output = "\n".join(self.lines[-20:])
-            raise RuntimeError(f"nudge serve did not come up (exit code {self.process.poll()}):\n{output}")
-        ready = next(line for line in self.lines if READY_LINE in line)
-        return ready.split(READY_LINE)[1].split()[0]
-
-    def memory(self) -> tuple[float, float]:
-        return memory_mib(self.process.pid)
-
-    def stop(self) -> None:
-        """Terminate the server (and kill it if it does not stop within 20 s)."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 def wait_trained(api: Client) -> None:
@@ -112,10 +62,10 @@ def answer(api: Client, query: dict, round_number: int, rewrite: bool = False) -
 def measure(dataset: str, rounds: int, threads: int) -> None:
     """Start, drive and stop one server, printing its memory at each stage."""
     with tempfile.TemporaryDirectory() as folder:
-        server = Server(dataset, Path(folder) / "memory.db", threads)
+        server = ServeProcess(["--dataset", dataset, "--db", str(Path(folder) / "memory.db")], threads)
         try:
             url = server.wait_ready()
-            stages = [("serving", time.perf_counter() - server.started, server.memory())]
+            stages = [("serving", time.perf_counter() - server.started, memory_mib(server.process.pid))]
             api = Client(url, verbose=False)
             query = api.predict(ANNOTATOR, api_name="/next")
             text = query.get("text") is not None
@@ -124,11 +74,11 @@ def measure(dataset: str, rounds: int, threads: int) -> None:
                 query, seconds = answer(api, query, round_number)
                 submits.append(seconds)
             wait_trained(api)
-            stages.append((f"{rounds} answers, trained", time.perf_counter() - server.started, server.memory()))
+            stages.append((f"{rounds} answers, trained", time.perf_counter() - server.started, memory_mib(server.process.pid)))
             if text:
                 answer(api, query, rounds, rewrite=True)
                 wait_trained(api)
-                stages.append(("+1 with a rewrite", time.perf_counter() - server.started, server.memory()))
+                stages.append(("+1 with a rewrite", time.perf_counter() - server.started, memory_mib(server.process.pid)))
             status = api.predict(api_name="/status")
         finally:
             server.stop()

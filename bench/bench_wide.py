@@ -26,8 +26,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from bench_memory import Server, wait_trained
-from common import bench_parser, median_p95, print_end, start_run, timed
+from bench_memory import memory_mib, wait_trained
+from common import ServeProcess, bench_parser, median_p95, print_end, start_run, timed
 from gradio_client import Client
 
 ANNOTATOR = "bench-wide"
@@ -57,10 +57,10 @@ def measure(rows: int, features: int, rounds: int, threads: int) -> None:
         seconds_to_write = timed(lambda: write_wide_csv(data, rows, features))[1]
         print(f"data: {rows} rows x {features} features, {data.stat().st_size / 2**20:.1f} MiB of CSV "
               f"(written in {seconds_to_write:.1f} s)", flush=True)
-        server = Server(f"csv:{data}", Path(folder) / "wide.db", threads)
+        server = ServeProcess(["--dataset", f"csv:{data}", "--db", str(Path(folder) / "wide.db")], threads)
         try:
             url = server.wait_ready()
-            serving = server.memory()
+            serving = memory_mib(server.process.pid)
             api = Client(url, verbose=False)
             query, first_next = timed(lambda: api.predict(ANNOTATOR, api_name="/next"))
             payload = len(json.dumps(query))
@@ -75,7 +75,7 @@ def measure(rows: int, features: int, rounds: int, threads: int) -> None:
                 assert again["query_id"] == query["query_id"], "the open query is handed out again"
                 nexts.append(seconds)
             status = api.predict(api_name="/status")
-            rss, peak = server.memory()
+            rss, peak = memory_mib(server.process.pid)
         finally:
             server.stop()
     next_median, next_p95 = median_p95(nexts)

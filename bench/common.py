@@ -12,6 +12,8 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -155,6 +157,55 @@ def prefilled_session(
     config = config or SessionConfig(dataset=dataset.name)
     filler = filled_session(dataset, n_labels, config=config, db=db)
     return Session(filler.store, filler.session_id, config, dataset, trainer=trainer)
+
+
+# --------------------------------------------------------------------------- a server
+
+
+READY_LINE = "annotate at "
+START_TIMEOUT = 600.0  # seconds; the first run of cad-imdb may embed its texts
+
+
+class ServeProcess:
+    """``nudge serve`` in a subprocess; its output is collected by a thread so it never blocks."""
+
+    def __init__(self, arguments: Sequence[str], threads: int) -> None:
+        """``nudge serve ARGUMENTS`` on 127.0.0.1 (Gradio picks a free port), ``threads`` torch threads."""
+        nudge = Path(sys.executable).with_name("nudge")
+        command = [str(nudge), "serve", *arguments, "--host", "127.0.0.1"]
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
+               "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        text=True, env=env)
+        self.lines: list[str] = []
+        self._ready = threading.Event()
+        threading.Thread(target=self._read_output, daemon=True).start()
+
+    def _read_output(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip())
+            if READY_LINE in line:
+                self._ready.set()
+        self._ready.set()  # the process ended: wake the waiter
+
+    def wait_ready(self) -> str:
+        """The served URL, once the server says it listens; raises if it dies or takes too long."""
+        if not self._ready.wait(START_TIMEOUT) or self.process.poll() is not None:
+            output = "\n".join(self.lines[-20:])
+            raise RuntimeError(f"nudge serve did not come up (exit code {self.process.poll()}):\n{output}")
+        ready = next(line for line in self.lines if READY_LINE in line)
+        return ready.split(READY_LINE)[1].split()[0]
+
+    def stop(self) -> None:
+        """Terminate the server (and kill it if it does not stop within 20 s)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
 
 
 # --------------------------------------------------------------------------- timing

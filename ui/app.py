@@ -42,11 +42,13 @@ from fastapi import Response
 
 from nudge.loop.errors import SavedBut, SessionError, StoreError, forget_saved, saved_but, what_was_saved
 from nudge.loop.service.explain import Explainer
+from nudge.loop.service.help_limits import PerClientLimit
 from nudge.loop.service.service import AnnotationService, Direction, Picture
 from nudge.loop.service.tabs import Outcome, Tabs
 from nudge.loop.service.texts import SHOWN_AS
 from nudge.loop.session.answers import answer_rules, who_annotates
 from nudge.loop.session.records import Query
+from nudge.loop.store.limits import MAX_CLIENT_CHARS
 from nudge.ui.gradio_compat import with_unknown_components_refused
 
 logger = logging.getLogger(__name__)
@@ -54,7 +56,9 @@ logger = logging.getLogger(__name__)
 USER_ERRORS = (SessionError, StoreError, SavedBut)
 INTERNAL_ERROR = "internal error: nothing was saved"
 PAGE_TITLE = "nudge: annotate with directions"
-CONCURRENCY_LIMIT = 8  # API requests served at once (several annotators, API clients)
+CONCURRENCY_LIMIT = 8  # API requests of one endpoint served at once (several annotators, API clients)
+HELP_HANDLERS = 8  # help calls (/explain, /predict_text) taken from the queue at once; they run one at a time
+HELP_PER_CLIENT = 3  # help calls one client may have waiting or running (the page's highlights and reading)
 STATUS_SECONDS = 1.0  # the session's counts are read at most this often, however many tabs poll
 PAGE = Path(__file__).with_name("page")
 # The page's script, one module a job, joined in this order (main.js says why they are not ES modules):
@@ -69,7 +73,13 @@ def client_address(request: gr.Request | None) -> str | None:
     """The address of the browser or client that made the request (behind a local proxy: the one
     the proxy forwards, as uvicorn reads X-Forwarded-For from 127.0.0.1)."""
     client = getattr(request, "client", None) if request is not None else None
-    return getattr(client, "host", None)
+    host = getattr(client, "host", None)
+    return None if host is None else str(host)[:MAX_CLIENT_CHARS]
+
+
+def requester(request: gr.Request | None) -> str | None:
+    """Who asks, for per-client limits: the login when there is one, else the address."""
+    return (getattr(request, "username", None) if request is not None else None) or client_address(request)
 
 
 def annotator_name(typed: str, request: gr.Request | None) -> str:
@@ -85,6 +95,7 @@ class AnnotationApp:
         self.dataset = service.session.dataset
         self.is_text = self.dataset.texts is not None
         self.explainer = Explainer(service.session)
+        self.help = PerClientLimit(HELP_PER_CLIENT)
         self.tabs = Tabs(service, on_prepared=self.explainer.prefetch_point if self.is_text else None)
         self.class_names = list(self.dataset.class_names)
         self._status: tuple[float, dict, Counter, list] | None = None
@@ -152,12 +163,14 @@ class AnnotationApp:
             raise SessionError(f"point {point} is not a pool point")
         if not self.service.session.model.is_fitted:  # expected, not a refusal: nothing to log
             return {"ok": True, "highlights": None, "message": "no highlights before the first answers train a model"}
-        return {"ok": True, "highlights": self.explainer.explain_point(point)}
+        with self.help.admitted(self.tabs.requester(_text(data.get("token"), "token"))):
+            return {"ok": True, "highlights": self.explainer.explain_point(point)}
 
     def page_predict(self, data: dict) -> dict:
         """The model's reading of the rewrite being typed for the query shown."""
-        return {"ok": True, "reading": self.explainer.predict_text(data.get("text"), _text(data.get("query_id"),
-                                                                                            "query id"))}
+        query_id = _text(data.get("query_id"), "query id")
+        with self.help.admitted(self.tabs.requester(_text(data.get("token"), "token"))):
+            return {"ok": True, "reading": self.explainer.predict_text(data.get("text"), query_id)}
 
     def _shown(self, outcome: Outcome) -> dict:
         shown = outcome.shown
@@ -242,19 +255,27 @@ class AnnotationApp:
         """Session counts, model version, retraining flag, accuracy, strategy and loss."""
         return _api("status", self.service.status)
 
-    def api_explain(self, query_id: str) -> dict:
+    def api_explain(self, query_id: str, request: gr.Request = None) -> dict:
         """The words of a query's text with their weight towards each class under the current model:
         {query_id, point_id, model_version, classes, text, words: [{word, start, end, readable_span,
         weights, read}], unread_words, max_weight, probabilities, prediction, ...} (text data sets)."""
-        return _api("explain", lambda: self.explainer.explain(query_id))
+        def explain() -> dict:
+            with self.help.admitted(requester(request)):
+                return self.explainer.explain(query_id)
 
-    def api_predict_text(self, text: str, query_id: str | None = None) -> dict:
+        return _api("explain", explain)
+
+    def api_predict_text(self, text: str, query_id: str | None = None, request: gr.Request = None) -> dict:
         """The current model's class probabilities for a text; with a query id, also whether it reads as
         another class than the query's text (flips), the word diff (changes) and a warning for a rewrite
         that would teach nothing (a blank query id counts as none). The text is read as a rewrite is
         (line breaks as in the original)."""
-        return _api("predict_text", lambda: self.explainer.predict_text(
-            text, None if isinstance(query_id, str) and not query_id.strip() else query_id))
+        def read() -> dict:
+            with self.help.admitted(requester(request)):
+                return self.explainer.predict_text(
+                    text, None if isinstance(query_id, str) and not query_id.strip() else query_id)
+
+        return _api("predict_text", read)
 
     # ------------------------------------------------------------------ layout
     def page_config(self) -> dict:
@@ -281,8 +302,10 @@ class AnnotationApp:
             gr.api(self.api_skip, api_name="skip")
             gr.api(self.api_undo, api_name="undo")
             gr.api(self.api_status, api_name="status")
-            gr.api(self.api_explain, api_name="explain")
-            gr.api(self.api_predict_text, api_name="predict_text")
+            # the help calls: a group of their own, so however many wait, the annotators' calls are served
+            gr.api(self.api_explain, api_name="explain", concurrency_id="help", concurrency_limit=HELP_HANDLERS)
+            gr.api(self.api_predict_text, api_name="predict_text", concurrency_id="help",
+                   concurrency_limit=HELP_HANDLERS)
         return demo
 
     def close(self) -> None:

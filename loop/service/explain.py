@@ -10,8 +10,11 @@
   a warning when the rewrite is unchanged or changes nothing the model reads.
 
 Highlights take a forward pass of the sentence model per review (integrated gradients, if
-chosen, several with their backward passes), so they are computed off the answer path: on one worker thread (so simultaneous requests queue instead of sharing two cores
-between them), each (model version, point) once, kept in a small cache. :meth:`Explainer.prefetch`
+chosen, several with their backward passes) and a text's reading one more, so both are computed
+off the answer path: on one worker thread (so simultaneous requests queue instead of taking the
+cores the annotators' requests need), highlights each (model version, point) once, kept in a
+small cache. How many calls one client may have waiting is bounded by the caller
+(:mod:`loop.help_limits`). :meth:`Explainer.prefetch`
 starts one without waiting, e.g. as a query is handed out; nothing the session does waits
 for them. Drafts of a rewrite are embedded without being stored in the embedding cache.
 
@@ -222,6 +225,18 @@ class Explainer:
         text = check_text(text)
         snapshot = self._trained_model()
         query = None if query_id is None else self.session.query(self._query_id(query_id))
+        try:
+            future = self._worker.submit(self._read, text, snapshot, query)
+        except RuntimeError:  # closed
+            raise SessionError("text predictions have stopped: the server is shutting down") from None
+        try:
+            return future.result(timeout=WAIT_SECONDS)
+        except FutureTimeout:
+            future.cancel()
+            raise SessionError(f"reading the text took longer than {WAIT_SECONDS:.0f} s; try again") from None
+
+    def _read(self, text: str, snapshot: ModelSnapshot, query) -> dict:
+        """:meth:`predict_text`'s work, on the worker thread."""
         if query is not None:
             text = as_written_in(text, query.text)
         attributor = self._attributor_for_model()  # loads the sentence model once, for both

@@ -130,6 +130,11 @@ class Tabs:
         tab.seen = now
         return tab
 
+    def requester(self, token: str) -> str | None:
+        """Who asks through a tab, for per-client limits: its login, else the address it was opened from."""
+        tab = self._tab(token)
+        return tab.login or tab.client
+
     def annotator(self, token: str, name: str) -> str:
         """Who works in a tab: its login, else the name typed there."""
         return who_annotates(self._tab(token).login, name)

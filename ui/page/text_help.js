@@ -68,7 +68,7 @@ function nudgeTextHelp({ui, config, classes, C, colour, el, rgb}, state, answer,
     const q = state.query;
     if (!config.is_text || !q || state.explaining === q.point_id) return;
     state.explaining = q.point_id;
-    const reply = await ask('nudge_explain', {point_id: q.point_id});
+    const reply = await ask('nudge_explain', {token: state.token, point_id: q.point_id});
     if (state.explaining === q.point_id) state.explaining = null;
     if (state.query !== q) return;
     if (!reply || !reply.ok) {
@@ -108,7 +108,7 @@ function nudgeTextHelp({ui, config, classes, C, colour, el, rgb}, state, answer,
     const known = state.examples.get(pointId);
     if (known) renderHighlighted(body, known);
     if (known && (state.modelVersion === null || known.model_version >= state.modelVersion)) return;
-    const reply = await ask('nudge_explain', {point_id: pointId});
+    const reply = await ask('nudge_explain', {token: state.token, point_id: pointId});
     if (!reply || !reply.ok || !reply.highlights) return; // the text stays readable without its highlights
     state.examples.set(pointId, reply.highlights);
     if (body.isConnected) {
@@ -136,7 +136,7 @@ function nudgeTextHelp({ui, config, classes, C, colour, el, rgb}, state, answer,
     const edit = state.edits, text = ui.rewrite.value;
     if (!answer.rewriteGiven()) { showReading(null, edit); return; }
     state.predicting = true;
-    const reply = await ask('nudge_predict', {query_id: q.query_id, text});
+    const reply = await ask('nudge_predict', {token: state.token, query_id: q.query_id, text});
     state.predicting = false;
     if (state.query === q && state.edits === edit) showReading(reply, edit);
     if (state.predictAgain) { state.predictAgain = false; predictRewrite(); }
