@@ -2,6 +2,7 @@
 hold, a click beside the plot, empty and huge rewrites over the API, and bad data or database files
 given to ``nudge serve`` / ``nudge export`` (a one-line error and exit code 1, never a traceback)."""
 
+import json
 import os
 import re
 import sqlite3
@@ -90,6 +91,60 @@ def test_empty_huge_and_nul_rewrites_are_refused_over_the_api(text_session, laun
         submit(api, query["query_id"], "Positive", rewrite=query["text"] + " and great fun")
     (stored,) = text_session.store.annotations(SESSION)
     assert stored.sources == ["rewrite"] and stored.rewrite.endswith("and great fun")
+
+
+@pytest.mark.parametrize("label", [True, False, 1.0, "1.0", [1], "", " ", "-1"])
+def test_a_label_is_a_class_name_or_index_and_nothing_else(session, label):
+    """JSON's true is not class 1, nor 1.0 class 1: a label is a class name, or an index (a whole
+    number, or its digits)."""
+    query = session.next_query("ann")
+    with pytest.raises(SessionError, match="is not one of the classes .*give a class name, or its index 0..1"):
+        session.submit(query.query_id, label, annotator="ann")
+    assert session.store.annotations("s") == []
+    session.submit(query.query_id, " 1", annotator="ann")  # the digits of an index
+    assert [a.label for a in session.store.annotations("s")] == [1]
+
+
+def test_a_huge_bad_value_is_quoted_by_a_short_prefix_in_the_reply_and_the_log(running_app, caplog):
+    from test_ui_api import raw_submit
+
+    api = Client(running_app.url, verbose=False)
+    query = api.predict("ann", api_name="/next")
+    huge = "x" * 1_000_000
+    with caplog.at_level("WARNING"), pytest.raises(AppError) as refused:
+        submit(api, query["query_id"], huge)
+    message = str(refused.value)
+    assert message.startswith("label 'xxxx") and "(1,000,000 characters)" in message and len(message) < 300
+    logged = [r.getMessage() for r in caplog.records if r.name == "nudge.ui.app"]
+    assert logged and all(len(line) < 400 for line in logged)
+    event, data = raw_submit(running_app, f'{{"data": ["{query["query_id"]}", true, null, null, null, null, "ann"]}}')
+    assert event == "error" and "label True is not one of the classes" in json.dumps(data)
+    assert running_app.session.store.annotations(SESSION) == []
+
+
+@pytest.mark.parametrize("blank", ["\u200b\u200b", "\ufeff \u2060\u200d", "\u3164", "\u00a0\u2800\n"])
+def test_a_rewrite_or_a_name_of_invisible_characters_is_empty(text_session, blank):  # noqa: F811
+    query = text_session.next_query("ann")
+    with pytest.raises(SessionError, match="the rewrite is empty"):
+        text_session.submit(query.query_id, 1, annotator="ann", rewrite=blank)
+    with pytest.raises(SessionError, match="an annotator name is required"):
+        text_session.next_query(blank)
+    assert text_session.store.annotations(SESSION) == []
+
+
+@pytest.mark.parametrize("name", ["x" * 65, "a b", "émile", "../up", "-leading", ".hidden", "", "semi;colon"])
+def test_a_session_name_has_one_rule_said_plainly(tmp_path, capsys, name):
+    store = Store(tmp_path / "names.db")
+    with pytest.raises(SessionError, match=r"^a session name is 1 to 64 characters: letters A-Z and a-z, digits"):
+        store.create_session(name, {})
+    assert main(["serve", f"--session={name}", "--db", str(tmp_path / "names.db")]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("nudge serve: error: a session name is 1 to 64 characters") and len(error) < 300
+    assert store.session_ids() == []
+    store.create_session("Team_2.batch-1", {})  # letters, digits, '.', '-', '_'
+    long_name = "y" * 10_000
+    with pytest.raises(SessionError, match=r"got 'y+\.\.\.y+' \(10,000 characters\)$"):
+        store.create_session(long_name, {})
 
 
 # --------------------------------------------------------------------------- files given to the commands

@@ -130,3 +130,61 @@ def test_nudge_serve_on_postgres_keeps_answers_through_kill_9(database, tmp_path
     with nudge_serve(database, "--session", "served", log=tmp_path / "again.log") as server:
         status = Client(server.url, verbose=False).predict(api_name="/status")
         assert status["n_answers"] == 3 and status["n_labeled"] == 3
+
+
+def test_servers_that_start_together_on_a_new_database_make_its_tables_and_session_once(database):
+    """Eight processes' worth of threads open one new database and create one session at the same
+    moment: the tables are made once (a lock, not a raw duplicate-key error), one session is created
+    and every other creator is told, in plain words, that it exists."""
+    from nudge.loop.store.store import SessionExists
+
+    barrier, outcomes = threading.Barrier(8), []
+
+    def start() -> None:
+        barrier.wait()
+        store = Store(database)
+        try:
+            barrier.wait()
+            store.create_session("raced", {"dataset": "moons"})
+            outcomes.append("created")
+        except SessionExists as exists:
+            outcomes.append(str(exists))
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=start) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(outcomes) == ["a session named 'raced' already exists"] * 7 + ["created"]
+
+
+def test_a_session_name_past_the_limit_is_refused_as_on_sqlite_not_by_the_database(database, tmp_path):
+    for db in (database, str(tmp_path / "same.db")):
+        store = Store(db)
+        with pytest.raises(SessionError, match=r"^a session name is 1 to 64 characters.*\(10,000 characters\)$"):
+            store.create_session("n" * 10_000, {})
+        store.create_session("n" * 64, {})
+        assert store.session_ids() == ["n" * 64]
+        store.close()
+
+
+def test_two_servers_started_together_on_a_new_database_both_serve_its_one_session(database, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    starting = [nudge_serve(database, "--session", "together", "--n-samples", "200", log=tmp_path / f"{i}.log")
+                for i in range(2)]
+    with ThreadPoolExecutor(2) as pool:
+        servers = list(pool.map(lambda context: context.__enter__(), starting))
+    try:
+        statuses = [Client(server.url, verbose=False).predict(api_name="/status") for server in servers]
+        assert [status["session"] for status in statuses] == ["together", "together"]
+        outputs = "".join(server.output() for server in servers)
+        assert "DETAIL" not in outputs and "Traceback" not in outputs and "error" not in outputs
+    finally:
+        for context in starting:
+            context.__exit__(None, None, None)
+    store = Store(database)
+    assert store.session_ids() == ["together"]
+    store.close()
