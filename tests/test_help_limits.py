@@ -12,7 +12,7 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 from nudge.loop.errors import SessionError
-from nudge.loop.service.help_limits import TOO_MANY, PerClientLimit
+from nudge.loop.service.help_limits import TOO_MANY, AnnotationsFirst, PerClientLimit
 from nudge.ui.app import HELP_PER_CLIENT
 
 pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
@@ -29,6 +29,21 @@ def test_a_client_past_its_limit_is_refused_and_the_others_are_not():
     assert limit.calls("10.0.0.1") == 0
     with limit.admitted("10.0.0.1"):  # free again
         pass
+
+
+def test_a_help_job_waits_while_an_annotation_is_served_and_not_longer_than_its_patience():
+    first, order = AnnotationsFirst(patience=60.0), []
+    with first.serving():
+        helper = threading.Thread(target=lambda: (first.wait_turn(), order.append("help")))
+        helper.start()
+        helper.join(timeout=0.2)
+        assert helper.is_alive()  # waiting for the annotation
+        order.append("annotation")
+    helper.join(timeout=60)
+    assert order == ["annotation", "help"]
+    impatient = AnnotationsFirst(patience=0.05)
+    with impatient.serving():
+        impatient.wait_turn()  # returns after its patience: a busy team slows help, never stops it
 
 
 def wait_for(condition, timeout: float = 60.0) -> None:

@@ -25,11 +25,12 @@ A person's mistake (a :class:`nudge.loop.errors.SessionError`, or a store that
 refuses) is answered with its message and one log line; anything else is an
 internal error: logged once with its traceback, answered "internal error:
 nothing was saved". A request that fails after it committed an answer (or an
-undo) says so: "your answer was saved, but ..." (:func:`loop.errors.what_was_saved`).
+undo) says so: "your answer was saved, but ..." (:func:`nudge.loop.errors.what_was_saved`).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import Counter
@@ -42,7 +43,7 @@ from fastapi import Response
 
 from nudge.loop.errors import SavedBut, SessionError, StoreError, forget_saved, saved_but, what_was_saved
 from nudge.loop.service.explain import Explainer
-from nudge.loop.service.help_limits import PerClientLimit
+from nudge.loop.service.help_limits import AnnotationsFirst, PerClientLimit
 from nudge.loop.service.service import AnnotationService, Direction, Picture
 from nudge.loop.service.tabs import Outcome, Tabs
 from nudge.loop.service.texts import SHOWN_AS
@@ -94,7 +95,8 @@ class AnnotationApp:
         self.service = service
         self.dataset = service.session.dataset
         self.is_text = self.dataset.texts is not None
-        self.explainer = Explainer(service.session)
+        self.first = AnnotationsFirst()
+        self.explainer = Explainer(service.session, before_each=self.first.wait_turn)
         self.help = PerClientLimit(HELP_PER_CLIENT)
         self.tabs = Tabs(service, on_prepared=self.explainer.prefetch_point if self.is_text else None)
         self.class_names = list(self.dataset.class_names)
@@ -212,8 +214,8 @@ class AnnotationApp:
     # ------------------------------------------------------------------ the API
     def api_next(self, annotator: str = "", request: gr.Request = None) -> dict:
         """Hand the caller a query: JSON with query_id, point_id, x, text, prediction and projection."""
-        return _api("next", lambda: self._describe(
-            self.service.next_query(annotator_name(annotator, request), client=client_address(request))) or {})
+        return _api("next", self._first(lambda: self._describe(
+            self.service.next_query(annotator_name(annotator, request), client=client_address(request))) or {}))
 
     def api_submit(
         self,
@@ -235,7 +237,7 @@ class AnnotationApp:
                                 towards=towards, rewrite=rewrite)
             return self._describe(self.service.next_query(name, client=client_address(request))) or {}
 
-        return _api("submit", answer)
+        return _api("submit", self._first(answer))
 
     def api_skip(self, query_id: str, annotator: str = "", request: gr.Request = None) -> dict:
         """Pass on a query; returns the next one."""
@@ -244,12 +246,12 @@ class AnnotationApp:
             self.service.skip(query_id, annotator=name)
             return self._describe(self.service.next_query(name, client=client_address(request))) or {}
 
-        return _api("skip", skip)
+        return _api("skip", self._first(skip))
 
     def api_undo(self, annotator: str = "", request: gr.Request = None) -> dict:
         """Undo the caller's last answer; returns its point as a query again (empty if nothing to undo)."""
-        return _api("undo", lambda: self._describe(
-            self.service.undo(annotator_name(annotator, request), client=client_address(request))) or {})
+        return _api("undo", self._first(lambda: self._describe(
+            self.service.undo(annotator_name(annotator, request), client=client_address(request))) or {}))
 
     def api_status(self) -> dict:
         """Session counts, model version, retraining flag, accuracy, strategy and loss."""
@@ -277,6 +279,15 @@ class AnnotationApp:
 
         return _api("predict_text", read)
 
+    def _first(self, handler: Callable) -> Callable:
+        """``handler``, served as an annotation request: help jobs wait while it runs (:class:`AnnotationsFirst`)."""
+        @functools.wraps(handler)
+        def served(*arguments, **keywords):
+            with self.first.serving():
+                return handler(*arguments, **keywords)
+
+        return served
+
     # ------------------------------------------------------------------ layout
     def page_config(self) -> dict:
         """What the page needs to know of the session (JSON; every name is shown as text), with the rules
@@ -289,8 +300,9 @@ class AnnotationApp:
         html, css = ((PAGE / name).read_text(encoding="utf-8") for name in ("page.html", "page.css"))
         js = "\n".join((PAGE / name).read_text(encoding="utf-8") for name in PAGE_SCRIPTS)
         functions = [_page_function(name, handler) for name, handler in (
-            ("nudge_begin", self.page_begin), ("nudge_answer", self.page_answer), ("nudge_skip", self.page_skip),
-            ("nudge_undo", self.page_undo), ("nudge_status", self.page_status), ("nudge_explain", self.page_explain),
+            ("nudge_begin", self._first(self.page_begin)), ("nudge_answer", self._first(self.page_answer)),
+            ("nudge_skip", self._first(self.page_skip)), ("nudge_undo", self._first(self.page_undo)),
+            ("nudge_status", self.page_status), ("nudge_explain", self.page_explain),
             ("nudge_predict", self.page_predict))]
         with gr.Blocks(title=PAGE_TITLE) as demo:
             page = gr.HTML(None, html_template=html, css_template=css, js_on_load=js, server_functions=functions,

@@ -14,7 +14,7 @@ chosen, several with their backward passes) and a text's reading one more, so bo
 off the answer path: on one worker thread (so simultaneous requests queue instead of taking the
 cores the annotators' requests need), highlights each (model version, point) once, kept in a
 small cache. How many calls one client may have waiting is bounded by the caller
-(:mod:`loop.help_limits`). :meth:`Explainer.prefetch`
+(:mod:`nudge.loop.service.help_limits`). :meth:`Explainer.prefetch`
 starts one without waiting, e.g. as a query is handed out; nothing the session does waits
 for them. Drafts of a rewrite are embedded without being stored in the embedding cache.
 
@@ -97,13 +97,17 @@ class Explainer:
     attributor : builds the attributor from the loaded sentence model, e.g.
         ``functools.partial(SentenceAttributor, n_steps=8)`` for integrated gradients.
         Default :data:`DEFAULT_ATTRIBUTOR`.
+    before_each : called on the worker before each job, e.g.
+        :meth:`nudge.loop.service.help_limits.AnnotationsFirst.wait_turn` (help waits while annotators are served).
     """
 
     def __init__(self, session: Session, encoder: SentenceEncoder | None = None,
-                 attributor: Callable[[Any], SentenceAttributor] = DEFAULT_ATTRIBUTOR) -> None:
+                 attributor: Callable[[Any], SentenceAttributor] = DEFAULT_ATTRIBUTOR,
+                 before_each: Callable[[], None] | None = None) -> None:
         self.session = session
         self.encoder = encoder
         self.make_attributor = attributor
+        self.before_each = before_each
         self._attributor: SentenceAttributor | None = None
         self._results: OrderedDict[tuple[int, int], dict] = OrderedDict()
         self._pending: dict[tuple[int, int], Future] = {}
@@ -114,6 +118,18 @@ class Explainer:
     def close(self) -> None:
         """Stop the worker (highlights being computed are finished first)."""
         self._worker.shutdown(wait=True, cancel_futures=True)
+
+    def _submit(self, job: Callable, *arguments) -> Future:
+        """``job(*arguments)`` on the worker, after :attr:`before_each`; a SessionError once closed."""
+        def run():
+            if self.before_each is not None:
+                self.before_each()
+            return job(*arguments)
+
+        try:
+            return self._worker.submit(run)
+        except RuntimeError:  # closed
+            raise SessionError("the text help has stopped: the server is shutting down") from None
 
     # -------------------------------------------------------------- highlights
     def explain(self, query_id: str) -> dict:
@@ -162,10 +178,7 @@ class Explainer:
                 done.set_result(self._results[key])
                 return done
             if key not in self._pending:
-                try:
-                    self._pending[key] = self._worker.submit(self._compute, snapshot, point_id)
-                except RuntimeError:  # closed
-                    raise SessionError("highlights have stopped: the server is shutting down") from None
+                self._pending[key] = self._submit(self._compute, snapshot, point_id)
             return self._pending[key]
 
     def _compute(self, snapshot: ModelSnapshot, point_id: int) -> dict:
@@ -225,10 +238,7 @@ class Explainer:
         text = check_text(text)
         snapshot = self._trained_model()
         query = None if query_id is None else self.session.query(self._query_id(query_id))
-        try:
-            future = self._worker.submit(self._read, text, snapshot, query)
-        except RuntimeError:  # closed
-            raise SessionError("text predictions have stopped: the server is shutting down") from None
+        future = self._submit(self._read, text, snapshot, query)
         try:
             return future.result(timeout=WAIT_SECONDS)
         except FutureTimeout:

@@ -1,11 +1,12 @@
-"""How many help calls (highlights, the reading of a rewrite) one client may have at once.
+"""The help calls (highlights, the reading of a rewrite) come after the annotators, and one client cannot flood them.
 
 A help call is expensive (the sentence model runs over a text) and runs on the
 explainer's one worker thread (:class:`nudge.loop.service.explain.Explainer`), never on the
-threads that serve annotations, so the annotation path keeps the CPU whatever
-the help calls cost. :class:`PerClientLimit` bounds the calls one client (a
-login, else an address) may have waiting or running at once: one more is
-refused at once with :data:`TOO_MANY`, a plain message; nothing is queued for it.
+threads that serve annotations. :class:`AnnotationsFirst` makes each help job
+wait while an annotation request is being served, so the two seldom share the
+CPU. :class:`PerClientLimit` bounds the calls one client (a login, else an
+address) may have waiting or running at once: one more is refused at once with
+:data:`TOO_MANY`, a plain message; nothing is queued for it.
 """
 
 from __future__ import annotations
@@ -50,3 +51,31 @@ class PerClientLimit:
         """How many calls ``client`` has now."""
         with self._lock:
             return self._calls[client]
+
+
+class AnnotationsFirst:
+    """Help waits while annotators are served: a help job starts only when no annotation request (an
+    answer, a skip, an undo, a next query) is being served, or once it has waited ``patience``
+    seconds (so help is slowed by a busy team, never stopped). Safe from any thread."""
+
+    def __init__(self, patience: float = 2.0) -> None:
+        self.patience = patience
+        self._serving = 0
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def serving(self) -> Iterator[None]:
+        """Inside: an annotation request is being served."""
+        with self._changed:
+            self._serving += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._serving -= 1
+                self._changed.notify_all()
+
+    def wait_turn(self) -> None:
+        """Before a help job: wait until no annotation request is being served (at most ``patience`` s)."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._serving == 0, self.patience)
