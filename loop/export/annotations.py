@@ -98,7 +98,7 @@ def spreadsheet_safe(cell: str) -> str:
 @contextmanager
 def _open_output(store: Store, out: str | Path) -> Iterator[IO[str]]:
     """Standard output for "-", else the file ``out``, never the database or one of its files
-    (:meth:`loop.database.Database.output_file` compares the files themselves, not their names)."""
+    (:meth:`nudge.loop.store.database.Database.output_file` compares the files themselves, not their names)."""
     if str(out) == "-":
         yield sys.stdout
         return
