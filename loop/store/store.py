@@ -38,7 +38,9 @@ __all__ = ["DIRECTION_SOURCES", "Annotation", "LeaseLimits", "QueryRecord", "Sto
 
 @dataclass(frozen=True)
 class Annotation:
-    """One stored answer. ``label`` is None for a skip; directions are (n,) arrays."""
+    """One stored answer. ``label`` is None for a skip; directions are (n,) arrays in the data's own
+    units (``Dataset.raw``'s); ``towards`` holds, per direction, the item id it moves towards (None
+    for a direction given otherwise; the whole list None for answers stored before it was kept)."""
 
     id: int
     query_id: str | None
@@ -53,6 +55,7 @@ class Annotation:
     model_version: int
     round: int
     undone: bool
+    towards: list[str | None] | None = None
 
     @property
     def is_skip(self) -> bool:
@@ -74,6 +77,7 @@ class Annotation:
             "model_version": self.model_version,
             "round": self.round,
             "undone": self.undone,
+            "towards": self.towards,
         }
 
 
@@ -281,8 +285,11 @@ class Store:
         model_version: int,
         round: int,
         rewrite: str | None = None,
+        towards: Sequence[str | None] | None = None,
     ) -> Annotation:
         """Write one answer and close its query, in one session-locked, committed transaction.
+
+        ``towards``: per direction, the item id it moves towards (None where it does not).
 
         The query must be open, ``annotator``'s and for ``point_id``. An answer
         whose lease ran out still counts while no one else holds the point and no
@@ -292,9 +299,10 @@ class Store:
         unknown = set(sources) - set(DIRECTION_SOURCES)
         if unknown:
             raise StoreError(f"unknown direction source(s) {sorted(unknown)}; use {DIRECTION_SOURCES}")
-        if not len(sources) == len(targets) == len(directions):
+        if not len(sources) == len(targets) == len(directions) == len(directions if towards is None else towards):
             raise StoreError(
                 f"{len(directions)} directions, {len(targets)} targets and {len(sources)} sources"
+                + ("" if towards is None else f" and {len(towards)} towards")
             )
         values = dict(
             session_id=session_id, query_id=query_id, point_id=int(point_id),
@@ -303,6 +311,7 @@ class Store:
             targets=[int(t) for t in targets],
             sources=list(sources), rewrite=rewrite, annotator=annotator,
             created_at=time.time(), model_version=model_version, round=round, undone=False,
+            towards=None if towards is None else [None if t is None else str(t) for t in towards],
         )
         with self.db.locked(session_id) as connection:
             if query_id is not None:
@@ -384,16 +393,31 @@ class Store:
     # -------------------------------------------------------------- evaluations
     def add_evaluation(
         self, session_id: str, *, model_version: int, n_labeled: int, n_directions: int,
-        accuracy: float | None, train_seconds: float,
+        accuracy: float | None, train_seconds: float, kind: str | None = None, n_evaluated: int | None = None,
     ) -> None:
+        """Record how a model version measured: ``kind`` "test" or "cross-validated" (None: not measured)
+        on ``n_evaluated`` items."""
         with self.db.writing() as connection:
             connection.execute(
                 evaluations.insert().values(
                     session_id=session_id, model_version=model_version, n_labeled=n_labeled,
                     n_directions=n_directions, accuracy=accuracy, train_seconds=train_seconds,
-                    created_at=time.time(),
+                    created_at=time.time(), kind=kind, n_evaluated=n_evaluated,
                 )
             )
+
+    def latest_evaluation(self, session_id: str) -> dict:
+        """The newest measured evaluation: {"kind", "accuracy", "n", "model_version", "n_labeled"}
+        ({"kind": "none", ...} when no model was measured yet)."""
+        with self.db.reading() as connection:
+            row = connection.execute(
+                select(evaluations).where(evaluations.c.session_id == session_id, evaluations.c.accuracy.is_not(None))
+                .order_by(evaluations.c.id.desc()).limit(1)
+            ).first()
+        if row is None:
+            return {"kind": "none", "accuracy": None, "n": 0, "model_version": None, "n_labeled": 0}
+        return {"kind": row.kind or "test", "accuracy": row.accuracy, "n": row.n_evaluated,
+                "model_version": row.model_version, "n_labeled": row.n_labeled}
 
     def evaluation_history(self, session_id: str) -> list[dict]:
         with self.db.reading() as connection:
@@ -564,4 +588,5 @@ def _annotation_from_values(annotation_id: int, values) -> Annotation:
         model_version=int(values["model_version"]),
         round=int(values["round"]),
         undone=bool(values["undone"]),
+        towards=_json(values.get("towards")),
     )

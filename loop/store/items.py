@@ -1,0 +1,170 @@
+"""A session's data as the database keeps it: its items, their versions, its scaling (:class:`SessionData`).
+
+The ``items`` table numbers a session's items for good: ``point_id`` is the row of the session's X
+that every query and answer names. A new data version adds items with the next point ids, marks
+removed ones (their point ids are never reused, their answers stay in the log) and records the
+new digest of changed ones; the ``data_versions`` table says what each version did. Each change is
+one session-locked transaction, which also releases the open queries on removed items.
+
+Every access is a function of one connection (``_read`` / ``_write`` run it in a transaction).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from sqlalchemy import Connection, func, select, update
+
+from nudge.loop.store.database import Database
+from nudge.loop.store.schema import annotations, data_versions, items, queries, sessions
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    """One item of a session: its point id for good, its id, its content digest and split, and the
+    data versions that added and (when it is gone) removed it."""
+
+    point_id: int
+    item_id: str
+    digest: str
+    split: str
+    added_in: int
+    removed_in: int | None
+
+    @property
+    def removed(self) -> bool:
+        return self.removed_in is not None
+
+
+@dataclass(frozen=True)
+class DataVersion:
+    """One version of a session's data (a row of ``data_versions``)."""
+
+    version: int
+    created_at: float
+    n_items: int
+    added: int
+    removed: int
+    changed: int
+    source: dict
+
+
+@dataclass(frozen=True)
+class NewItem:
+    item_id: str
+    digest: str
+    split: str
+
+
+class SessionData:
+    """The items, data versions and feature scaling of the session ``session_id`` in ``db``."""
+
+    def __init__(self, db: Database, session_id: str) -> None:
+        self.db = db
+        self.session_id = session_id
+
+    def _read(self, work: Callable[[Connection], T]) -> T:
+        with self.db.reading() as connection:
+            return work(connection)
+
+    def _write(self, work: Callable[[Connection], T]) -> T:
+        with self.db.locked(self.session_id) as connection:
+            return work(connection)
+
+    # ------------------------------------------------------------------ items
+    def items(self) -> list[ItemRecord]:
+        """Every item the session ever had (removed ones too), by point id."""
+        def read(connection: Connection) -> list[ItemRecord]:
+            rows = connection.execute(select(items).where(items.c.session_id == self.session_id)
+                                      .order_by(items.c.point_id))
+            return [ItemRecord(int(r.point_id), r.item_id, r.digest, r.split, int(r.added_in),
+                               None if r.removed_in is None else int(r.removed_in)) for r in rows]
+        return self._read(read)
+
+    def versions(self) -> list[DataVersion]:
+        """Every data version, oldest first."""
+        def read(connection: Connection) -> list[DataVersion]:
+            rows = connection.execute(select(data_versions).where(data_versions.c.session_id == self.session_id)
+                                      .order_by(data_versions.c.version))
+            return [DataVersion(int(r.version), float(r.created_at), int(r.n_items), int(r.added), int(r.removed),
+                                int(r.changed), _json(r.source)) for r in rows]
+        return self._read(read)
+
+    def record_version(self, *, added: Sequence[NewItem], removed: Sequence[str], changed: dict[str, str],
+                       source: dict) -> DataVersion:
+        """Store a new data version: ``added`` items (new ones get the next point ids; an item back
+        after a removal gets its old one), ``removed`` item ids, ``changed`` item id -> new digest.
+        Open queries on removed items are released. Returns the version recorded."""
+        def write(connection: Connection) -> DataVersion:
+            version = 1 + (connection.execute(select(func.max(data_versions.c.version))
+                                              .where(data_versions.c.session_id == self.session_id)).scalar() or 0)
+            known = {row.item_id: row.point_id for row in connection.execute(
+                select(items.c.item_id, items.c.point_id).where(items.c.session_id == self.session_id))}
+            next_point = 1 + max(known.values(), default=-1)
+            fresh = []
+            for item in added:
+                if item.item_id in known:  # back after a removal: its point id, its answers
+                    connection.execute(self._item(item.item_id).values(removed_in=None, digest=item.digest))
+                else:
+                    fresh.append({"session_id": self.session_id, "point_id": next_point, "item_id": item.item_id,
+                                  "digest": item.digest, "split": item.split, "added_in": version})
+                    next_point += 1
+            if fresh:
+                connection.execute(items.insert(), fresh)
+            gone = [known[item_id] for item_id in removed]
+            for item_id in removed:
+                connection.execute(self._item(item_id).values(removed_in=version))
+            for item_id, digest in changed.items():
+                connection.execute(self._item(item_id).values(digest=digest))
+            if gone:
+                connection.execute(
+                    update(queries).where(queries.c.session_id == self.session_id, queries.c.status == "open",
+                                          queries.c.point_id.in_(gone))
+                    .values(status="released", closed_at=time.time()))
+            n_items = connection.execute(select(func.count()).select_from(items).where(
+                items.c.session_id == self.session_id, items.c.removed_in.is_(None))).scalar_one()
+            recorded = DataVersion(version, time.time(), int(n_items), len(added), len(removed), len(changed), source)
+            connection.execute(data_versions.insert().values(
+                session_id=self.session_id, version=version, created_at=recorded.created_at, n_items=recorded.n_items,
+                added=recorded.added, removed=recorded.removed, changed=recorded.changed, source=source))
+            return recorded
+        return self._write(write)
+
+    def _item(self, item_id: str):
+        return update(items).where(items.c.session_id == self.session_id, items.c.item_id == item_id)
+
+    def stranded_answers(self) -> int:
+        """Answers (not undone) on items no longer in the data: kept in the log, never trained on."""
+        def read(connection: Connection) -> int:
+            removed = select(items.c.point_id).where(items.c.session_id == self.session_id,
+                                                     items.c.removed_in.is_not(None))
+            return int(connection.execute(select(func.count()).select_from(annotations).where(
+                annotations.c.session_id == self.session_id, annotations.c.undone.is_(False),
+                annotations.c.point_id.in_(removed))).scalar_one())
+        return self._read(read)
+
+    # ---------------------------------------------------------------- scaling
+    def scaling(self) -> dict | None:
+        """The stored scaling of the session's features (``Scaling.as_dict()``; None: not recorded)."""
+        def read(connection: Connection) -> dict | None:
+            value = connection.execute(select(sessions.c.scaling).where(sessions.c.id == self.session_id)).scalar()
+            return None if value is None else _json(value)
+        return self._read(read)
+
+    def keep_scaling(self, scaling: dict) -> None:
+        """Store the scaling (once: the session's model inputs depend on it for good)."""
+        def write(connection: Connection) -> None:
+            stored = connection.execute(select(sessions.c.scaling).where(sessions.c.id == self.session_id)).scalar()
+            if stored is None or _json(stored) is None:
+                connection.execute(update(sessions).where(sessions.c.id == self.session_id).values(scaling=scaling))
+        self._write(write)
+
+
+def _json(value):
+    return json.loads(value) if isinstance(value, str) else value  # some drivers hand JSON back as text
