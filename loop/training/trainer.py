@@ -5,14 +5,16 @@ each new model as an immutable :class:`ModelSnapshot`. A round is three
 steps, each a method a subclass may override (as skorch's ``NeuralNet`` is
 changed through ``get_loss`` or ``train_step``):
 
-- :meth:`Trainer.training_rows`: the rows (X, packed y) for some answers;
+- :meth:`Trainer.training_rows`: the rows (X, packed y) for some answers (directions
+  converted from the data's units to the model's);
 - :meth:`Trainer.fit`: how the learner is brought up to date (modAL ``teach``
   with the new answers when the log only grew, a ``fit`` on all of them after
   an undo or a relabel, a fresh learner every ``full_refit_every`` rounds);
 - :meth:`Trainer.publish`: what happens once a model is ready (the pool is
   ranked for it where the trainer serves requests, see :mod:`nudge.loop.training.ranking`; it
-  becomes the session's model, its held-out accuracy is stored, callbacks
-  hear of it).
+  becomes the session's model, how it measured is stored (:meth:`Trainer.evaluation`:
+  on the test labels, else cross-validated on the answers every few versions),
+  callbacks hear of it).
 
 A trainer sees its session through a :class:`~nudge.loop.training.context.TrainingContext`
 (the data set, the settings, the answer log, a learner factory, where to say
@@ -43,6 +45,7 @@ from nudge.loop.compute.memory import release_freed_memory
 from nudge.loop.errors import StoreError
 from nudge.loop.store.store import Annotation
 from nudge.loop.training.context import TrainingContext
+from nudge.loop.training.evaluation import Evaluation, cross_validated, cross_validation_due
 from nudge.loop.training.ranking import Ranking, rank_pool
 from nudge.loop.training.snapshot import ModelSnapshot
 from nudge.strategies import estimators_of
@@ -140,6 +143,7 @@ class Trainer:
         self._train_lock = threading.Lock()
         self._count_lock = threading.Lock()
         self._ranking_first = False  # a first ranking still to be made in a thread (see _rank_first)
+        self._cross_validated_at = 0  # the answers the last cross-validation saw
 
     def attach(self, context: TrainingContext) -> None:
         """Train for the session ``context`` describes (called once, by the session): an untrained
@@ -148,7 +152,7 @@ class Trainer:
             raise RuntimeError("a trainer serves one session")
         self.context = context
         self.snapshot = ModelSnapshot.untrained(context.new_learner())
-        if context.log.effective():
+        if context.answers():
             self.retrain(full=True)
 
     # ------------------------------------------------------------------ policy
@@ -199,7 +203,7 @@ class Trainer:
 
     def _round(self, full: bool) -> ModelSnapshot:
         context = self.context
-        answers = context.log.effective()
+        answers = context.answers()
         previous = self.snapshot
         self.retrains += 1
         period = context.config.full_refit_every
@@ -208,10 +212,11 @@ class Trainer:
         learner = self.fit(context.new_learner() if full else self._warm_copy(previous.learner),
                            answers, previous, full=full)
         seconds = time.perf_counter() - started
+        evaluation = self.evaluation(learner, answers)
         snapshot = ModelSnapshot(
             learner, previous.version + 1, tuple(a.id for a in answers), len(answers),
             sum(len(a.directions) for a in answers),
-            context.evaluate(learner) if answers else None,
+            evaluation.accuracy if evaluation is not None and evaluation.kind == "test" else None, evaluation,
         )
         self.last_train_seconds = seconds
         self.publish(snapshot, seconds)
@@ -231,7 +236,8 @@ class Trainer:
 
     # ------------------------------------------------------------------- steps
     def training_rows(self, answers: Sequence[Annotation]) -> tuple[np.ndarray, np.ndarray]:
-        """X (N, n) and packed y for the given answers.
+        """X (N, n) and packed y for the given answers, in the model's units (directions are stored
+        in the data's, see :class:`nudge.loop.datasets.scaling.Scaling`).
 
         A direction from a rewrite also yields, when ``augment_rewrites`` is on,
         the rewrite itself (x + k) as an example of the target class with the
@@ -243,10 +249,13 @@ class Trainer:
             x = dataset.X[answer.point_id]
             X_rows.append(x)
             labels.append(answer.label)
-            directions.append(np.array(answer.directions).reshape(-1, dataset.n_features))
+            # stored in the data's units: the model's are the scaled ones
+            model_directions = dataset.scaling.direction_to_model(
+                np.array(answer.directions, dtype=np.float64).reshape(-1, dataset.n_features))
+            directions.append(model_directions)
             targets.append(answer.targets)
             if config.augment_rewrites:
-                for k, target, source in zip(answer.directions, answer.targets, answer.sources):
+                for k, target, source in zip(model_directions, answer.targets, answer.sources):
                     if source == "rewrite":
                         X_rows.append(x + k)
                         labels.append(target)
@@ -256,6 +265,21 @@ class Trainer:
         y = pack_targets(labels, directions, targets=targets, n_features=dataset.n_features,
                          max_directions=config.max_directions)
         return X, y
+
+    def evaluation(self, learner, answers: Sequence[Annotation]) -> Evaluation | None:
+        """How the new ``learner`` measures: its accuracy on the labelled test set; without one,
+        cross-validated on the ``answers`` every few versions (:mod:`nudge.loop.training.evaluation`);
+        None when not measured this round."""
+        context = self.context
+        if not answers:
+            return None
+        if context.dataset.has_test_labels:
+            return Evaluation("test", context.evaluate(learner), len(context.dataset.test))
+        if not cross_validation_due(len(answers), self._cross_validated_at):
+            return None
+        self._cross_validated_at = len(answers)
+        return cross_validated(answers, context.dataset.X, self.training_rows, context.new_learner,
+                               context.config.seed)
 
     def fit(self, learner, answers: Sequence[Annotation], previous: ModelSnapshot, *, full: bool):
         """Bring ``learner`` (fresh when ``full``, else a warm copy of ``previous``) up to date with ``answers``."""
@@ -293,9 +317,11 @@ class Trainer:
         """Rank the pool for ``snapshot``, make it the session's model, store its evaluation, tell the session."""
         ranking = self.rank(snapshot)
         self.snapshot, self.ranking = snapshot, ranking
+        measured = snapshot.evaluation
         self.context.log.add_evaluation(
             model_version=snapshot.version, n_labeled=snapshot.n_labeled, n_directions=snapshot.n_directions,
-            accuracy=snapshot.accuracy, train_seconds=train_seconds,
+            accuracy=None if measured is None else measured.accuracy, train_seconds=train_seconds,
+            kind=None if measured is None else measured.kind, n_evaluated=None if measured is None else measured.n,
         )
         self.context.published(snapshot)
 
