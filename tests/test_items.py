@@ -176,6 +176,7 @@ def test_a_session_stored_before_items_and_scaling_resumes_on_the_upgraded_datab
         stored = again.submit(query.query_id, 0, [moons.raw[towards] - moons.raw[query.point_id]], annotator="bob",
                               sources=["towards-example"], towards=[moons.item_ids[towards]])
         assert store.annotations("old")[-1].towards == [moons.item_ids[towards]] == stored.towards
+        assert stored.round > max(a.round for a in given)  # rounds count on across restarts
     finally:
         again.close()
         store.close()

@@ -137,6 +137,7 @@ class AnnotationService:
         )
         shown = dataset.X[projection.point_ids]
         data = projection.as_dict()
+        data["item_id"] = dataset.item_ids[int(point_id)]
         data["model_version"] = model.version
         data["axes"] = list(AXES[projection.is_data_plane])
         data["boundary"] = [] if projection.probabilities is None else [

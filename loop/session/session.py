@@ -76,6 +76,7 @@ class Session:
         self.dataset = dataset
         self.data = data or DataState(1, int(dataset.present.sum()), 0, 0, None)
         self.log = AnswerLog(store, session_id)
+        self._rounds_before = self.log.last_round()  # rounds count on from there: monotonic across restarts
         self.stopping = StoppingRule.from_config(config.stop, dataset, self.log, seed=config.seed)
         self.callbacks = list(callbacks)
         self._encoder = encoder
@@ -344,7 +345,7 @@ class Session:
         annotation = self.store.add_annotation(
             self.session_id, query_id=record.id, point_id=record.point_id, label=label,
             directions=vectors, targets=targets, sources=sources, annotator=annotator,
-            model_version=self.model.version, round=self.trainer.retrains + 1, rewrite=rewrite,
+            model_version=self.model.version, round=self._rounds_before + self.trainer.retrains + 1, rewrite=rewrite,
             towards=towards if any(t is not None for t in towards) else None,
         )
         self._notify("on_answer", annotation)

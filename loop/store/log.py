@@ -38,6 +38,10 @@ class AnswerLog:
         """(answers, answers undone, newest answer id): changes whenever the log does (cheap to poll)."""
         return self.store.log_state(self.session_id)
 
+    def last_round(self) -> int:
+        """The highest round an answer was stored with (0: none yet)."""
+        return self.store.last_round(self.session_id)
+
     def count(self) -> int:
         """Answers ever given, undone ones included."""
         return self.store.count_annotations(self.session_id)

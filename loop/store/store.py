@@ -384,6 +384,13 @@ class Store:
             ).one()
         return int(row[0]), int(row[1] or 0), int(row[2] or 0)
 
+    def last_round(self, session_id: str) -> int:
+        """The highest round any answer of the session was stored with (0: none yet)."""
+        with self.db.reading() as connection:
+            return int(connection.execute(
+                select(func.max(annotations.c.round)).where(annotations.c.session_id == session_id)
+            ).scalar() or 0)
+
     def count_annotations(self, session_id: str) -> int:
         with self.db.reading() as connection:
             return connection.execute(
