@@ -26,7 +26,7 @@ from nudge.loop.config.settings import SessionConfig
 from nudge.loop.datasets import Dataset, Scaling, aligned, item_changes
 from nudge.loop.datasets.items import new_item_split, split_of
 from nudge.loop.errors import SessionError
-from nudge.loop.store.items import NewItem, SessionData
+from nudge.loop.store.items import SessionData
 from nudge.loop.store.store import Store
 
 
@@ -105,16 +105,15 @@ def _source(dataset: Dataset, changed: list[str] | None = None) -> dict:
 
 
 def _record_first_version(data: SessionData, dataset: Dataset) -> int:
-    splits = split_of(dataset)
-    added = [NewItem(item_id, digest, split or "none")
-             for item_id, digest, split in zip(dataset.item_ids, dataset.item_digests, splits)]
+    splits = [split or "none" for split in split_of(dataset)]
+    added = list(zip(dataset.item_ids, dataset.item_digests, splits))
     return data.record_version(added=added, removed=[], changed={}, source=_source(dataset)).version
 
 
 def _record_changes(data: SessionData, dataset: Dataset, changes) -> int:
     splits = split_of(dataset)
     row_of = {item_id: row for row, item_id in enumerate(dataset.item_ids)}
-    added = [NewItem(item_id, dataset.item_digests[row_of[item_id]], new_item_split(dataset, splits, row_of[item_id]))
+    added = [(item_id, dataset.item_digests[row_of[item_id]], new_item_split(dataset, splits, row_of[item_id]))
              for item_id in changes.added]
     changed = {item_id: dataset.item_digests[row_of[item_id]] for item_id in changes.changed}
     return data.record_version(added=added, removed=changes.removed, changed=changed,

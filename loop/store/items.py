@@ -15,9 +15,9 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, func, select, text, update
 
 from nudge.loop.store.database import Database
 from nudge.loop.store.schema import annotations, data_versions, items, queries, sessions
@@ -25,10 +25,10 @@ from nudge.loop.store.schema import annotations, data_versions, items, queries, 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class ItemRecord:
+class ItemRecord(NamedTuple):
     """One item of a session: its point id for good, its id, its content digest and split, and the
-    data versions that added and (when it is gone) removed it."""
+    data versions that added and (when it is gone) removed it. (A named tuple: a session may have
+    millions.)"""
 
     point_id: int
     item_id: str
@@ -55,11 +55,9 @@ class DataVersion:
     source: dict
 
 
-@dataclass(frozen=True)
-class NewItem:
-    item_id: str
-    digest: str
-    split: str
+# many rows at once: a textual INSERT runs ~3x faster than a compiled one (no per-row compilation)
+INSERT_ITEMS = text("INSERT INTO items (session_id, point_id, item_id, digest, split, added_in) "
+                    "VALUES (:session_id, :point_id, :item_id, :digest, :split, :added_in)")
 
 
 class SessionData:
@@ -81,10 +79,10 @@ class SessionData:
     def items(self) -> list[ItemRecord]:
         """Every item the session ever had (removed ones too), by point id."""
         def read(connection: Connection) -> list[ItemRecord]:
-            rows = connection.execute(select(items).where(items.c.session_id == self.session_id)
-                                      .order_by(items.c.point_id))
-            return [ItemRecord(int(r.point_id), r.item_id, r.digest, r.split, int(r.added_in),
-                               None if r.removed_in is None else int(r.removed_in)) for r in rows]
+            rows = connection.execute(
+                select(items.c.point_id, items.c.item_id, items.c.digest, items.c.split, items.c.added_in,
+                       items.c.removed_in).where(items.c.session_id == self.session_id).order_by(items.c.point_id))
+            return [ItemRecord(*row) for row in rows]
         return self._read(read)
 
     def versions(self) -> list[DataVersion]:
@@ -96,11 +94,11 @@ class SessionData:
                                 int(r.changed), _json(r.source)) for r in rows]
         return self._read(read)
 
-    def record_version(self, *, added: Sequence[NewItem], removed: Sequence[str], changed: dict[str, str],
-                       source: dict) -> DataVersion:
-        """Store a new data version: ``added`` items (new ones get the next point ids; an item back
-        after a removal gets its old one), ``removed`` item ids, ``changed`` item id -> new digest.
-        Open queries on removed items are released. Returns the version recorded."""
+    def record_version(self, *, added: Sequence[tuple[str, str, str]], removed: Sequence[str],
+                       changed: dict[str, str], source: dict) -> DataVersion:
+        """Store a new data version: ``added`` items as (item id, digest, split) (new ones get the next
+        point ids; an item back after a removal gets its old one), ``removed`` item ids, ``changed``
+        item id -> new digest. Open queries on removed items are released. Returns the version recorded."""
         def write(connection: Connection) -> DataVersion:
             version = 1 + (connection.execute(select(func.max(data_versions.c.version))
                                               .where(data_versions.c.session_id == self.session_id)).scalar() or 0)
@@ -108,15 +106,15 @@ class SessionData:
                 select(items.c.item_id, items.c.point_id).where(items.c.session_id == self.session_id))}
             next_point = 1 + max(known.values(), default=-1)
             fresh = []
-            for item in added:
-                if item.item_id in known:  # back after a removal: its point id, its answers
-                    connection.execute(self._item(item.item_id).values(removed_in=None, digest=item.digest))
+            for item_id, digest, split in added:
+                if item_id in known:  # back after a removal: its point id, its answers
+                    connection.execute(self._item(item_id).values(removed_in=None, digest=digest))
                 else:
-                    fresh.append({"session_id": self.session_id, "point_id": next_point, "item_id": item.item_id,
-                                  "digest": item.digest, "split": item.split, "added_in": version})
+                    fresh.append({"session_id": self.session_id, "point_id": next_point, "item_id": item_id,
+                                  "digest": digest, "split": split, "added_in": version})
                     next_point += 1
             if fresh:
-                connection.execute(items.insert(), fresh)
+                connection.execute(INSERT_ITEMS, fresh)
             gone = [known[item_id] for item_id in removed]
             for item_id in removed:
                 connection.execute(self._item(item_id).values(removed_in=version))

@@ -6,7 +6,7 @@ one (an unlabelled pool, no test file) it cross-validates on the answers so far
 class's number of answers when fewer; not below 2 answers in each class answered. A
 cross-validation trains k fresh models, so the trainer runs one every few versions (when the
 answers grew by :data:`CV_MIN_NEW` and by a tenth since the last one; :func:`cross_validation_due`),
-in its own round, off the answer path of a served session (its trainer thread).
+after it published the version (nobody waits for it), in its own thread in a served session.
 """
 
 from __future__ import annotations

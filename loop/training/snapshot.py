@@ -18,7 +18,7 @@ class ModelSnapshot:
     n_labeled: int
     n_directions: int
     accuracy: float | None  # on the labelled test set (None without one)
-    evaluation: Evaluation | None = None  # how it measured when it was trained here (None: not measured)
+    evaluation: Evaluation | None = None  # its test evaluation when it was trained here (None: none)
 
     @classmethod
     def untrained(cls, learner) -> ModelSnapshot:

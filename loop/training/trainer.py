@@ -12,9 +12,9 @@ changed through ``get_loss`` or ``train_step``):
   an undo or a relabel, a fresh learner every ``full_refit_every`` rounds);
 - :meth:`Trainer.publish`: what happens once a model is ready (the pool is
   ranked for it where the trainer serves requests, see :mod:`nudge.loop.training.ranking`; it
-  becomes the session's model, how it measured is stored (:meth:`Trainer.evaluation`:
-  on the test labels, else cross-validated on the answers every few versions),
-  callbacks hear of it).
+  becomes the session's model, its accuracy on the test labels is stored,
+  callbacks hear of it); without test labels :meth:`Trainer.cross_validate` then
+  measures it on the answers, every few versions.
 
 A trainer sees its session through a :class:`~nudge.loop.training.context.TrainingContext`
 (the data set, the settings, the answer log, a learner factory, where to say
@@ -212,14 +212,15 @@ class Trainer:
         learner = self.fit(context.new_learner() if full else self._warm_copy(previous.learner),
                            answers, previous, full=full)
         seconds = time.perf_counter() - started
-        evaluation = self.evaluation(learner, answers)
+        tested = self.tested(learner, answers)
         snapshot = ModelSnapshot(
             learner, previous.version + 1, tuple(a.id for a in answers), len(answers),
-            sum(len(a.directions) for a in answers),
-            evaluation.accuracy if evaluation is not None and evaluation.kind == "test" else None, evaluation,
+            sum(len(a.directions) for a in answers), None if tested is None else tested.accuracy, tested,
         )
         self.last_train_seconds = seconds
         self.publish(snapshot, seconds)
+        if self.snapshot is snapshot:  # published: measure it without test labels, if there are none
+            self.cross_validate(snapshot, answers)
         return snapshot
 
     def _warm_copy(self, learner):
@@ -266,20 +267,29 @@ class Trainer:
                          max_directions=config.max_directions)
         return X, y
 
-    def evaluation(self, learner, answers: Sequence[Annotation]) -> Evaluation | None:
-        """How the new ``learner`` measures: its accuracy on the labelled test set; without one,
-        cross-validated on the ``answers`` every few versions (:mod:`nudge.loop.training.evaluation`);
-        None when not measured this round."""
+    def tested(self, learner, answers: Sequence[Annotation]) -> Evaluation | None:
+        """The new ``learner``'s accuracy on the labelled test set (None: no test labels, or no answers)."""
+        if not answers or not self.context.dataset.has_test_labels:
+            return None
+        return Evaluation("test", self.context.evaluate(learner), len(self.context.dataset.test))
+
+    def cross_validate(self, snapshot: ModelSnapshot, answers: Sequence[Annotation]) -> None:
+        """Without test labels, measure the published ``snapshot``'s way of learning by cross-validation
+        on its ``answers``, every few versions (:mod:`nudge.loop.training.evaluation`), and record it as
+        the version's evaluation. Runs after the model is published: nobody waits for it."""
         context = self.context
-        if not answers:
-            return None
-        if context.dataset.has_test_labels:
-            return Evaluation("test", context.evaluate(learner), len(context.dataset.test))
-        if not cross_validation_due(len(answers), self._cross_validated_at):
-            return None
+        if context.dataset.has_test_labels or not cross_validation_due(len(answers), self._cross_validated_at):
+            return
         self._cross_validated_at = len(answers)
-        return cross_validated(answers, context.dataset.X, self.training_rows, context.new_learner,
-                               context.config.seed)
+        started = time.perf_counter()
+        measured = cross_validated(answers, context.dataset.X, self.training_rows, context.new_learner,
+                                   context.config.seed)
+        if measured is not None:
+            context.log.add_evaluation(
+                model_version=snapshot.version, n_labeled=snapshot.n_labeled, n_directions=snapshot.n_directions,
+                accuracy=measured.accuracy, train_seconds=time.perf_counter() - started, kind=measured.kind,
+                n_evaluated=measured.n,
+            )
 
     def fit(self, learner, answers: Sequence[Annotation], previous: ModelSnapshot, *, full: bool):
         """Bring ``learner`` (fresh when ``full``, else a warm copy of ``previous``) up to date with ``answers``."""
