@@ -52,9 +52,10 @@ def memory_mib(pid: int) -> tuple[float, float]:
 class Server:
     """``nudge serve`` in a subprocess; its output is collected by a thread so it never blocks."""
 
-    def __init__(self, dataset: str, db: Path, threads: int) -> None:
+    def __init__(self, dataset: str, db: Path, threads: int, *arguments: str) -> None:
+        """``arguments``: more of ``nudge serve``'s (how to read the data set's file, e.g. ``--label-column``)."""
         nudge = Path(sys.executable).with_name("nudge")
-        command = [str(nudge), "serve", "--dataset", dataset, "--db", str(db), "--host", "127.0.0.1"]
+        command = [str(nudge), "serve", "--dataset", dataset, *arguments, "--db", str(db), "--host", "127.0.0.1"]
         env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
                "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
         self.started = time.perf_counter()
