@@ -57,7 +57,7 @@ def measure(rows: int, features: int, rounds: int, threads: int) -> None:
         seconds_to_write = timed(lambda: write_wide_csv(data, rows, features))[1]
         print(f"data: {rows} rows x {features} features, {data.stat().st_size / 2**20:.1f} MiB of CSV "
               f"(written in {seconds_to_write:.1f} s)", flush=True)
-        server = ServeProcess(["--dataset", f"csv:{data}", "--db", str(Path(folder) / "wide.db")], threads)
+        server = ServeProcess(["--dataset", f"csv:{data}", "--label-column", "label", "--db", str(Path(folder) / "wide.db")], threads)
         try:
             url = server.wait_ready()
             serving = memory_mib(server.process.pid)

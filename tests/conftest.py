@@ -203,6 +203,17 @@ def nudge_serve(db, *arguments: str, log: Path | None = None, timeout: float = 1
         server.kill()
 
 
+def wait_for(api, condition, timeout: float = 60.0) -> dict:
+    """A served session's /status (through ``api``, a gradio_client Client) once ``condition(status)`` holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = api.predict(api_name="/status")
+        if condition(status):
+            return status
+        time.sleep(0.05)
+    raise AssertionError(f"the server never reached the expected state; last status {status}")
+
+
 class PostgresServer:
     """A throwaway cluster in a temporary folder, on a free loopback port, trusting local logins."""
 

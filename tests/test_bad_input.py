@@ -234,17 +234,29 @@ def test_export_refuses_to_overwrite_its_own_database_however_it_is_named(tmp_pa
     assert len((tmp_path / "fine.jsonl").read_text().splitlines()) == 150
 
 
-@pytest.mark.parametrize("content, message", [
-    ("x,y,label\n1,2\n3,4,b\n", "2 cells where 3 were expected"),  # a missing column
-    ("x,y,label\n1,two,a\n3,4,b\n", "'two' is not a number"),  # a wrong type
-    ("x,y,label\n1,2,a\n3,4,a\n5,6,a\n", "only one class"),
+@pytest.mark.parametrize("content, options, message", [
+    ("x,y,label\n1,2\n3,4,b\n", ["--label-column", "label"], "line 2: 2 cells where 3 were expected"),
+    ("x,y,label\n1,two,a\n3,4,b\n", ["--label-column", "label"], "line 2: column 'y' holds 'two', not a number"),
+    ("x,y,label\n1,2,a\n3,4,a\n5,6,a\n", ["--label-column", "label"], "only one class"),
+    ("x,y\n1,2\n3,4\n", [], "has no labels: name the classes, e.g. --classes"),  # unlabelled, classes not named
+    ("1,2\n3,4\n", ["--classes", "a,b"], "the first row (1, 2) holds numbers; a numeric CSV needs a header row"),
+    ("name,label\nx,a\ny,b\n", ["--id-column", "name", "--label-column", "label"], "has no feature columns left"),
+    ("x,y\n1,2\n3,4\n", ["--label-column", "grade"], "has no label column 'grade' (--label-column); its columns"),
+    ("id,x\nr1,1\nr2,2\nr1,3\n", ["--id-column", "id", "--classes", "a,b"],
+     "line 2 and line 4 have the same id 'r1': item ids must be unique"),
+    ("x,y\n1,2\n3,4\n1,2\n", ["--classes", "a,b"], "line 2 and line 4 hold the same feature values"),
+    ("path\ngone.png\n", ["--image-column", "path", "--classes", "a,b"],
+     "line 2: the image 'gone.png' cannot be used"),
+    ("p0,p1,p2\n1,2,3\n", ["--image-shape", "2x2", "--classes", "a,b"],
+     "--image-shape 2x2 is 4 pixels, but the file has 3 feature columns"),
 ])
-def test_serve_refuses_a_bad_data_file_and_creates_no_session(tmp_path, capsys, content, message):
+def test_serve_refuses_a_bad_data_file_and_creates_no_session(tmp_path, capsys, content, options, message):
+    """Every bad file: one clear line, and nothing stored (the issue's list, through the command line)."""
     data = tmp_path / "points.csv"
     data.write_text(content)
-    assert main(["serve", "--dataset", f"csv:{data}", "--db", str(tmp_path / "s.db")]) == 1
+    assert main(["serve", "--dataset", f"csv:{data}", *options, "--db", str(tmp_path / "s.db")]) == 1
     error = capsys.readouterr().err
-    assert error.startswith("nudge serve: error: ") and message in error
+    assert error.startswith("nudge serve: error: ") and message in error and error.count("\n") == 1
     assert Store(tmp_path / "s.db").session_ids() == []
 
 

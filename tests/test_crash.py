@@ -12,7 +12,7 @@ import threading
 import time
 
 import pytest
-from conftest import nudge_serve
+from conftest import nudge_serve, wait_for
 from gradio_client import Client
 
 from nudge.loop.store.store import Store
@@ -38,16 +38,6 @@ def annotate(api: Client, annotator: str, count: int) -> tuple[list[tuple[str, i
         acknowledged.append((query["query_id"], query["point_id"]))
         query = following
     return acknowledged, query
-
-
-def wait_for(api: Client, condition, timeout: float = 60.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = api.predict(api_name="/status")
-        if condition(status):
-            return status
-        time.sleep(0.05)
-    raise AssertionError(f"the server never reached the expected state; last status {status}")
 
 
 def check_log(db, acknowledged, in_flight=()) -> list:

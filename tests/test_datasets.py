@@ -3,6 +3,7 @@
 import csv
 import hashlib
 import os
+import re
 import tracemalloc
 import urllib.error
 import urllib.request
@@ -13,6 +14,7 @@ import pytest
 from nudge.loop.datasets import (
     GENERATED,
     SHARED_CAD_DIR,
+    UNKNOWN,
     BlobsGenerator,
     CirclesGenerator,
     GaussiansGenerator,
@@ -168,6 +170,8 @@ def test_digits_are_64_scaled_features_in_10_classes():
     assert (len(data.pool), len(data.test)) == (1437, 360)
     assert np.bincount(data.y[data.test]).min() >= 35  # stratified: about 36 of each digit
     assert not np.array_equal(load_dataset("digits", seed=2).test, data.test)
+    assert data.kind == "image" and data.image_shape == (8, 8) and data.feature_names[9] == "pixel1_1"
+    assert data.item_ids[:3] == ["0", "1", "2"]  # named by their index in scikit-learn's order
 
 
 # --------------------------------------------------------------------------- options and paths
@@ -178,7 +182,10 @@ def test_digits_are_64_scaled_features_in_10_classes():
     [
         ("spirals", {}, "unknown data set 'spirals'; choose one of: moons, circles"),
         ("csv:", {}, r"csv needs a path to a file: csv:PATH"),
-        ("moons", {"test_fraction": 1.0}, "test_fraction must be between 0 and 1"),
+        ("moons", {"test_fraction": 1.0}, "test_fraction must be at least 0 and below 1"),
+        ("text-csv:x.csv", {"test_fraction": 0.2, "test_file": "t.csv"}, "a test file or a test fraction, not both"),
+        ("moons", {"classes": ["a"]}, "classes must be two or more distinct names"),
+        ("moons", {"image_shape": (8, 0)}, "image_shape is HEIGHTxWIDTH in whole pixels"),
         ("moons", {"noise": -0.1}, "noise must be 0 or more"),
         ("moons", {"n_samples": 2}, "n_samples must be at least 4"),
         ("moons", {"n_classes": 3}, "moons has two classes; n_classes is for gaussians"),
@@ -215,24 +222,33 @@ def test_paths_must_be_existing_regular_files_inside_the_root(tmp_path):
 # --------------------------------------------------------------------------- csv:PATH
 
 
-def test_csv_with_header_string_labels_and_three_features(tmp_path):
+def test_csv_with_a_header_a_named_label_column_and_three_features(tmp_path):
     lines = [f"{i},{2 * i},{-i},{['bird', 'cat'][i % 2]}\n" for i in range(10)]
     rows = "x,y,z,kind\n" + "".join(lines)
-    data = load_dataset(f"csv:{write(tmp_path, 'a.csv', rows)}", test_fraction=0.3, seed=1)
-    assert data.X.shape == (10, 3) and data.X.dtype == np.float32
-    assert data.class_names == ["bird", "cat"]
+    data = load_dataset(f"csv:{write(tmp_path, 'a.csv', rows)}", label_column="kind", test_fraction=0.3, seed=1)
+    assert data.X.shape == (10, 3) and data.X.dtype == np.float32 and data.X is data.raw
+    assert data.class_names == ["bird", "cat"] and data.kind == "table" and data.feature_names == ["x", "y", "z"]
     np.testing.assert_array_equal(data.y, [0, 1] * 5)
     np.testing.assert_array_equal(data.X[3], [3, 6, -3])
     assert (len(data.pool), len(data.test)) == (7, 3)
     assert data.name == f"csv:{(tmp_path / 'a.csv').resolve()}" and data.generator is None
 
 
-def test_csv_without_header_sorts_numeric_labels_by_value(tmp_path):
-    path = write(tmp_path, "b.csv", "0.5, 1.5, 10\n\n1, 2, 9\n-1, 0, 10\n2, 2, 9\n")
-    data = load_dataset(f"csv:{path}", test_fraction=0.5)
+def test_csv_labels_sort_numbers_by_value_and_empty_cells_are_unknown(tmp_path):
+    path = write(tmp_path, "b.csv", "a,b,grade\n0.5, 1.5, 10\n\n1, 2, 9\n-1, 0,\n2, 2, 9\n")
+    data = load_dataset(f"csv:{path}", label_column="grade")
     assert data.class_names == ["9", "10"]
-    np.testing.assert_array_equal(data.y, [1, 0, 1, 0])
+    np.testing.assert_array_equal(data.y, [1, 0, UNKNOWN, 0])
     np.testing.assert_array_equal(data.X[0], [0.5, 1.5])
+    assert len(data.test) == 0 and len(data.pool) == 4  # fewer than 10 labelled rows a class: none held out
+
+
+def test_a_csv_without_a_label_column_is_an_unlabelled_pool_not_its_last_column(tmp_path):
+    path = write(tmp_path, "c.csv", "a,b,c\n1,2,3\n4,5,6\n")
+    data = load_dataset(f"csv:{path}", classes=["no", "yes"])
+    assert data.n_features == 3 and data.class_names == ["no", "yes"]
+    np.testing.assert_array_equal(data.y, [UNKNOWN, UNKNOWN])
+    assert len(data.test) == 0 and "no labelled test set" in data.describe()
 
 
 @pytest.mark.parametrize(
@@ -241,37 +257,38 @@ def test_csv_without_header_sorts_numeric_labels_by_value(tmp_path):
         ("", "is empty"),
         ("\n\n", "is empty"),
         ("a,b,label\n", "header row but no data rows"),
-        ("1\n2\n", "needs at least two columns"),
-        ("a,b,label\n1,2,x\n3,oops,y\n", r"line 3, column 'b': 'oops' is not a number"),
-        ("1,2,x\n3,nan,y\n", r"line 2, column '2': 'nan' is not a finite number"),
-        ("1,2,x\n3,inf,y\n", "is not a finite number"),
-        ("1,2,x\n3,4\n", r"line 2: 2 cells where 3 were expected"),
-        ("1,2,x\n3,4,\n", "line 2: the label .* is empty"),
-        ("1,2,x\n3,4,x\n", r"only one class \('x'\)"),
+        ("a,b,label\n1,2,x\n3,oops,y\n", r"line 3: column 'b' holds 'oops', not a number; if it is not a feature"),
+        ("a,b,label\n1,2,x\n3,nan,y\n", r"line 3: column 'b' holds 'nan', not a finite number"),
+        ("a,b,label\n1,2,x\n3,inf,y\n", "not a finite number"),
+        ("a,b,label\n1,2,x\n3,,y\n", r"line 3: column 'b' is empty; every feature cell needs a number"),
+        ("a,b,label\n1,2,x\n3,4\n", r"line 3: 2 cells where 3 were expected"),
+        ("a,b,label\n1,2,x\n3,4,x\n", r"only one class among its labels \('x'\)"),
+        ("a,a,label\n1,2,x\n3,4,y\n", r"the header names the column\(s\) 'a' more than once"),
     ],
 )
 def test_bad_csv_files_give_clear_errors(tmp_path, content, message):
     with pytest.raises(ValueError, match=message):
-        load_dataset(f"csv:{write(tmp_path, 'bad.csv', content)}")
+        load_dataset(f"csv:{write(tmp_path, 'bad.csv', content)}", label_column="label")
 
 
-TWO_ROWS = "1,2,x\n3,4,y\n"
+TWO_ROWS = "a,b,label\n1,2,x\n3,4,y\n"
 
 
 def test_csv_too_small_to_split(tmp_path):
     with pytest.raises(ValueError, match="has 2 points: too few to hold out a test fraction of"):
-        load_dataset(f"csv:{write(tmp_path, 'two.csv', TWO_ROWS)}", test_fraction=0.9)
+        load_dataset(f"csv:{write(tmp_path, 'two.csv', TWO_ROWS)}", label_column="label", test_fraction=0.9)
 
 
 def test_a_wide_csv_is_read_in_about_the_memory_of_its_numbers(tmp_path):
     """Row by row into float32: not every cell as a Python string first (25x the array here)."""
     rng = np.random.default_rng(0)
     values = rng.normal(size=(200, 2000))
+    header = ",".join(f"f{j}" for j in range(2000)) + ",label\n"
     lines = [",".join(f"{v:.4f}" for v in row) + f",{i % 2}\n" for i, row in enumerate(values)]
-    path = write(tmp_path, "wide.csv", "".join(lines))
+    path = write(tmp_path, "wide.csv", header + "".join(lines))
     tracemalloc.start()
     try:
-        data = load_dataset(f"csv:{path}")
+        data = load_dataset(f"csv:{path}", label_column="label")
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -281,7 +298,7 @@ def test_a_wide_csv_is_read_in_about_the_memory_of_its_numbers(tmp_path):
 
 def test_csv_that_is_not_utf8_is_refused(tmp_path):
     path = tmp_path / "latin.csv"
-    path.write_bytes(b"1,2,caf\xe9\n3,4,x\n")
+    path.write_bytes(b"a,b,caf\xe9\n3,4,x\n")
     with pytest.raises(ValueError, match="is not UTF-8 text"):
         load_dataset(f"csv:{path}")
 
@@ -307,7 +324,7 @@ def write_csv(tmp_path, rows, name="texts.csv"):
 
 def test_text_csv_embeds_texts_and_revisions_in_one_call(tmp_path):
     encoder = HashEncoder()
-    data = load_dataset(f"text-csv:{write_csv(tmp_path, text_rows(10))}", encoder=encoder)
+    data = load_dataset(f"text-csv:{write_csv(tmp_path, text_rows(10))}", encoder=encoder, test_fraction=0.2)
     assert encoder.calls == 1
     assert data.texts[3] == "text 3, with a comma" and data.class_names == ["bad", "good"]
     assert data.counterfactual_texts[:2] == [None, "the opposite of text 1"]
@@ -327,19 +344,22 @@ def test_text_csv_without_counterfactuals_and_with_a_limit(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "rows, message",
+    "rows, options, message",
     [
-        ([["sentence", "label"], ["a", "b"]], "needs a header row naming the columns 'text' and"),
-        ([["text", "label"]], "header row but no data rows"),
-        ([["text", "label"], ["a", "x"], ["b", "x"]], "only one class"),
-        ([["text", "label"], ["a", "x"], ["", "y"]], "line 3: the text is empty"),
-        ([["text", "label"], ["a", "x"], ["b", ""]], "line 3: the label is empty"),
-        ([["text", "label"], ["a", "x", "extra"]], "line 2: 3 cells where 2 were expected"),
+        ([["sentence", "label"], ["a", "b"]], {}, "has no text column 'text' (--text-column NAME names it)"),
+        ([["text", "label"]], {}, "header row but no data rows"),
+        ([["text", "label"], ["a", "x"], ["b", "x"]], {}, "only one class"),
+        ([["text", "label"], ["a", "x"], ["", "y"]], {}, "line 3: the text is empty"),
+        ([["text", "label"], ["a", "x"], ["b", "z"]], {"classes": ["x", "y"]},
+         "line 3: the label 'z' is not one of the classes x, y"),
+        ([["text", "id"], ["a", "1"], ["b", ""]], {"id_column": "id", "classes": ["x", "y"]},
+         "line 3: the id is empty"),
+        ([["text", "label"], ["a", "x", "extra"]], {}, "line 2: 3 cells where 2 were expected"),
     ],
 )
-def test_bad_text_csv_files_give_clear_errors(tmp_path, rows, message):
-    with pytest.raises(ValueError, match=message):
-        load_dataset(f"text-csv:{write_csv(tmp_path, rows)}", encoder=HashEncoder())
+def test_bad_text_csv_files_give_clear_errors(tmp_path, rows, options, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_dataset(f"text-csv:{write_csv(tmp_path, rows)}", encoder=HashEncoder(), **options)
 
 
 # --------------------------------------------------------------------------- cad-imdb

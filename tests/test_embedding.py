@@ -261,7 +261,7 @@ def test_nudge_embed_resumes_after_ctrl_c_and_after_kill_9(tmp_path, review_file
         (b"text,label\ngood text,a\n,b\n", "line 3: the text is empty"),
         (b"text,label\ngood,a\nbad\xc3,b\n", "line 3: byte 0xc3 at column 4 is not UTF-8"),
         (b"text,label\ngood,a,extra\n", "line 2: 3 cells where 2 were expected"),
-        (b"words,label\ngood,a\n", "needs a header row naming the columns 'text'"),
+        (b"words,label\ngood,a\n", "has no text column 'text' (--text-column NAME names it)"),
     ],
 )
 def test_nudge_embed_refuses_bad_rows_with_one_line(tmp_path, monkeypatch, capsys, content, message):

@@ -93,7 +93,8 @@ def test_simulate_cli_adds_repeated_options_and_picks_an_oracle_that_works(tmp_p
     rows = [f"{i % 7 * 0.3},{i % 5 * 0.2 + (i % 3)},{'abc'[i % 3]}" for i in range(60)]
     points.write_text("x1,x2,kind\n" + "\n".join(rows) + "\n")
     out = tmp_path / "csv"
-    assert main(["simulate", "--dataset", f"csv:{points}", "--loss", "ce", "--loss", "direction,ce",
+    assert main(["simulate", "--dataset", f"csv:{points}", "--label-column", "kind",
+                 "--loss", "ce", "--loss", "direction,ce",
                  "--budget", "4", "--batch-size", "2", "--set", "max_epochs=3", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "nearest-opposite oracle" in printed

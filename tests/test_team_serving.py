@@ -162,19 +162,31 @@ def serve_arguments(*arguments: str) -> SessionPlan:
     return plan_session(args.db, requested_settings(args), args.session)
 
 
-def test_resuming_on_a_changed_file_is_refused_and_says_what_changed(tmp_path):
+def test_resuming_on_a_changed_file_is_refused_and_says_what_changed_until_the_rows_are_added(tmp_path):
     points = tmp_path / "points.csv"
-    rows = [f"{i * 0.1:.1f},{(i * 7 % 11) * 0.1:.1f},{'ab'[i % 2]}" for i in range(40)]
-    points.write_text("x,y,label\n" + "\n".join(rows) + "\n")
+    rows = [f"p{i},{i * 0.1:.1f},{(i * 7 % 11) * 0.1:.1f},{'ab'[i % 2]}" for i in range(40)]
+    points.write_text("id,x,y,label\n" + "\n".join(rows) + "\n")
     db = str(tmp_path / "pinned.db")
-    session = open_session(serve_arguments("--db", db, "--dataset", f"csv:{points}", "--set", "max_epochs=2"),
-                           say=lambda _: None)
+    options = ("--db", db, "--dataset", f"csv:{points}", "--id-column", "id", "--label-column", "label")
+    session = open_session(serve_arguments(*options, "--set", "max_epochs=2"), say=lambda _: None)
     query = session.next_query("ann")
+    item = session.dataset.item_ids[query.point_id]
     session.submit(query.query_id, 0, annotator="ann")
     session.close()
-    points.write_text("x,y,label\n" + "\n".join(reversed(rows)) + "\n")  # the same rows, shuffled
-    with pytest.raises(SessionError, match=r"made on other data.*sha256: [0-9a-f]{12}… -> [0-9a-f]{12}…"):
-        open_session(serve_arguments("--db", db, "--dataset", f"csv:{points}"), say=lambda _: None)
+    points.write_text("id,x,y,label\n" + "\n".join(reversed(rows)) + "\n")  # the same rows, reversed: the same items
+    session = open_session(serve_arguments(*options), say=lambda _: None)
+    assert session.dataset.item_ids[query.point_id] == item and session.labelled_points() == {query.point_id: 0}
+    session.close()
+    edited = rows[2:-1] + ["p1,9.9,9.9,b", "p99,0.5,0.5,"]  # p0 and p39 gone, p1 edited, p99 new
+    points.write_text("id,x,y,label\n" + "\n".join(edited) + "\n")
+    with pytest.raises(SessionError, match=r"changed since its last data version: 1 new item, 2 removed "
+                                           r"\(ids p0, p39\), 1 changed \(id p1\)\. To take the new data .*--add-rows"):
+        open_session(serve_arguments(*options), say=lambda _: None)
+    said = []
+    session = open_session(serve_arguments(*options), accept_new_data=True, say=said.append)
+    assert any(line.startswith("took the new data as version 2: 1 new item, 2 removed") for line in said)
+    assert session.dataset.item_ids[query.point_id] == item and session.status()["data"]["version"] == 2
+    session.close()
 
 
 def test_resuming_with_other_settings_refuses_what_defines_the_session_and_applies_the_rest(tmp_path):

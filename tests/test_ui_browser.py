@@ -33,7 +33,9 @@ HOSTILE = "<img src=x onerror=alert(1)>"
 def csv_session(tmp_path, name: str, rows: list[str]):
     path = tmp_path / f"{name}.csv"
     path.write_text("x1,x2,label\n" + "\n".join(rows) + "\n")
-    config = SessionConfig(dataset=f"csv:{path}", estimator=SMALL_NET)
+    # the picture in the file's own units: the blobs' geometry below is written in them
+    config = SessionConfig(dataset=f"csv:{path}", dataset_options={"label_column": "label"}, scaling="none",
+                           estimator=SMALL_NET)
     return Session.create(Store(tmp_path / f"{name}.db"), config, session_id=name,
                           trainer=BackgroundTrainer())
 

@@ -395,3 +395,28 @@ def test_with_three_classes_each_direction_of_a_page_answer_keeps_its_target(tmp
         app.close()
         session.close()
         session.store.close()
+
+
+def test_the_status_line_and_the_progress_plot_say_how_accuracy_was_measured(tmp_path):
+    """Without test labels the session is measured by cross-validation on its answers, and the page says so."""
+    from nudge.loop.datasets import UNKNOWN, Dataset
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3)).astype(np.float32)
+    unlabelled = Dataset("rows", X, np.full(40, UNKNOWN), ["lo", "hi"], np.arange(40), np.zeros(0, np.int64),
+                         kind="table", feature_names=["a", "b", "c"])
+    session = Session.create(Store("sqlite://"), SessionConfig(dataset="rows", estimator={"max_epochs": 5}),
+                             dataset=unlabelled)
+    app = AnnotationApp(AnnotationService(session))
+    try:
+        token = app.open_tab()["token"]
+        assert "accuracy n/a" in app.page_status(page(app, token))["line"]
+        for point in range(6):
+            session.relabel(point, "hi" if X[point, 0] > 0 else "lo", annotator="ann")
+        app._status = None  # read afresh, not the status of a second ago
+        reply = app.page_status(page(app, token))
+        assert "accuracy" in reply["line"] and "(cross-validated on 5 answers)" in reply["line"]
+        assert reply["measured"] == "accuracy cross-validated on the answers" and reply["history"][0][0] == 5
+    finally:
+        app.close()
+        session.close()

@@ -52,8 +52,8 @@ def test_a_query_on_10000_features_is_chosen_drawn_and_described_in_linear_memor
     projection = described["projection"]
     u1, u2 = np.array(projection["u1"]), np.array(projection["u2"])
     assert u1.shape == u2.shape == (N_FEATURES,) and abs(u1 @ u2) < 1e-9 and not projection["is_data_plane"]
-    payload = len(json.dumps(described))  # x, origin, u1 and u2: four numbers per feature, no more
-    assert 4 * N_FEATURES * 10 < payload < 4 * N_FEATURES * 26
+    payload = len(json.dumps(described))  # x, raw (the data's units), origin, u1 and u2: five numbers a feature
+    assert 5 * N_FEATURES * 10 < payload < 5 * N_FEATURES * 26
 
 
 def test_the_planes_of_shown_queries_are_bounded_in_memory_and_kept_in_the_database(monkeypatch, tmp_path):

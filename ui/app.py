@@ -156,7 +156,8 @@ class AnnotationApp:
             annotator = None
         status, mine, history = self._session_status()
         return {"line": self._status_line(status, None if annotator is None else mine[annotator]),
-                "history": history, "model_version": status["model_version"]}
+                "history": history, "measured": measured_as(status["evaluation"]["kind"]),
+                "model_version": status["model_version"]}
 
     def page_explain(self, data: dict) -> dict:
         """The word highlights of a pool point's text (the query shown, or an example to move towards)."""
@@ -195,20 +196,20 @@ class AnnotationApp:
         session = self.service.session
         status = self.service.status()
         mine = Counter(by for _, label, by in session.log.answered_points() if label is not None)
+        kind = status["evaluation"]["kind"]  # one kind per session: test labels or none
         history = [[row["n_labeled"], row["accuracy"]] for row in session.log.evaluations()
-                   if row["accuracy"] is not None]
+                   if row["accuracy"] is not None and (row["kind"] or "test") == kind]
         self._status = (time.monotonic(), status, mine, history)
         return status, mine, history
 
     @staticmethod
     def _status_line(status: dict, mine: int | None) -> str:
-        accuracy = "n/a" if status["accuracy"] is None else f"{status['accuracy']:.1%}"
         training = "retraining…" if status["retraining"] else "up to date"
         yours = "enter your name" if mine is None else f"yours {mine}"
         problem = "" if status["model_problem"] is None else f" · note: {status['model_problem']}"
         return (f"Answers {status['n_answers']} ({yours}) · skips {status['n_skips']} · "
                 f"model v{status['model_version']} ({training}) trained on {status['n_labeled']} labels and "
-                f"{status['n_directions']} directions · held-out accuracy {accuracy} · "
+                f"{status['n_directions']} directions · {accuracy_text(status['evaluation'])} · "
                 f"strategy {status['strategy']} · loss {status['loss'] or 'n/a'}{problem}")
 
     # ------------------------------------------------------------------ the API
@@ -341,6 +342,20 @@ def _page_function(name: str, handler: Callable[[dict], dict]) -> Callable:
 
     call.__name__ = call.__qualname__ = name
     return call
+
+
+def accuracy_text(evaluation: dict) -> str:
+    """The status line's accuracy, saying how it was measured: "accuracy 81.0% (cross-validated on 40 answers)"."""
+    if evaluation["accuracy"] is None:
+        return "accuracy n/a"
+    if evaluation["kind"] == "cross-validated":
+        return f"accuracy {evaluation['accuracy']:.1%} (cross-validated on {evaluation['n']} answers)"
+    return f"held-out accuracy {evaluation['accuracy']:.1%} (on {evaluation['n']} test items)"
+
+
+def measured_as(kind: str) -> str:
+    """What the progress plot shows, in words."""
+    return "accuracy cross-validated on the answers" if kind == "cross-validated" else "held-out accuracy"
 
 
 def _api(action: str, call: Callable):

@@ -135,7 +135,7 @@ def run_serve(args: argparse.Namespace) -> int:
     try:
         port = wait_for_the_pool(plan, launch, args.port, engine)
         session = open_session(plan, train=not args.no_train, lease_limits=limits,
-                               engine=None if args.engine == "local" else engine)
+                               engine=None if args.engine == "local" else engine, accept_new_data=args.add_rows)
         try:
             serve_session(session, port, launch, share=args.share)
         finally:

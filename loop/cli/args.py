@@ -69,7 +69,17 @@ def _parse_value(value: str):
     return value
 
 
+def image_shape(text: str) -> tuple[int, int]:
+    from nudge.loop.datasets import parse_shape
+
+    try:
+        return parse_shape(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def add_dataset_arguments(parser: argparse.ArgumentParser, default: str | None = "moons") -> None:
+    """The data set and how its file is read (every command that opens data: serve, train, simulate, embed)."""
     from nudge.loop.datasets import DATASETS
 
     parser.add_argument("--dataset", default=default,
@@ -78,6 +88,29 @@ def add_dataset_arguments(parser: argparse.ArgumentParser, default: str | None =
     parser.add_argument("--n-samples", type=int, help="size of a synthetic 2D data set")
     parser.add_argument("--noise", type=float, help="noise of a synthetic 2D data set")
     parser.add_argument("--n-classes", type=int, help="classes of a synthetic set that can have several (gaussians)")
+    files = parser.add_argument_group("your own files (csv:, text-csv:, jsonl:, parquet:)")
+    files.add_argument("--label-column", metavar="NAME",
+                       help="the column of known labels, empty where not known (texts: default 'label' when "
+                       "present; a numeric csv has none unless named: its rows are unlabelled)")
+    files.add_argument("--id-column", metavar="NAME",
+                       help="the column naming each item (default: a hash of its content)")
+    files.add_argument("--text-column", metavar="NAME", help="the column of texts (default 'text')")
+    files.add_argument("--classes", type=comma_list(), metavar="A,B,...",
+                       help="the class names, in order (default: the labels present); needed when no row has a label")
+    files.add_argument("--test-file", metavar="PATH", help="a labelled file of the same format to test on")
+    files.add_argument("--test-fraction", type=float, metavar="F",
+                       help="share of the labelled rows held out for testing (default 0.2 with at least 10 labelled "
+                       "rows of each class, else none; 0: none)")
+    files.add_argument("--ignore-columns", type=comma_list(), metavar="A,B,...",
+                       help="columns of a numeric csv that are neither features, label nor id")
+    files.add_argument("--image-shape", type=image_shape, metavar="HxW",
+                       help="the feature columns are an image's pixels, row by row, e.g. 8x8")
+    files.add_argument("--image-column", metavar="NAME",
+                       help="a column of image file paths (relative to the csv), read as grayscale")
+    files.add_argument("--image-size", type=image_shape, metavar="HxW",
+                       help="the size images from --image-column are read at (default 28x28)")
+    files.add_argument("--limit", type=int, help="only this many rows (text files) or pairs per split (cad-imdb), "
+                       "evenly spread")
 
 
 def add_retrain_arguments(parser: argparse.ArgumentParser, *, with_defaults: bool = True) -> None:
@@ -101,10 +134,22 @@ def add_stop_argument(parser: argparse.ArgumentParser, effect: str) -> None:
                         f"{', '.join(CRITERIA)}; options as stable=0.99:window=5): {effect}")
 
 
+DATASET_OPTIONS = ("data_dir", "n_samples", "noise", "n_classes", "label_column", "id_column", "text_column", "classes",
+                   "test_file", "test_fraction", "ignore_columns", "image_shape", "image_column", "image_size", "limit")
+
+
 def dataset_options(args: argparse.Namespace) -> dict:
-    options = {"data_dir": args.data_dir, "n_samples": args.n_samples, "noise": args.noise,
-               "n_classes": args.n_classes}
+    """The data set options given on the command line (:class:`nudge.loop.datasets.LoadOptions` fields)."""
+    options = {name: getattr(args, name) for name in DATASET_OPTIONS}
     return {key: value for key, value in options.items() if value is not None}
+
+
+def add_scaling_argument(parser: argparse.ArgumentParser) -> None:
+    from nudge.loop.datasets import SCALINGS
+
+    parser.add_argument("--scaling", choices=SCALINGS,
+                        help="how features become the model's inputs: auto (standardised on the pool for numeric "
+                        "tables, as they are otherwise), standard or none (default auto)")
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser, what: str) -> None:
@@ -124,8 +169,12 @@ def add_session_arguments(parser: argparse.ArgumentParser) -> None:
     from nudge.strategies import STRATEGIES
 
     add_dataset_arguments(parser, default=None)
+    add_scaling_argument(parser)
     parser.add_argument("--db", default="nudge.db", help="database file or URL (default nudge.db)")
     parser.add_argument("--session", help="session id (default: derived from the data set); resumed if it exists")
+    parser.add_argument("--add-rows", action="store_true",
+                        help="resume on data that changed (new, removed or edited rows) as a new data version; "
+                        "every earlier answer stays on its item (without it, a changed file is refused)")
     parser.add_argument("--loss", choices=sorted(OBJECTIVES), action=SetOnce,
                         help="objective of a new session (default direction)")
     parser.add_argument("--strategy", choices=sorted(STRATEGIES), action=SetOnce,
@@ -141,7 +190,7 @@ def add_session_arguments(parser: argparse.ArgumentParser) -> None:
 def requested_settings(args: argparse.Namespace) -> dict:
     """The session settings given on the command line (those left out are not in the dict)."""
     given = {
-        "dataset": args.dataset, "loss": args.loss, "strategy": args.strategy,
+        "dataset": args.dataset, "scaling": args.scaling, "loss": args.loss, "strategy": args.strategy,
         "retrain_every": args.retrain_every, "full_refit_every": args.full_refit_every,
         "warm_epochs": args.warm_epochs,
     }

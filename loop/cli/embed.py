@@ -23,7 +23,6 @@ def add_embed(subparsers) -> None:
         "memory-mapped matrix that loading the data set opens.",
     )
     add_dataset_arguments(parser, default="cad-imdb")
-    parser.add_argument("--limit", type=int, help="only this many rows (text-csv) or pairs per split (cad-imdb)")
     parser.add_argument("--backend", choices=tuple(ENCODER_BACKENDS), default=DEFAULT_BACKEND,
                         help=f"sentence encoder (default {DEFAULT_BACKEND})")
     add_engine_arguments(parser, "where to embed: this process, or a Dask cluster")
@@ -41,8 +40,7 @@ def run_embed(args: argparse.Namespace) -> int:
     kind, _, path = args.dataset.partition(":")
     if kind == "text-csv" and path.strip():
         check_text_file(path)
-    options = dataset_options(args) | ({"limit": args.limit} if args.limit else {})
-    name, texts = texts_to_embed(args.dataset, **options)
+    name, texts = texts_to_embed(args.dataset, **dataset_options(args))
     if not texts:
         raise ValueError(f"{name} has no texts to embed (only text data sets do)")
     encoder = make_encoder(args.backend, threads=args.threads)

@@ -7,6 +7,7 @@ import argparse
 from nudge.loop.cli.args import (
     add_dataset_arguments,
     add_retrain_arguments,
+    add_scaling_argument,
     add_stop_argument,
     comma_list,
     dataset_options,
@@ -28,6 +29,7 @@ def add_simulate(subparsers) -> None:
         "Writes DIR/results.json, DIR/results.csv and DIR/learning_curves.png.",
     )
     add_dataset_arguments(parser)
+    add_scaling_argument(parser)
     parser.add_argument("--loss", type=comma_list(), action="extend",
                         help=f"objective(s), comma-separated or repeated: {', '.join(OBJECTIVES)} (default direction)")
     parser.add_argument("--strategy", type=comma_list(), action="extend",
@@ -52,6 +54,7 @@ def add_simulate(subparsers) -> None:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
+    from nudge.loop.config.settings import SessionConfig
     from nudge.loop.simulation.simulate import SimulationConfig, simulate, write_results
 
     config = SimulationConfig(
@@ -61,6 +64,7 @@ def run_simulate(args: argparse.Namespace) -> int:
         label_noise=args.label_noise, angle_noise=args.angle_noise, budget=args.budget,
         batch_size=args.batch_size, seeds=args.seeds, estimator=key_values(args.estimator),
         full_refit_every=args.full_refit_every, warm_epochs=args.warm_epochs, stop=args.stop,
+        scaling=args.scaling or SessionConfig.scaling,
     )
     results = simulate(config, progress=lambda message: print(message, flush=True))
     for path in write_results(results, args.out):

@@ -24,7 +24,7 @@ def add_train(subparsers) -> None:
 def run_train(args: argparse.Namespace) -> int:
     engine = engine_of(args)
     plan = plan_session(args.db, requested_settings(args), args.session, create=False)
-    session = open_session(plan, engine=engine)
+    session = open_session(plan, engine=engine, accept_new_data=args.add_rows)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     version = session.model.version

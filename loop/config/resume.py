@@ -17,7 +17,7 @@ from typing import Any
 from nudge.loop.config.settings import SessionConfig
 from nudge.loop.errors import SessionError
 
-PINNED = ("dataset", "dataset_options", "loss", "estimator", "seed", "max_directions", "augment_rewrites")
+PINNED = ("dataset", "dataset_options", "scaling", "loss", "estimator", "seed", "max_directions", "augment_rewrites")
 ADJUSTABLE = ("strategy", "retrain_every", "full_refit_every", "warm_epochs", "lease_seconds", "stop")
 
 

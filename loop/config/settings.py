@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from nudge.loop.config.references import decode, encode
+from nudge.loop.datasets.scaling import SCALINGS
 from nudge.loop.errors import SessionError
 from nudge.loop.stopping.specs import check_stop_specs
 from nudge.strategies import get_strategy
@@ -26,6 +27,9 @@ class SharedSettings:
     one definition, default and check of each, for both.
 
     dataset / dataset_options : passed to :func:`nudge.loop.datasets.load_dataset`.
+    scaling : how the data's units become the model's inputs: "auto" (standardised on the pool for
+        tables, none for points, texts and images), "standard" or "none"; fitted when the session
+        begins and stored with it (:mod:`nudge.loop.datasets.scaling`).
     estimator : one of
         - a dict of further :class:`nudge.estimators.DirectionClassifier` parameters, e.g.
           ``{"criterion__alpha": 0.3}`` or ``{"module": MyTorchModule}``; they override
@@ -49,6 +53,7 @@ class SharedSettings:
 
     dataset: str = "moons"
     dataset_options: dict = field(default_factory=dict)
+    scaling: str = "auto"
     estimator: dict | Any = field(default_factory=dict)
     full_refit_every: int = 20
     warm_epochs: int = 20
@@ -56,6 +61,8 @@ class SharedSettings:
     stop: list = field(default_factory=list)  # specs (str) or StoppingCriterion objects
 
     def __post_init__(self) -> None:
+        if self.scaling not in SCALINGS:
+            raise SessionError(f"unknown scaling {self.scaling!r}; choose one of: {', '.join(SCALINGS)}")
         if self.full_refit_every < 0:
             raise SessionError("full_refit_every must be 0 (never) or positive")
         if self.warm_epochs < 1:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from nudge.estimators.encoders import TextEncoder, nudge_cache_dir
-from nudge.loop.datasets.base import Dataset, spread
+from nudge.loop.datasets.base import Dataset, content_hash, spread
 from nudge.loop.datasets.reading import check_width, file_digest, read_table, resolve_data_path
 from nudge.loop.datasets.registry import LoadOptions, register_dataset
 from nudge.loop.datasets.texts import embed_texts, encoder_identity, text_encoder
@@ -141,7 +141,7 @@ def load_cad_imdb(
 ) -> Dataset:
     """The CAD IMDb data set from ``folder`` (see :func:`find_cad_dir`).
 
-    One point per original review: pool = train originals, dev = dev
+    One point per original review, named by its ``batch_id``: pool = train originals, dev = dev
     originals, test = test originals (1,707 / 245 / 488 pairs; ``limit`` of
     each, evenly spread through the file, with ``limit``). ``counterfactual_X`` holds each
     revision's embedding, and ``extra_tests["revised"]`` the revised test
@@ -159,6 +159,7 @@ def load_cad_imdb(
     fingerprint = {"kind": "cad-imdb", "limit": limit, "encoder": encoder_identity(encoder),
                    "sha256": {split: file_digest(folder / name) for split, name in CAD_FILES.items()}}
     y = np.array([pair.label for pair in pairs], dtype=np.int64)
+    digests = [content_hash(f"{pair.original}\0{pair.revision}\0{pair.label}") for pair in pairs]
     bounds = np.cumsum([0] + [len(split_pairs) for split_pairs in splits.values()])
     pool, dev, test = (np.arange(start, stop) for start, stop in zip(bounds[:-1], bounds[1:]))
     return Dataset(
@@ -169,6 +170,8 @@ def load_cad_imdb(
         extra_tests={"revised": (revised_X[test], 1 - y[test])},
         fingerprint=fingerprint,
         encoder=encoder,
+        item_ids=[pair.batch_id for pair in pairs],
+        item_digests=digests,
     )
 
 

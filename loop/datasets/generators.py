@@ -191,10 +191,10 @@ GENERATED = tuple(GENERATORS)
 def generated_dataset(name: str, generator: TwoDGenerator, options: LoadOptions) -> Dataset:
     """``options.n_samples`` points of ``generator`` (seeded), split into pool and test."""
     X, y = generator.sample(options.n_samples, options.seed)
-    pool, test = split_pool_test(y, options.test_fraction, options.seed, name)
+    pool, test = split_pool_test(y, options.generated_test_fraction, options.seed, name)
     class_names = [str(c) for c in range(generator.n_classes)]
     fingerprint = {"kind": name, "generator": _settings(generator), "n_samples": options.n_samples,
-                   "seed": options.seed, "test_fraction": options.test_fraction}
+                   "seed": options.seed, "test_fraction": options.generated_test_fraction}
     return Dataset(name, X.astype(np.float32), y, class_names, pool, test, generator=generator,
                    fingerprint=fingerprint)
 

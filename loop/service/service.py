@@ -3,7 +3,10 @@
 It wraps a :class:`nudge.loop.session.session.Session` with the ways a person gives a
 direction (DESIGN.md section 1): a click on the local boundary projection
 (plane coordinates), "towards that example" (a point id), a rewrite (text
-data), or a full vector, each as a :class:`Direction`. The page and the API
+data), or a full vector, each as a :class:`Direction`. The picture is drawn in the
+model's units; every direction is stored in the data's own units (a click is
+converted with the session's scaling, an example's direction is the difference
+of the two items' values). The page and the API
 build the same :class:`Direction` values and go through :meth:`AnnotationService.submit`,
 so they accept exactly the same answers. Every picture is data
 (:meth:`AnnotationService.picture`): the page draws it, API clients get the same.
@@ -47,7 +50,7 @@ class Direction:
 
     Exactly one form: ``vector`` a full vector in R^n (source "api"); ``plane``
     (a, b) on the query's projection, k = a u1 + b u2 (source "arrow");
-    ``towards`` a pool point id, k = x_towards - x (source "towards-example");
+    ``towards`` a pool point id, k = x_towards - x (source "towards-example", the item id kept);
     ``rewrite`` the query's text rewritten (text data, source "rewrite").
     ``target``: the class it leads to (name or index); None leaves it to the
     session (the other class of two; for more, the likeliest other class at the tip).
@@ -110,6 +113,7 @@ class AnnotationService:
             neighbour_index(dataset.X, dataset.pool) if dataset.n_features > 2 else None)
         self.data_plane = DataPlane.of(dataset.X, dataset.pool, MAX_SHOWN, session.config.seed) \
             if dataset.n_features == 2 else None
+        self._pool_points: dict[str, int] | None = None  # item id -> point id, made when first needed
 
     # ----------------------------------------------------------------- queries
     def next_query(self, annotator: str, *, client: str | None = None) -> Query | None:
@@ -134,6 +138,7 @@ class AnnotationService:
         )
         shown = dataset.X[projection.point_ids]
         data = projection.as_dict()
+        data["item_id"] = dataset.item_ids[int(point_id)]
         data["model_version"] = model.version
         data["axes"] = list(AXES[projection.is_data_plane])
         data["boundary"] = [] if projection.probabilities is None else [
@@ -197,20 +202,26 @@ class AnnotationService:
         """A query as JSON: ids, features, text, and prediction and projection from one model.
 
         ``model_version`` is the model that chose the query; ``prediction_model_version``
-        the one that made the prediction and drew the projection.
+        the one that made the prediction and drew the projection. ``x`` is the point in the
+        model's units (the projection's origin); ``raw`` the item in the data's own units (what a
+        direction given as a full vector is in; None for texts) with its ``feature_names``.
         """
         if query is None:
             return None
         picture = picture or self.query_picture(query)
         names = self.session.dataset.class_names
         probabilities = picture.probabilities
+        dataset = self.session.dataset
         return {
             "query_id": query.query_id,
             "point_id": query.point_id,
+            "item_id": query.item_id,
             "annotator": query.annotator,
             "model_version": query.model_version,
             "prediction_model_version": picture.model_version,
             "x": query.x.tolist(),
+            "raw": None if dataset.kind == "text" else dataset.raw[query.point_id].tolist(),
+            "feature_names": dataset.feature_names,
             "text": query.text,
             "readable_text": None if query.text is None else readable(query.text),
             "classes": names,
@@ -241,7 +252,8 @@ class AnnotationService:
         described = []
         for number, candidate in enumerate(chosen, 1):
             a, b = np.round(projection.coordinates[index[candidate.point_id]], 7)  # as in the points
-            entry = {"number": number, "point_id": candidate.point_id, "class": candidate.klass,
+            entry = {"number": number, "point_id": candidate.point_id,
+                     "item_id": self.session.dataset.item_ids[candidate.point_id], "class": candidate.klass,
                      "labelled": candidate.labelled, "a": float(a), "b": float(b),
                      "distance": round(candidate.distance, 6)}
             if texts is not None:
@@ -277,11 +289,12 @@ class AnnotationService:
         if len(rewrites) > 1:
             raise SessionError("an answer carries at most one rewrite")
         ordered = [d for d in given if d.rewrite is None] + rewrites  # the session adds the rewrite last
-        vectors, sources = [], []
+        vectors, sources, towards_ids = [], [], []
         for d in ordered[: len(ordered) - len(rewrites)]:
             vector, source = self._vector(query, d)
             vectors.append(vector)
             sources.append(source)
+            towards_ids.append(None if d.towards is None else self.session.dataset.item_ids[int(d.towards)])
         targets = [d.target for d in ordered]
         if all(t is None for t in targets):
             targets = None
@@ -295,9 +308,10 @@ class AnnotationService:
                     raise SessionError(UNCHANGED_REWRITE)
                 text = as_written_in(text, query.text)  # the page shows and edits texts with line breaks
         return self.session.submit(query_id, label, vectors, annotator=annotator, sources=sources,
-                                   targets=targets, rewrite=text)
+                                   targets=targets, rewrite=text, towards=towards_ids)
 
     def _vector(self, query: Query, direction: Direction) -> tuple[Sequence[float] | np.ndarray, str]:
+        """A direction in the data's own units (what the session stores), and its source."""
         if direction.vector is not None:
             return direction.vector, "api"  # the session checks its length and values
         if direction.plane is not None:
@@ -313,7 +327,8 @@ class AnnotationService:
             raise SessionError(f"a plane point is two numbers (a, b), got {quoted(plane_point)}")
         if not np.all(np.isfinite(coordinates)):
             raise SessionError("a plane point must be finite numbers")
-        return self.plane(query).direction(*coordinates)
+        # the projection is drawn in the model's units: the click becomes a direction in the data's
+        return self.session.dataset.scaling.direction_to_data(self.plane(query).direction(*coordinates))
 
     def _towards(self, point_id: int, towards: int) -> np.ndarray:
         dataset = self.session.dataset
@@ -327,7 +342,7 @@ class AnnotationService:
             raise SessionError(f"point {quoted(towards)} is not a pool point")
         if target == point_id:
             raise SessionError("a direction towards the query itself has zero length")
-        return dataset.X[target].astype(float) - dataset.X[point_id]
+        return dataset.raw[target].astype(float) - dataset.raw[point_id]
 
     def skip(self, query_id: str, *, annotator: str):
         return self.session.skip(query_id, annotator=annotator)
@@ -346,14 +361,18 @@ class AnnotationService:
 
     def restored(self, answer: Annotation, query: Query) -> Restored:
         """An undone answer as the page's controls showed it, in the plane of ``query`` (the reopened one)."""
-        names = self.session.dataset.class_names
+        dataset = self.session.dataset
+        names = dataset.class_names
         plane = self.plane(query)
         arrows, towards, rewrite, other = [], None, None, 0
-        for vector, target, source in zip(answer.directions, answer.targets, answer.sources):
+        moved_to = answer.towards or [None] * len(answer.directions)
+        for vector, target, source, item_id in zip(answer.directions, answer.targets, answer.sources, moved_to):
             if source == "arrow":
-                arrows.append({"a": float(vector @ plane.u1), "b": float(vector @ plane.u2), "target": names[target]})
+                k = dataset.scaling.direction_to_model(vector)
+                arrows.append({"a": float(k @ plane.u1), "b": float(k @ plane.u2), "target": names[target]})
             elif source == "towards-example" and towards is None:
-                towards = {"point_id": self._towards_point(answer.point_id, vector), "target": names[target]}
+                point = self._point_of(item_id) if item_id is not None else self._towards_point(answer.point_id, vector)
+                towards = {"point_id": point, "target": names[target]}
             elif source == "rewrite" and answer.rewrite is not None:
                 rewrite = readable(answer.rewrite)
             else:
@@ -361,11 +380,19 @@ class AnnotationService:
         label = None if answer.label is None else names[answer.label]
         return Restored(label, arrows, towards, rewrite, other)
 
+    def _point_of(self, item_id: str) -> int | None:
+        """The point id of a pool item named by its item id (None: not in the pool now)."""
+        dataset = self.session.dataset
+        if self._pool_points is None:
+            self._pool_points = {dataset.item_ids[p]: int(p) for p in dataset.pool}
+        return self._pool_points.get(item_id)
+
     def _towards_point(self, point_id: int, vector: np.ndarray) -> int | None:
-        """The pool point x_t with x_t - x_point == vector (the example moved towards), if any."""
-        X, pool = self.session.dataset.X, self.session.dataset.pool
-        target = X[point_id] + vector
-        distances = np.linalg.norm(X[pool] - target, axis=1)
+        """The pool point x_t with x_t - x_point == vector (the example moved towards), if any: for
+        answers stored before the item moved towards was recorded."""
+        raw, pool = self.session.dataset.raw, self.session.dataset.pool
+        target = raw[point_id] + vector
+        distances = np.linalg.norm(raw[pool] - target, axis=1)
         nearest = int(np.argmin(distances))
         return int(pool[nearest]) if distances[nearest] <= 1e-4 * (1 + np.linalg.norm(vector)) else None
 

@@ -88,9 +88,10 @@ def pending_embedding(plan: SessionPlan, engine: Engine | None = None) -> Embedd
 
 
 def open_session(plan: SessionPlan, *, train: bool = True, lease_limits: LeaseLimits = LeaseLimits(),
-                 engine: Engine | None = None, say=print) -> Session:
+                 engine: Engine | None = None, accept_new_data: bool = False, say=print) -> Session:
     """Resume the planned session, or make it (see :func:`plan_session`). ``engine``: where its
-    trainer scores the pool (default: here)."""
+    trainer scores the pool (default: here); ``accept_new_data``: a resumed session whose data
+    changed takes it as a new data version (``--add-rows``) instead of being refused."""
     trainer = SharedTrainer(train=train, engine=engine)
     if not plan.resumed:
         try:
@@ -104,8 +105,14 @@ def open_session(plan: SessionPlan, *, train: bool = True, lease_limits: LeaseLi
         else:
             say(f"new session {plan.name!r} on {plan.config.dataset}, stored in {plan.store.url}")
             return session
-    session = Session.open(plan.store, plan.name, trainer=trainer, lease_limits=lease_limits, config=plan.config)
+    session = Session.open(plan.store, plan.name, trainer=trainer, lease_limits=lease_limits, config=plan.config,
+                           accept_new_data=accept_new_data)
     if plan.applied:  # Session.open stored them
         say(f"applied to the resumed session: {'; '.join(plan.applied)}")
+    if session.data.report:
+        say(session.data.report)
+    if session.data.stranded_answers:
+        say(f"{session.data.stranded_answers} answers are on items no longer in the data: kept in the log "
+            "and the export, not trained on")
     say(f"resuming session {plan.name!r} ({session.status()['n_answers']} answers so far) from {plan.store.url}")
     return session

@@ -14,6 +14,7 @@ class Query:
     """A point handed to an annotator, with what the model thinks of it.
 
     ``reopens``: the answer this query hands back to be corrected (an undo), else None.
+    ``x`` is the point in model units (the projection's origin); ``item_id`` names the item.
     """
 
     query_id: str
@@ -26,6 +27,7 @@ class Query:
     probabilities: np.ndarray | None = field(repr=False)  # (C,) or None before any training
     text: str | None = None
     reopens: Annotation | None = field(default=None, repr=False)
+    item_id: str | None = None
 
     @property
     def prediction(self) -> int | None:

@@ -24,7 +24,7 @@ import numpy as np
 
 from nudge.estimators.backends import make_encoder
 from nudge.loop.config.factory import check_estimator, new_learner, training_report
-from nudge.loop.config.resume import check_same_data, resumed_settings
+from nudge.loop.config.resume import resumed_settings
 from nudge.loop.config.settings import SessionConfig
 from nudge.loop.datasets import Dataset, load_dataset
 from nudge.loop.errors import SavedBut, SessionError, StoreError, record_saved, saved_but
@@ -38,6 +38,7 @@ from nudge.loop.session.answers import (
     rewrite_direction,
 )
 from nudge.loop.session.callbacks import HOOKS, SessionCallback
+from nudge.loop.session.data import DataState, begin_data, new_scaling, resumed_data
 from nudge.loop.session.leasing import Leases
 from nudge.loop.session.records import Query
 from nudge.loop.stopping.rule import StoppingRule
@@ -67,12 +68,16 @@ class Session:
         callbacks: Sequence[SessionCallback] = (),
         encoder=None,
         lease_limits: LeaseLimits = LeaseLimits(),
+        data: DataState | None = None,
     ) -> None:
+        """Use :meth:`create` or :meth:`open`: they record and check the data (``data``) and scale it."""
         self.store = store
         self.session_id = session_id
         self.config = config
         self.dataset = dataset
+        self.data = data or DataState(1, int(dataset.present.sum()), 0, 0, None)
         self.log = AnswerLog(store, session_id)
+        self._rounds_before = self.log.last_round()  # rounds count on from there: monotonic across restarts
         self.stopping = StoppingRule.from_config(config.stop, dataset, self.log, seed=config.seed)
         self.callbacks = list(callbacks)
         self._encoder = encoder
@@ -97,16 +102,19 @@ class Session:
         encoder=None,
         lease_limits: LeaseLimits = LeaseLimits(),
     ) -> Session:
-        """Start a new session (the data set is loaded from the config unless given)."""
+        """Start a new session (the data set is loaded from the config unless given, in its own units:
+        the session records its items and scales it, see :mod:`nudge.loop.session.data`)."""
         config = config or SessionConfig()
         dataset = dataset or load_dataset(config.dataset, encoder=encoder, **config.dataset_options)
         check_estimator(config, dataset)  # before anything is stored
         check_stop_specs(config.stop, dataset.n_classes)
+        scaling = new_scaling(config, dataset)
         session_id = session_id or uuid.uuid4().hex[:12]
         store.create_session(session_id, config.to_dict(portable=not store.in_memory),
                              fingerprint=dataset.fingerprint or None)
+        dataset, data = begin_data(store, session_id, dataset, scaling)
         return cls(store, session_id, config, dataset, trainer=trainer, callbacks=callbacks, encoder=encoder,
-                   lease_limits=lease_limits)
+                   lease_limits=lease_limits, data=data)
 
     @classmethod
     def open(
@@ -120,6 +128,7 @@ class Session:
         encoder=None,
         lease_limits: LeaseLimits = LeaseLimits(),
         config: SessionConfig | None = None,
+        accept_new_data: bool = False,
     ) -> Session:
         """Reopen a stored session: reload its data set and rebuild its model from the log.
 
@@ -127,20 +136,24 @@ class Session:
         or the model must equal the stored ones (else a SessionError lists the differences); the
         others (strategy, retraining, leases, stopping) are applied, stored and logged; see
         :mod:`nudge.loop.config.resume`.
+
+        The data is laid out in the session's point ids. Data whose items changed (added, removed,
+        changed) is refused with what changed, unless ``accept_new_data`` (``nudge serve
+        --add-rows``): then it becomes a new data version and every earlier answer stays on its
+        item (``session.data.report`` says what was done); see :mod:`nudge.loop.session.data`.
         """
         stored = store.session_config(session_id)
         if stored is None:
             raise SessionError(f"no session named {quoted(session_id)} in {store.url}")
         config = cls._resumed_config(store, session_id, SessionConfig.from_dict(stored), config)
         dataset = dataset or load_dataset(config.dataset, encoder=encoder, **config.dataset_options)
-        recorded = store.session_fingerprint(session_id)
-        check_same_data(session_id, recorded, dataset.fingerprint)
-        if recorded is None and dataset.fingerprint:  # a session older than fingerprints: pinned from now on
-            store.update_session(session_id, fingerprint=dataset.fingerprint)
         check_estimator(config, dataset)
         check_stop_specs(config.stop, dataset.n_classes)
+        if store.session_fingerprint(session_id) is None and dataset.fingerprint:  # older than fingerprints
+            store.update_session(session_id, fingerprint=dataset.fingerprint)
+        dataset, data = resumed_data(store, session_id, dataset, accept_new_data=accept_new_data)
         return cls(store, session_id, config, dataset, trainer=trainer, callbacks=callbacks, encoder=encoder,
-                   lease_limits=lease_limits)
+                   lease_limits=lease_limits, data=data)
 
     @staticmethod
     def _resumed_config(store: Store, session_id: str, stored: SessionConfig,
@@ -274,7 +287,7 @@ class Session:
         text = None if self.dataset.texts is None else self.dataset.texts[record.point_id]
         return Query(
             record.id, record.point_id, record.annotator, record.model_version, record.score,
-            record.lease_until, x, probabilities, text, reopens,
+            record.lease_until, x, probabilities, text, reopens, self.dataset.item_ids[record.point_id],
         )
 
     # ----------------------------------------------------------------- answers
@@ -288,13 +301,16 @@ class Session:
         sources: Sequence[str] | None = None,
         targets: Sequence[int | str] | None = None,
         rewrite: str | None = None,
+        towards: Sequence[str | None] | None = None,
     ) -> Annotation:
         """Record an answer to a query: a label and zero or more directions.
 
         ``label`` is a class index or a class name. Each direction is a full vector
-        in R^n; ``sources`` says how each was given (default "api"); ``targets``
+        in R^n **in the data's own units** (``dataset.raw``'s; the session converts for
+        the model); ``sources`` says how each was given (default "api"); ``targets``
         the class each leads to (default: the other class for two classes; for more,
-        the likeliest other class at the arrow's tip). ``rewrite`` (text data only)
+        the likeliest other class at the arrow's tip); ``towards`` the item id each
+        moves towards (None where it does not). ``rewrite`` (text data only)
         is the query's text rewritten with another label; it adds the direction
         E(rewrite) - E(text). The answer is committed before this returns.
         """
@@ -303,15 +319,19 @@ class Session:
         label = label_index(label, self.dataset.class_names)
         vectors = [check_direction(d, i, self.dataset.n_features) for i, d in enumerate(directions)]
         sources = check_sources(sources, len(vectors))
+        towards = [None] * len(vectors) if towards is None else list(towards)
+        if len(towards) != len(vectors):
+            raise SessionError(f"{len(vectors)} directions but {len(towards)} items to move towards")
         if rewrite is not None:
             vectors.append(self._rewrite_direction(record.point_id, rewrite))
             sources.append("rewrite")
+            towards.append(None)
         if len(vectors) > self.config.max_directions:
             raise SessionError(f"an answer carries at most {self.config.max_directions} directions")
         target_indices = direction_targets(
             label, len(vectors), self.dataset.class_names, targets, self._tip_class(record.point_id, label, vectors),
         )
-        annotation = self._store_answer(record, label, vectors, target_indices, sources, annotator, rewrite)
+        annotation = self._store_answer(record, label, vectors, target_indices, sources, annotator, rewrite, towards)
         try:
             self.trainer.answer_recorded()  # an inline trainer retrains here
         except Exception as error:
@@ -325,14 +345,15 @@ class Session:
         """Record that ``annotator`` passed on a query; the point goes back to the others."""
         annotator = check_annotator(annotator)
         record = self.leases.answerable(query_id, annotator)
-        return self._store_answer(record, None, [], [], [], annotator, None)
+        return self._store_answer(record, None, [], [], [], annotator, None, [])
 
     def _store_answer(self, record: QueryRecord, label: int | None, vectors, targets, sources,
-                      annotator: str, rewrite: str | None) -> Annotation:
+                      annotator: str, rewrite: str | None, towards: list[str | None]) -> Annotation:
         annotation = self.store.add_annotation(
             self.session_id, query_id=record.id, point_id=record.point_id, label=label,
             directions=vectors, targets=targets, sources=sources, annotator=annotator,
-            model_version=self.model.version, round=self.trainer.retrains + 1, rewrite=rewrite,
+            model_version=self.model.version, round=self._rounds_before + self.trainer.retrains + 1, rewrite=rewrite,
+            towards=towards if any(t is not None for t in towards) else None,
         )
         record_saved("your answer was saved" if label is not None else "your skip was saved")
         self._notify("on_answer", annotation)
@@ -361,10 +382,11 @@ class Session:
 
     def relabel(self, point_id: int, label: int | str, directions: Sequence[Sequence[float]] = (),
                 *, annotator: str, sources: Sequence[str] | None = None,
-                targets: Sequence[int | str] | None = None) -> Annotation:
+                targets: Sequence[int | str] | None = None, towards: Sequence[str | None] | None = None) -> Annotation:
         """Answer a point again (e.g. to correct a label); the newest answer counts."""
         record = self.leases.lease_point(check_annotator(annotator), point_id, self.model.version)
-        return self.submit(record.id, label, directions, annotator=annotator, sources=sources, targets=targets)
+        return self.submit(record.id, label, directions, annotator=annotator, sources=sources, targets=targets,
+                           towards=towards)
 
     def _tip_class(self, point_id: int, label: int, vectors: list[np.ndarray]):
         """For more than two classes: direction j -> the likeliest other class at its tip (None untrained)."""
@@ -373,7 +395,7 @@ class Session:
             return None
 
         def likeliest_other(j: int) -> int:
-            tip = (self.dataset.X[point_id] + vectors[j])[None, :]
+            tip = (self.dataset.X[point_id] + self.dataset.scaling.direction_to_model(vectors[j]))[None, :]
             probabilities = snapshot.learner.predict_proba(tip)[0].copy()
             probabilities[label] = -1.0
             return int(np.argmax(probabilities))
@@ -383,7 +405,7 @@ class Session:
     def _rewrite_direction(self, point_id: int, rewrite: str) -> np.ndarray:
         text = None if self.dataset.texts is None else self.dataset.texts[point_id]
         rewrite = check_rewrite(rewrite, text)
-        return rewrite_direction(self.text_encoder().encode([rewrite])[0], self.dataset.X[point_id])
+        return rewrite_direction(self.text_encoder().encode([rewrite])[0], self.dataset.raw[point_id])
 
     def text_encoder(self):
         """The encoder rewrites are embedded with: the one given, else the one that embedded the
@@ -395,7 +417,13 @@ class Session:
 
     # ------------------------------------------------------------------ status
     def status(self) -> dict:
-        """Counts and the current model, for progress displays and the API."""
+        """Counts and the current model, for progress displays and the API.
+
+        ``accuracy``: the current model's on the labelled test set (None without one);
+        ``evaluation``: the newest measurement of any kind, ``{"kind": "test" | "cross-validated" |
+        "none", "accuracy", "n", "model_version", "n_labeled"}`` (cross-validated on the answers when
+        there are no test labels, every few versions: see :mod:`nudge.loop.training.evaluation`);
+        ``data``: the data's version, items, removed items and the answers stranded on them."""
         snapshot = self.model
         # the light query: the page polls this, and decoding every stored direction took ~50 ms at 200 CAD labels
         standing = self.store.answered_points(self.session_id)
@@ -414,6 +442,8 @@ class Session:
             "n_undone": self.store.count_annotations(self.session_id) - len(standing),
             "accuracy": snapshot.accuracy,
             "model_problem": self.trainer.problem,  # None, or why the model served is not the newest
+            "evaluation": self.log.latest_evaluation(),
             "pool_size": int(self.leases.pool_mask.sum()),
+            "data": self.data.as_dict(),
             "stopping": self.stopping.status(),
         }

@@ -11,9 +11,10 @@
   boundary leads out of its labelled class. Texts without a revision get no
   direction either. Any number of classes for a generator (the direction
   leads to the class beyond the nearest boundary point); two for revisions.
-- ``nearest-opposite``: the true label and ``X[j] - X[i]``, with ``j`` the
-  nearest pool point of another class than the given label (the pool only, so
-  test points never leak into training). Works for any labelled data set,
+- ``nearest-opposite``: the true label and ``raw[j] - raw[i]``, with ``j`` the
+  nearest pool point (in the model's units, ``X``) of another class than the given
+  label (the pool only, so test points never leak into training; the answer names
+  ``j``'s item id as the one moved towards). Works for any labelled data set,
   any number of classes.
 - ``labels-only``: the true label, no direction.
 
@@ -32,6 +33,10 @@ Noise, for all kinds:
   its length is kept. (A rotated rewrite direction keeps the source
   ``"rewrite"``, though x + direction is then no longer the revision's embedding.)
 
+Directions are in the data's own units (``Dataset.raw``'s), as a person's are.
+Oracles are the only part of nudge that read the true labels of pool points
+(``dataset.y[pool]``); a data set whose pool labels are unknown cannot be simulated.
+
 Answers are deterministic: the randomness of ``answer(i)`` comes from a
 generator seeded with ``(seed, i)``, so an answer does not depend on which
 questions were asked before it, nor in which order.
@@ -47,7 +52,7 @@ from typing import Protocol
 import numpy as np
 
 from nudge.loop.compute.neighbours import NeighbourIndex, neighbour_index
-from nudge.loop.datasets import Dataset
+from nudge.loop.datasets import UNKNOWN, Dataset
 
 ORACLES = ("exact", "nearest-opposite", "labels-only")
 
@@ -56,8 +61,8 @@ ORACLES = ("exact", "nearest-opposite", "labels-only")
 class Answer:
     """An annotation of one point.
 
-    ``directions[j]`` (n,) says "moving the point along it leads to class
-    ``targets[j]``"; ``targets`` has one class index per direction (an empty
+    ``directions[j]`` (n,), in the data's own units (``Dataset.raw``'s), says "moving the
+    point along it leads to class ``targets[j]``"; ``targets`` has one class index per direction (an empty
     list with directions means "the other class", for two classes). ``how``
     names who answered (e.g. ``"oracle-exact"``); ``source`` says how the
     directions were made, in the store's terms (``nudge.loop.store.store.DIRECTION_SOURCES``):
@@ -71,11 +76,13 @@ class Answer:
     how: str
     targets: list[int] = field(default_factory=list)
     source: str = "oracle"
+    towards: list[str | None] = field(default_factory=list)  # per direction, the item id it moves towards
 
     def submission(self) -> dict:
         """The answer as ``Session.submit`` / ``Session.relabel`` keyword arguments."""
         return {"label": self.label, "directions": self.directions,
-                "sources": [self.source] * len(self.directions), "targets": self.targets or None}
+                "sources": [self.source] * len(self.directions), "targets": self.targets or None,
+                "towards": self.towards or None}
 
 
 class Oracle(Protocol):
@@ -116,6 +123,10 @@ class SimulatedAnnotator(ABC):
             raise ValueError("angle_noise needs at least two features to rotate directions in")
         if int(seed) != seed or seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed}")
+        unknown = int(np.sum(dataset.y[dataset.pool] == UNKNOWN))
+        if unknown:
+            raise ValueError(f"a simulated annotator answers with the true labels, and {unknown} of the "
+                             f"{len(dataset.pool)} pool items of {dataset.name} have none: simulate on labelled data")
         self.dataset = dataset
         self.label_noise = label_noise
         self.angle_noise = angle_noise
@@ -128,16 +139,20 @@ class SimulatedAnnotator(ABC):
             np.random.default_rng(s) for s in np.random.SeedSequence([self.seed, index]).spawn(2)
         )
         true_label = int(self.dataset.y[index])
+        if true_label == UNKNOWN:
+            raise ValueError(f"item {self.dataset.item_ids[index]} has no known label to answer with")
         label = self._noisy_label(true_label, label_rng)
         found = self._direction(index, true_label, label)
         if found is None or not np.all(np.isfinite(found[0])) or not np.any(found[0]):
             return Answer(label, [], self.how, source=self.source)
-        direction, target = found
-        return Answer(label, [self._rotated(direction, angle_rng)], self.how, [target], self.source)
+        direction, target, towards = found
+        return Answer(label, [self._rotated(direction, angle_rng)], self.how, [target], self.source,
+                      [] if towards is None else [towards])
 
     @abstractmethod
-    def _direction(self, index: int, true_label: int, label: int) -> tuple[np.ndarray, int] | None:
-        """(direction (n,), the class it leads to) for ``index`` answered as ``label``, or None."""
+    def _direction(self, index: int, true_label: int, label: int) -> tuple[np.ndarray, int, str | None] | None:
+        """(direction (n,) in data units, the class it leads to, the item id it moves towards or None)
+        for ``index`` answered as ``label``, or None."""
 
     def _checked_index(self, index: int) -> int:
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
@@ -200,16 +215,16 @@ class ExactOracle(SimulatedAnnotator):
         """(N, n) every point's true direction, NaN rows where there is none, and (N,) the class
         each leads to."""
         data = self.dataset
-        if data.generator is not None:
-            points = data.X.astype(np.float64)
+        if data.generator is not None:  # the generator's space is the data's units
+            points = data.raw.astype(np.float64)
             return data.generator.boundary_direction(points, data.y), data.generator.boundary_target(points)
-        return data.counterfactual_X.astype(np.float64) - data.X, 1 - data.y
+        return data.counterfactual_X.astype(np.float64) - data.raw, 1 - data.y
 
-    def _direction(self, index: int, true_label: int, label: int) -> tuple[np.ndarray, int] | None:
+    def _direction(self, index: int, true_label: int, label: int) -> tuple[np.ndarray, int, None] | None:
         if label != true_label:
             return None
         directions, targets = self._true_directions
-        return directions[index], int(targets[index])
+        return directions[index], int(targets[index]), None
 
 
 class NearestOppositeOracle(SimulatedAnnotator):
@@ -222,11 +237,11 @@ class NearestOppositeOracle(SimulatedAnnotator):
     def _class_indexes(self) -> list[NeighbourIndex | None]:
         """Per class c, a neighbour index over the pool points of class c (None where there are none)."""
         data = self.dataset
-        members = [data.pool[data.y[data.pool] == c] for c in range(data.n_classes)]
+        members = [data.pool[data.y[data.pool] == c] for c in range(data.n_classes)]  # only known labels
         return [neighbour_index(data.X, ids) if len(ids) else None for ids in members]
 
-    def _direction(self, index: int, true_label: int, label: int) -> tuple[np.ndarray, int] | None:
-        x = self.dataset.X[index]
+    def _direction(self, index: int, true_label: int, label: int) -> tuple[np.ndarray, int, str] | None:
+        x = self.dataset.X[index]  # nearest in the model's units (scaled features weigh alike)
         nearest = [(np.inf, -1)] * self.dataset.n_classes
         for c, class_index in enumerate(self._class_indexes):
             if c != label and class_index is not None:
@@ -236,7 +251,8 @@ class NearestOppositeOracle(SimulatedAnnotator):
         distance, neighbour = nearest[target]
         if not np.isfinite(distance):
             return None
-        return self.dataset.X[neighbour].astype(np.float64) - self.dataset.X[index], target
+        raw = self.dataset.raw
+        return raw[neighbour].astype(np.float64) - raw[index], target, self.dataset.item_ids[neighbour]
 
 
 ORACLE_CLASSES: dict[str, type[SimulatedAnnotator]] = {

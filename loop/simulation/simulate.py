@@ -106,8 +106,8 @@ def run_once(
     session_config = config.session_config(loss=loss, strategy=strategy, augment=augment, seed=seed)
     session = Session.create(Store("sqlite://"), session_config, dataset=dataset)
     oracle_kind = config.oracle or default_oracle(dataset)[0]
-    oracle = make_oracle(
-        oracle_kind, dataset, label_noise=config.label_noise, angle_noise=config.angle_noise, seed=seed,
+    oracle = make_oracle(  # the session's data set: the model's units for "nearest", the data's for directions
+        oracle_kind, session.dataset, label_noise=config.label_noise, angle_noise=config.angle_noise, seed=seed,
     )
     rounds = []
     stopped = None
@@ -133,7 +133,7 @@ def run_once(
             "n_labeled": model.n_labeled,
             "n_directions": model.n_directions,
             "accuracy": model.accuracy,
-            **{f"accuracy_{name}": session.evaluate(X, y) for name, (X, y) in dataset.extra_tests.items()},
+            **{f"accuracy_{name}": session.evaluate(X, y) for name, (X, y) in session.dataset.extra_tests.items()},
             "train_seconds": session.last_train_seconds,
             "query_seconds": query_seconds,
             **(stop_columns(stopping) if config.stop else {}),

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from nudge.estimators.losses import gap_gradients
+from nudge.loop.datasets.scaling import NO_SCALING, Scaling
 from nudge.loop.errors import SessionError
 from nudge.loop.store.log import AnswerLog
 
@@ -42,6 +43,7 @@ class Round:
     snapshot: Model
     previous: Model
     sample: np.ndarray  # (S,) indices into the data set: the fixed sample of the pool
+    scaling: Scaling = NO_SCALING  # stored directions are in the data's units; the model's are scaled
 
     @property
     def n_labeled(self) -> int:
@@ -75,8 +77,8 @@ class Round:
         if not pairs:
             return np.zeros(0)
         points, labels, targets, directions = zip(*pairs)
-        return gradient_cosines(self.previous.estimator, self.X[list(points)],
-                                np.array(labels), np.array(targets), np.array(directions))
+        return gradient_cosines(self.previous.estimator, self.X[list(points)], np.array(labels), np.array(targets),
+                                self.scaling.direction_to_model(np.array(directions)))
 
 
 def gradient_cosines(estimator, X: np.ndarray, labels: np.ndarray, targets: np.ndarray,

@@ -31,7 +31,7 @@ class StoppingRule:
         self.criteria = list(criteria)
         for criterion in self.criteria:
             criterion.use_classes(dataset.n_classes)
-        self.X, self.log = dataset.X, log
+        self.X, self.log, self.scaling = dataset.X, log, dataset.scaling
         rng = np.random.default_rng(seed)
         pool = np.asarray(dataset.pool)
         self.sample = np.sort(rng.choice(pool, min(sample_size, len(pool)), replace=False))
@@ -51,7 +51,7 @@ class StoppingRule:
             self._previous = snapshot
             if not self.criteria or not snapshot.is_fitted:
                 return
-            round_ = Round(self.X, self.log, snapshot, previous, self.sample)
+            round_ = Round(self.X, self.log, snapshot, previous, self.sample, self.scaling)
             for criterion in self.criteria:
                 criterion.update(round_)
             if self.met and self.first_met is None:

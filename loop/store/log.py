@@ -38,16 +38,26 @@ class AnswerLog:
         """(answers, answers undone, newest answer id): changes whenever the log does (cheap to poll)."""
         return self.store.log_state(self.session_id)
 
+    def last_round(self) -> int:
+        """The highest round an answer was stored with (0: none yet)."""
+        return self.store.last_round(self.session_id)
+
     def count(self) -> int:
         """Answers ever given, undone ones included."""
         return self.store.count_annotations(self.session_id)
 
     def add_evaluation(self, *, model_version: int, n_labeled: int, n_directions: int,
-                       accuracy: float | None, train_seconds: float) -> None:
-        """Record how a new model version measured."""
+                       accuracy: float | None, train_seconds: float, kind: str | None = None,
+                       n_evaluated: int | None = None) -> None:
+        """Record how a new model version measured (``kind`` "test" or "cross-validated"; None: not measured)."""
         self.store.add_evaluation(self.session_id, model_version=model_version, n_labeled=n_labeled,
-                                  n_directions=n_directions, accuracy=accuracy, train_seconds=train_seconds)
+                                  n_directions=n_directions, accuracy=accuracy, train_seconds=train_seconds,
+                                  kind=kind, n_evaluated=n_evaluated)
 
     def evaluations(self) -> list[dict]:
         """Every recorded evaluation, oldest first."""
         return self.store.evaluation_history(self.session_id)
+
+    def latest_evaluation(self) -> dict:
+        """The newest measured evaluation (see :meth:`nudge.loop.store.store.Store.latest_evaluation`)."""
+        return self.store.latest_evaluation(self.session_id)

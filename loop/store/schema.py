@@ -1,10 +1,18 @@
 """The tables of a nudge database (SQLAlchemy Core), and how an older file is brought up to date.
 
-sessions        one row per session: its settings (JSON) and the fingerprint of its data.
+sessions        one row per session: its settings (JSON), the fingerprint of its data and the
+                scaling of its features (JSON, fitted on the pool when it began).
 queries         every point handed to an annotator: who, from which address, lease, status.
-annotations     every answer (label + directions, or a skip), never deleted: undo marks a
-                row ``undone``; a newer answer on the same point supersedes an older one.
-evaluations     held-out accuracy after each retrain (derived, for progress plots).
+annotations     every answer (label + directions in the data's units, or a skip), never deleted:
+                undo marks a row ``undone``; a newer answer on the same point supersedes an older
+                one. ``towards``: per direction, the item id it moves towards (or null).
+evaluations     accuracy after each retrain (derived, for progress plots): ``kind`` "test" (on the
+                labelled test set) or "cross-validated" (on the answers), ``n_evaluated`` items.
+items           one row per item of a session's data: its point id (the row of the session's X,
+                for good), item id, content digest, split, the data version that added it and the
+                one that removed it (null while it is in the data).
+data_versions   each version of a session's data: when, how many items, what it added, removed
+                and changed, and what it was read from.
 models          every published model version of a session: its weights (safetensors)
                 and the answers it was trained on; the servers answer from the newest.
 trainer_leases  which process trains a session, until when (renewed while it lives).
@@ -33,7 +41,7 @@ from sqlalchemy import (
 
 from nudge.loop.errors import StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DIRECTION_SOURCES = ("arrow", "towards-example", "rewrite", "api", "oracle")
 
 metadata = MetaData()
@@ -46,6 +54,7 @@ sessions = Table(
     Column("config", JSON, nullable=False),
     Column("schema_version", Integer, nullable=False),
     Column("fingerprint", JSON),  # what the data was when the session began (None: not recorded)
+    Column("scaling", JSON),  # Scaling.as_dict() of its features (None: a session older than scalings: none)
 )
 
 queries = Table(
@@ -84,6 +93,7 @@ annotations = Table(
     Column("model_version", Integer, nullable=False),
     Column("round", Integer, nullable=False),
     Column("undone", Boolean, nullable=False, default=False),
+    Column("towards", JSON),  # per direction the item id it moves towards, or null (None: none recorded)
     Index("ix_annotations_point", "session_id", "point_id"),
 )
 
@@ -98,6 +108,8 @@ evaluations = Table(
     Column("accuracy", Float),
     Column("train_seconds", Float, nullable=False),
     Column("created_at", Float, nullable=False),
+    Column("kind", String(32)),  # how accuracy was measured: "test" | "cross-validated" (None: not measured)
+    Column("n_evaluated", Integer),  # the test items, or the answers cross-validated
 )
 
 models = Table(
@@ -124,11 +136,39 @@ trainer_leases = Table(
     Column("expires_at", Float, nullable=False),
 )
 
+items = Table(
+    "items",
+    metadata,
+    Column("session_id", String(64), ForeignKey("sessions.id"), primary_key=True),
+    Column("point_id", Integer, primary_key=True, autoincrement=False),
+    Column("item_id", String(200), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("split", String(8), nullable=False),  # pool | test | dev
+    Column("added_in", Integer, nullable=False),
+    Column("removed_in", Integer),
+    UniqueConstraint("session_id", "item_id", name="uq_items_item"),
+)
+
+data_versions = Table(
+    "data_versions",
+    metadata,
+    Column("session_id", String(64), ForeignKey("sessions.id"), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("created_at", Float, nullable=False),
+    Column("n_items", Integer, nullable=False),  # items in the data at this version
+    Column("added", Integer, nullable=False),
+    Column("removed", Integer, nullable=False),
+    Column("changed", Integer, nullable=False),
+    Column("source", JSON, nullable=False),  # {"dataset", "files": {path: sha256}, "changed": [item ids]}
+)
+
 # Columns added since schema 1, added to an older database when it is opened (their types are the
 # tables' own, compiled for the database's dialect: BLOB on SQLite is BYTEA on PostgreSQL).
 ADDED_COLUMNS = {
-    "sessions": ["fingerprint"],
+    "sessions": ["fingerprint", "scaling"],
     "queries": ["client", "closed_at", "plane"],
+    "annotations": ["towards"],
+    "evaluations": ["kind", "n_evaluated"],
 }
 
 

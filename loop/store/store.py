@@ -44,7 +44,9 @@ __all__ = ["DIRECTION_SOURCES", "Annotation", "LeaseLimits", "QueryRecord", "Ses
 
 @dataclass(frozen=True)
 class Annotation:
-    """One stored answer. ``label`` is None for a skip; directions are (n,) arrays."""
+    """One stored answer. ``label`` is None for a skip; directions are (n,) arrays in the data's own
+    units (``Dataset.raw``'s); ``towards`` holds, per direction, the item id it moves towards (None
+    for a direction given otherwise; the whole list None for answers stored before it was kept)."""
 
     id: int
     query_id: str | None
@@ -59,6 +61,7 @@ class Annotation:
     model_version: int
     round: int
     undone: bool
+    towards: list[str | None] | None = None
 
     @property
     def is_skip(self) -> bool:
@@ -80,6 +83,7 @@ class Annotation:
             "model_version": self.model_version,
             "round": self.round,
             "undone": self.undone,
+            "towards": self.towards,
         }
 
 
@@ -294,8 +298,11 @@ class Store:
         model_version: int,
         round: int,
         rewrite: str | None = None,
+        towards: Sequence[str | None] | None = None,
     ) -> Annotation:
         """Write one answer and close its query, in one session-locked, committed transaction.
+
+        ``towards``: per direction, the item id it moves towards (None where it does not).
 
         The query must be open, ``annotator``'s and for ``point_id``. An answer
         whose lease ran out still counts while no one else holds the point and no
@@ -306,9 +313,10 @@ class Store:
         unknown = set(sources) - set(DIRECTION_SOURCES)
         if unknown:
             raise StoreError(f"unknown direction source(s) {sorted(unknown)}; use {DIRECTION_SOURCES}")
-        if not len(sources) == len(targets) == len(directions):
+        if not len(sources) == len(targets) == len(directions) == len(directions if towards is None else towards):
             raise StoreError(
                 f"{len(directions)} directions, {len(targets)} targets and {len(sources)} sources"
+                + ("" if towards is None else f" and {len(towards)} towards")
             )
         values = dict(
             session_id=session_id, query_id=query_id, point_id=int(point_id),
@@ -317,6 +325,7 @@ class Store:
             targets=[int(t) for t in targets],
             sources=list(sources), rewrite=rewrite, annotator=annotator,
             model_version=model_version, round=round, undone=False,
+            towards=None if towards is None else [None if t is None else str(t) for t in towards],
         )
 
         def store(tx: Transaction) -> Annotation:
@@ -402,6 +411,12 @@ class Store:
             .where(annotations.c.session_id == session_id)).one())
         return int(row[0]), int(row[1] or 0), int(row[2] or 0)
 
+    def last_round(self, session_id: str) -> int:
+        """The highest round any answer of the session was stored with (0: none yet)."""
+        return int(self.db.read(lambda tx: tx.execute(
+            select(func.max(annotations.c.round)).where(annotations.c.session_id == session_id)
+        ).scalar()) or 0)
+
     def count_annotations(self, session_id: str) -> int:
         return self.db.read(lambda tx: tx.execute(
             select(func.count()).select_from(annotations).where(annotations.c.session_id == session_id)
@@ -410,7 +425,7 @@ class Store:
     # -------------------------------------------------------------- evaluations
     def add_evaluation(
         self, session_id: str, *, model_version: int, n_labeled: int, n_directions: int,
-        accuracy: float | None, train_seconds: float,
+        accuracy: float | None, train_seconds: float, kind: str | None = None, n_evaluated: int | None = None,
     ) -> None:
         version = (evaluations.c.session_id == session_id) & (evaluations.c.model_version == model_version)
 
@@ -418,10 +433,23 @@ class Store:
             tx.execute(evaluations.insert().values(
                 session_id=session_id, model_version=model_version, n_labeled=n_labeled,
                 n_directions=n_directions, accuracy=accuracy, train_seconds=train_seconds, created_at=tx.now,
+                kind=kind, n_evaluated=n_evaluated,
             ))
             return True
 
         self.db.write(add, landed=lambda tx, _: tx.execute(select(evaluations.c.id).where(version)).first() and True)
+
+    def latest_evaluation(self, session_id: str) -> dict:
+        """The newest measured evaluation: {"kind", "accuracy", "n", "model_version", "n_labeled"}
+        ({"kind": "none", ...} when no model was measured yet)."""
+        row = self.db.read(lambda tx: tx.execute(
+            select(evaluations).where(evaluations.c.session_id == session_id, evaluations.c.accuracy.is_not(None))
+            .order_by(evaluations.c.id.desc()).limit(1)
+        ).first())
+        if row is None:
+            return {"kind": "none", "accuracy": None, "n": 0, "model_version": None, "n_labeled": 0}
+        return {"kind": row.kind or "test", "accuracy": row.accuracy, "n": row.n_evaluated,
+                "model_version": row.model_version, "n_labeled": row.n_labeled}
 
     def evaluation_history(self, session_id: str) -> list[dict]:
         return self.db.read(lambda tx: [dict(row._mapping) for row in tx.execute(
@@ -453,4 +481,5 @@ def _annotation_from_values(annotation_id: int, values) -> Annotation:
         model_version=int(values["model_version"]),
         round=int(values["round"]),
         undone=bool(values["undone"]),
+        towards=_json(values.get("towards")),
     )

@@ -11,6 +11,7 @@ import numpy as np
 from nudge.loop.config.settings import SessionConfig
 from nudge.loop.datasets import Dataset
 from nudge.loop.store.log import AnswerLog
+from nudge.loop.store.store import Annotation
 from nudge.loop.training.snapshot import ModelSnapshot
 
 
@@ -25,6 +26,8 @@ class TrainingContext:
     evaluate : ``evaluate(learner) -> accuracy or None``, how a new model measures.
     published : called with each new model once it is the session's (its callbacks hear of it).
     unlabelled : ``unlabelled() -> (N,) bool``, the pool points nobody labelled (what a ranking ranks).
+
+    :meth:`answers` are what a model is trained on: the log's standing answers on items still in the data.
     """
 
     name: str
@@ -35,3 +38,9 @@ class TrainingContext:
     evaluate: Callable[[Any], float | None]
     published: Callable[[ModelSnapshot], None]
     unlabelled: Callable[[], np.ndarray]
+
+    def answers(self) -> list[Annotation]:
+        """The log's effective answers on items in the data (not on items a later data version removed,
+        nor on items this process does not know: another server took new data meanwhile)."""
+        present = self.dataset.present
+        return [a for a in self.log.effective() if a.point_id < len(present) and present[a.point_id]]

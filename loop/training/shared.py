@@ -150,7 +150,7 @@ class SharedTrainer(Trainer):
 
     def _behind_the_log(self) -> bool:
         """True when the model was not trained on exactly the log's current answers."""
-        return {a.id for a in self.context.log.effective()} != set(self.snapshot.annotation_ids)
+        return {a.id for a in self.context.answers()} != set(self.snapshot.annotation_ids)
 
     # ----------------------------------------------------------- publication
     def _follow(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nudge.loop.training.evaluation import Evaluation
 from nudge.strategies import estimators_of
 
 
@@ -16,7 +17,8 @@ class ModelSnapshot:
     annotation_ids: tuple[int, ...]
     n_labeled: int
     n_directions: int
-    accuracy: float | None
+    accuracy: float | None  # on the labelled test set (None without one)
+    evaluation: Evaluation | None = None  # its test evaluation when it was trained here (None: none)
 
     @classmethod
     def untrained(cls, learner) -> ModelSnapshot:

@@ -5,14 +5,16 @@ each new model as an immutable :class:`ModelSnapshot`. A round is three
 steps, each a method a subclass may override (as skorch's ``NeuralNet`` is
 changed through ``get_loss`` or ``train_step``):
 
-- :meth:`Trainer.training_rows`: the rows (X, packed y) for some answers;
+- :meth:`Trainer.training_rows`: the rows (X, packed y) for some answers (directions
+  converted from the data's units to the model's);
 - :meth:`Trainer.fit`: how the learner is brought up to date (modAL ``teach``
   with the new answers when the log only grew, a ``fit`` on all of them after
   an undo or a relabel, a fresh learner every ``full_refit_every`` rounds);
 - :meth:`Trainer.publish`: what happens once a model is ready (the pool is
   ranked for it where the trainer serves requests, see :mod:`nudge.loop.training.ranking`; it
-  becomes the session's model, its held-out accuracy is stored, callbacks
-  hear of it).
+  becomes the session's model, its accuracy on the test labels is stored,
+  callbacks hear of it); without test labels :meth:`Trainer.cross_validate` then
+  measures it on the answers, every few versions.
 
 A trainer sees its session through a :class:`~nudge.loop.training.context.TrainingContext`
 (the data set, the settings, the answer log, a learner factory, where to say
@@ -43,6 +45,7 @@ from nudge.loop.compute.memory import release_freed_memory
 from nudge.loop.errors import StoreError
 from nudge.loop.store.store import Annotation
 from nudge.loop.training.context import TrainingContext
+from nudge.loop.training.evaluation import Evaluation, cross_validated, cross_validation_due
 from nudge.loop.training.ranking import Ranking, rank_pool
 from nudge.loop.training.snapshot import ModelSnapshot
 from nudge.strategies import estimators_of
@@ -141,6 +144,7 @@ class Trainer:
         self._train_lock = threading.Lock()
         self._count_lock = threading.Lock()
         self._ranking_first = False  # a first ranking still to be made in a thread (see _rank_first)
+        self._cross_validated_at = 0  # the answers the last cross-validation saw
 
     def attach(self, context: TrainingContext) -> None:
         """Train for the session ``context`` describes (called once, by the session): an untrained
@@ -149,7 +153,7 @@ class Trainer:
             raise RuntimeError("a trainer serves one session")
         self.context = context
         self.snapshot = ModelSnapshot.untrained(context.new_learner())
-        if context.log.effective():
+        if context.answers():
             self.retrain(full=True)
 
     # ------------------------------------------------------------------ policy
@@ -200,7 +204,7 @@ class Trainer:
 
     def _round(self, full: bool) -> ModelSnapshot:
         context = self.context
-        answers = context.log.effective()
+        answers = context.answers()
         previous = self.snapshot
         self.retrains += 1
         period = context.config.full_refit_every
@@ -217,13 +221,15 @@ class Trainer:
                             f"published: model v{previous.version} stays")
             logger.warning("session %s: %s", context.name, self.problem)
             return previous
+        tested = self.tested(learner, answers)
         snapshot = ModelSnapshot(
             learner, version, tuple(a.id for a in answers), len(answers),
-            sum(len(a.directions) for a in answers),
-            context.evaluate(learner) if answers else None,
+            sum(len(a.directions) for a in answers), None if tested is None else tested.accuracy, tested,
         )
         self.last_train_seconds = seconds
         self.publish(snapshot, seconds)
+        if self.snapshot is snapshot:  # published: measure it without test labels, if there are none
+            self.cross_validate(snapshot, answers)
         return snapshot
 
     def next_version(self, previous: ModelSnapshot) -> int:
@@ -244,7 +250,8 @@ class Trainer:
 
     # ------------------------------------------------------------------- steps
     def training_rows(self, answers: Sequence[Annotation]) -> tuple[np.ndarray, np.ndarray]:
-        """X (N, n) and packed y for the given answers.
+        """X (N, n) and packed y for the given answers, in the model's units (directions are stored
+        in the data's, see :class:`nudge.loop.datasets.scaling.Scaling`).
 
         A direction from a rewrite also yields, when ``augment_rewrites`` is on,
         the rewrite itself (x + k) as an example of the target class with the
@@ -256,10 +263,13 @@ class Trainer:
             x = dataset.X[answer.point_id]
             X_rows.append(x)
             labels.append(answer.label)
-            directions.append(np.array(answer.directions).reshape(-1, dataset.n_features))
+            # stored in the data's units: the model's are the scaled ones
+            model_directions = dataset.scaling.direction_to_model(
+                np.array(answer.directions, dtype=np.float64).reshape(-1, dataset.n_features))
+            directions.append(model_directions)
             targets.append(answer.targets)
             if config.augment_rewrites:
-                for k, target, source in zip(answer.directions, answer.targets, answer.sources):
+                for k, target, source in zip(model_directions, answer.targets, answer.sources):
                     if source == "rewrite":
                         X_rows.append(x + k)
                         labels.append(target)
@@ -269,6 +279,30 @@ class Trainer:
         y = pack_targets(labels, directions, targets=targets, n_features=dataset.n_features,
                          max_directions=config.max_directions)
         return X, y
+
+    def tested(self, learner, answers: Sequence[Annotation]) -> Evaluation | None:
+        """The new ``learner``'s accuracy on the labelled test set (None: no test labels, or no answers)."""
+        if not answers or not self.context.dataset.has_test_labels:
+            return None
+        return Evaluation("test", self.context.evaluate(learner), len(self.context.dataset.test))
+
+    def cross_validate(self, snapshot: ModelSnapshot, answers: Sequence[Annotation]) -> None:
+        """Without test labels, measure the published ``snapshot``'s way of learning by cross-validation
+        on its ``answers``, every few versions (:mod:`nudge.loop.training.evaluation`), and record it as
+        the version's evaluation. Runs after the model is published: nobody waits for it."""
+        context = self.context
+        if context.dataset.has_test_labels or not cross_validation_due(len(answers), self._cross_validated_at):
+            return
+        self._cross_validated_at = len(answers)
+        started = time.perf_counter()
+        measured = cross_validated(answers, context.dataset.X, self.training_rows, context.new_learner,
+                                   context.config.seed)
+        if measured is not None:
+            context.log.add_evaluation(
+                model_version=snapshot.version, n_labeled=snapshot.n_labeled, n_directions=snapshot.n_directions,
+                accuracy=measured.accuracy, train_seconds=time.perf_counter() - started, kind=measured.kind,
+                n_evaluated=measured.n,
+            )
 
     def fit(self, learner, answers: Sequence[Annotation], previous: ModelSnapshot, *, full: bool):
         """Bring ``learner`` (fresh when ``full``, else a warm copy of ``previous``) up to date with ``answers``."""
@@ -306,9 +340,11 @@ class Trainer:
         """Rank the pool for ``snapshot``, make it the session's model, store its evaluation, tell the session."""
         ranking = self.rank(snapshot)
         self.snapshot, self.ranking, self.problem = snapshot, ranking, None
+        measured = snapshot.evaluation
         self.context.log.add_evaluation(
             model_version=snapshot.version, n_labeled=snapshot.n_labeled, n_directions=snapshot.n_directions,
-            accuracy=snapshot.accuracy, train_seconds=train_seconds,
+            accuracy=None if measured is None else measured.accuracy, train_seconds=train_seconds,
+            kind=None if measured is None else measured.kind, n_evaluated=None if measured is None else measured.n,
         )
         self.context.published(snapshot)
 

@@ -12,7 +12,7 @@ function nudgeBase(element, config) {
     maxDirections: $('.max-directions'), arrowList: $('#arrow-list'), towardsList: $('#towards-list'),
     rewriteBox: $('.rewrite'), rewrite: $('#rewrite'), rewriteTarget: $('#rewrite-target'),
     submit: $('#submit-button'), skip: $('#skip-button'), undo: $('#undo-button'), clear: $('#clear-button'),
-    progress: $('#progress-plot'), highlightNote: $('#highlight-note'), feedback: $('#rewrite-feedback'),
+    progress: $('#progress-plot'), progressTitle: $('#progress-title'), highlightNote: $('#highlight-note'), feedback: $('#rewrite-feedback'),
     reading: $('#rewrite-feedback .reading'), warning: $('#rewrite-feedback .warning'),
     diff: $('#rewrite-feedback .diff'),
   };

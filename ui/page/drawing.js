@@ -187,7 +187,7 @@ function nudgeDrawing({ui, classes, C, colour, el, cssColour, rgb}, state, answe
     ui.legend.append(el('span', {}, '○ large: labelled · small: by prediction · numbered: examples'));
   }
 
-  function plotProgress(history) {
+  function plotProgress(history, measured = 'held-out accuracy') {
     const svg = ui.progress, W = 640, H = 220, left = 46, right = 12, top = 10, bottom = 34;
     svg.replaceChildren();
     const make = (tag, attributes, text = null) => {
@@ -209,8 +209,9 @@ function nudgeDrawing({ui, classes, C, colour, el, cssColour, rgb}, state, answe
       make('polyline', {class: 'curve', points: history.map((h) => x(h[0]) + ',' + y(h[1])).join(' ')});
       for (const h of history) make('circle', {class: 'dot', cx: x(h[0]), cy: y(h[1]), r: 2.5});
     } else {
-      make('text', {x: (left + W - right) / 2, y: H / 2, 'text-anchor': 'middle'}, 'no held-out accuracy yet');
+      make('text', {x: (left + W - right) / 2, y: H / 2, 'text-anchor': 'middle'}, `no ${measured} yet`);
     }
+    ui.progressTitle.textContent = `Progress: ${measured} against labels`;
   }
 
   return {box, toPixel, toPlane, prepare, draw, drawLegend, plotProgress};

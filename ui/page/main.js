@@ -13,7 +13,7 @@ const round = nudgeRound(base, state, server, {
   shown: (query, undone) => controls.shown(query, undone),
   resumed: (query) => controls.resumed(query),
   status: (reply) => {
-    if (reply.history) drawing.plotProgress(reply.history);
+    if (reply.history) drawing.plotProgress(reply.history, reply.measured);
     if (reply.model_version !== undefined) textHelp.modelPublished(reply.model_version);
   },
 });

@@ -1,0 +1,153 @@
+"""A team's own unlabelled data, end to end through real ``nudge serve`` processes and the API.
+
+An unlabelled text CSV and an unlabelled numeric CSV with named columns (every pool label unknown:
+nothing in the served session can lean on one): label 20 items through the API, add 50 rows
+(some before the old ones, some after), see the server refuse the changed file (texts), resume it
+with ``--add-rows``, and find all 20 answers on their items, measured by cross-validation (no test labels).
+"""
+
+import csv
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import free_port, nudge_serve, wait_for
+from gradio_client import Client
+
+from nudge.loop.datasets import Scaling, content_hash
+from nudge.loop.store.items import SessionData
+from nudge.loop.store.store import Store
+
+pytestmark = pytest.mark.slow
+
+ANSWERS = 20
+
+
+def write_rows(path, header, rows):
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def refused(db, *arguments) -> str:
+    """The output of a ``nudge serve`` that must refuse to start (exit status 1)."""
+    command = [sys.executable, "-m", "nudge.loop.cli", "serve", "--db", str(db), "--host", "127.0.0.1",
+               "--port", str(free_port()), *arguments]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1, done.stdout + done.stderr
+    return done.stderr
+
+
+def items_by_point(db, session):
+    store = Store(db)
+    try:
+        points = {item.point_id: item.item_id for item in SessionData(store.db, session).items()}
+        return points, store.annotations(session)
+    finally:
+        store.close()
+
+
+REVIEW_WORDS = ["fine", "awful", "great", "dull", "moving", "tedious", "bright", "stale", "warm", "cold"]
+
+
+def review(i: int) -> str:
+    word = REVIEW_WORDS[i % len(REVIEW_WORDS)]
+    return f"Review {i}: a {word} film with {REVIEW_WORDS[(i * 3) % 10]} acting."
+
+
+def test_an_unlabelled_text_csv_grows_and_keeps_every_answer_on_its_item(tmp_path, monkeypatch):
+    monkeypatch.setenv("NUDGE_CACHE_DIR", str(tmp_path / "cache"))
+    data, db = tmp_path / "reviews.csv", tmp_path / "own.db"
+    write_rows(data, ["text"], [[review(i)] for i in range(120)])
+    options = ["--dataset", f"text-csv:{data}", "--classes", "neg,pos", "--session", "own"]
+    given = {}  # item id -> (label, text) as the API showed it
+    with nudge_serve(db, *options, log=tmp_path / "first.log") as server:
+        api = Client(server.url, verbose=False)
+        query = api.predict("ann", api_name="/next")
+        first = query
+        for i in range(ANSWERS):
+            assert query["item_id"] == content_hash(query["text"])  # a text's id is its content's hash
+            label = "pos" if REVIEW_WORDS.index(query["text"].split(" a ")[1].split()[0]) % 2 == 0 else "neg"
+            towards = first["point_id"] if i % 5 == 4 else None
+            given[query["item_id"]] = (label, query["text"])
+            query = api.predict(query["query_id"], label, None, None, towards, None, "ann", api_name="/submit")
+        # no test labels: cross-validated every few versions, after the version is published; the last one
+        # sees at least 15 answers (it runs once 5 answers and a tenth more came since the one before)
+        trained = lambda s: s["n_labeled"] == ANSWERS and (s["evaluation"]["n"] or 0) >= 15  # noqa: E731
+        status = wait_for(api, trained, timeout=240)
+        assert status["accuracy"] is None and status["evaluation"]["kind"] == "cross-validated"
+        assert status["data"] == {"version": 1, "n_items": 120, "removed": 0, "stranded_answers": 0}
+
+    new = [[review(1000 + i)] for i in range(50)]
+    write_rows(data, ["text"], new[:25] + [[review(i)] for i in range(120)] + new[25:])
+    message = refused(db, *options)
+    assert "changed since its last data version: 50 new items" in message and "--add-rows" in message
+    assert len(SessionData(Store(db).db, "own").versions()) == 1  # refused: nothing recorded
+
+    with nudge_serve(db, *options, "--add-rows", log=tmp_path / "again.log") as server:
+        assert "took the new data as version 2: 50 new items; every earlier answer stays on its item" in server.output()
+        api = Client(server.url, verbose=False)
+        status = wait_for(api, lambda s: s["n_labeled"] == ANSWERS, timeout=240)
+        assert status["n_answers"] == ANSWERS and status["data"]["version"] == 2 and status["data"]["n_items"] == 170
+        query = api.predict("bob", api_name="/next")
+        api.predict(query["query_id"], "neg", None, None, None, None, "bob", api_name="/submit")
+    points, answers = items_by_point(db, "own")
+    assert len(answers) == ANSWERS + 1 and len(points) == 170
+    for answer in answers[:ANSWERS]:  # every answer on the item it was given to
+        label, text = given[points[answer.point_id]]
+        assert ["neg", "pos"][answer.label] == label and points[answer.point_id] == content_hash(text)
+    moved = [a for a in answers if a.towards]
+    assert len(moved) == ANSWERS // 5 and all(a.towards == [first["item_id"]] for a in moved)
+
+
+def test_an_unlabelled_numeric_csv_with_named_columns_grows_and_keeps_its_scaling(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = [[f"sku{i}", round(float(rng.normal(170, 10)), 1), round(float(rng.normal(70000, 15000)), 0),
+             round(float(rng.normal(0.5, 0.1)), 3)] for i in range(150)]
+    data, db = tmp_path / "items.csv", tmp_path / "own.db"
+    header = ["sku", "height_cm", "price", "ratio"]
+    write_rows(data, header, rows)
+    options = ["--dataset", f"csv:{data}", "--id-column", "sku", "--classes", "cheap,dear", "--session", "shop",
+               "--set", "max_epochs=20"]
+    given = {}
+    with nudge_serve(db, *options, log=tmp_path / "first.log") as server:
+        api = Client(server.url, verbose=False)
+        query = api.predict("ann", api_name="/next")
+        assert query["feature_names"] == ["height_cm", "price", "ratio"]
+        clicked = None
+        for i in range(ANSWERS):
+            sku = query["item_id"]
+            assert query["raw"] == pytest.approx(rows[int(sku[3:])][1:])  # the item in the file's own units
+            label = "dear" if query["raw"][1] > 70000 else "cheap"
+            given[sku] = label
+            vector = [0.0, -5000.0 if label == "dear" else 5000.0, 0.0] if i % 4 == 1 else None
+            plane = [0.5, 0.25] if i % 4 == 2 else None
+            if plane is not None:
+                clicked = (sku, np.array(query["projection"]["u1"]), np.array(query["projection"]["u2"]))
+            query = api.predict(query["query_id"], label, vector, plane, None, None, "ann", api_name="/submit")
+        wait_for(api, lambda s: s["n_labeled"] == ANSWERS, timeout=240)
+    store = Store(db)
+    scaling = Scaling.from_dict(SessionData(store.db, "shop").scaling())
+    store.close()
+    pool = np.array([row[1:] for row in rows])
+    np.testing.assert_allclose(scaling.mean, pool.mean(axis=0))  # standardised on the pool
+    np.testing.assert_allclose(scaling.scale, pool.std(axis=0))
+
+    new = [[f"new{i}", 160.0 + i, 50000.0 + 1000 * i, 0.4] for i in range(50)]
+    write_rows(data, header, new[:10] + rows[::-1] + new[10:])  # new rows before and after, the old ones reversed
+    with nudge_serve(db, *options, "--add-rows", log=tmp_path / "again.log") as server:
+        api = Client(server.url, verbose=False)
+        status = wait_for(api, lambda s: s["n_labeled"] == ANSWERS, timeout=240)
+        assert status["data"] == {"version": 2, "n_items": 200, "removed": 0, "stranded_answers": 0}
+    store = Store(db)
+    points = {item.point_id: item.item_id for item in SessionData(store.db, "shop").items()}
+    answers = store.annotations("shop")
+    assert Scaling.from_dict(SessionData(store.db, "shop").scaling()) == scaling  # kept, not refitted on new rows
+    store.close()
+    assert {points[a.point_id]: ["cheap", "dear"][a.label] for a in answers} == given
+    vectors = [a for a in answers if a.sources == ["api"]]
+    assert len(vectors) == ANSWERS // 4 and all(abs(a.directions[0][1]) == 5000.0 for a in vectors)  # data units
+    (arrow,) = [a for a in answers if points[a.point_id] == clicked[0]]
+    np.testing.assert_allclose(arrow.directions[0], scaling.direction_to_data(0.5 * clicked[1] + 0.25 * clicked[2]))
