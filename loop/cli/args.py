@@ -70,10 +70,14 @@ def _parse_value(value: str):
 
 
 def add_dataset_arguments(parser: argparse.ArgumentParser, default: str | None = "moons") -> None:
+    from nudge.estimators.encoder_registry import DEFAULT_TEXT_ENCODER, TEXT_ENCODERS
     from nudge.loop.datasets import DATASETS
 
     parser.add_argument("--dataset", default=default,
                         help=f"data set: {', '.join(DATASETS)} (default {default or 'moons'})")
+    parser.add_argument("--encoder", choices=tuple(TEXT_ENCODERS),
+                        help=f"text encoder of a text data set (default {DEFAULT_TEXT_ENCODER}; "
+                        "bench/README.md compares them)")
     parser.add_argument("--data-dir", help="folder holding the cad-imdb files (*_paired.tsv)")
     parser.add_argument("--n-samples", type=int, help="size of a synthetic 2D data set")
     parser.add_argument("--noise", type=float, help="noise of a synthetic 2D data set")
@@ -103,7 +107,7 @@ def add_stop_argument(parser: argparse.ArgumentParser, effect: str) -> None:
 
 def dataset_options(args: argparse.Namespace) -> dict:
     options = {"data_dir": args.data_dir, "n_samples": args.n_samples, "noise": args.noise,
-               "n_classes": args.n_classes}
+               "n_classes": args.n_classes, "encoder": args.encoder}
     return {key: value for key, value in options.items() if value is not None}
 
 

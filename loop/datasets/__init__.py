@@ -14,8 +14,9 @@
 
 Generated and CSV sets are split at random (seeded) into a pool (the points
 that may be queried) and a test part (``test_fraction``, default 0.2),
-stratified by class when every class allows it. Texts are embedded with a
-:class:`nudge.estimators.encoders.SentenceEncoder` unless another encoder is given.
+stratified by class when every class allows it. Texts are embedded by the
+default text encoder (:mod:`nudge.estimators.encoder_registry`) unless another, or
+another's name (``encoder="mpnet"``), is given.
 New kinds register a loader with :func:`register_dataset`.
 """
 

@@ -34,7 +34,9 @@ class LoadOptions:
     test_fraction : share of points held out for testing (generated and CSV
         sets; CAD has its own splits). Default 0.2.
     data_dir : the folder of a kind's files (``cad-imdb``).
-    encoder : embeds texts (text kinds). Default: the shipped sentence model.
+    encoder : embeds texts (text kinds): an encoder, or the name of a registered one
+        (``nudge.estimators.encoder_registry``, e.g. ``"mpnet"``). Default: the default text encoder.
+        A name given for a kind without texts is refused.
     limit : keep only ``limit`` rows (``text-csv``) or pairs per split
         (``cad-imdb``), evenly spread through the file, for quick runs.
     data_root : when given, every path must resolve inside this folder.
@@ -46,7 +48,7 @@ class LoadOptions:
     seed: int = 0
     test_fraction: float = 0.2
     data_dir: str | Path | None = None
-    encoder: TextEncoder | None = None
+    encoder: TextEncoder | str | None = None
     limit: int | None = None
     data_root: str | Path | None = None
 
@@ -128,4 +130,8 @@ def load_dataset(spec: str, **options) -> Dataset:
         raise ValueError(f"{name} needs a path to a file: {name}:PATH, e.g. {name}:my_data.csv")
     if not kind.takes_path and has_path:
         raise ValueError(f"the data set {name} takes no path (write just {name!r})")
-    return kind.load(argument.strip() if kind.takes_path else None, load_options)
+    dataset = kind.load(argument.strip() if kind.takes_path else None, load_options)
+    if isinstance(load_options.encoder, str) and dataset.texts is None:
+        raise ValueError(f"the data set {name} has no texts: a text encoder ({load_options.encoder!r}) "
+                         "applies to text data sets only")
+    return dataset
