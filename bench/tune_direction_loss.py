@@ -106,7 +106,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--networks", default=",".join(NETWORKS), help=f"among {list(NETWORKS)}")
     parser.add_argument("--encoder", choices=tuple(TEXT_ENCODERS), default=DEFAULT_TEXT_ENCODER)
-    parser.add_argument("--only", help="comma-separated objectives (default: all)")
+    parser.add_argument("--only", help="objectives separated by semicolons (default: all)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     seeds = range(3 if args.quick else args.seeds)
@@ -117,7 +117,7 @@ def main() -> None:
     print(f"{'network':10} {'objective':38}" + "".join(f"{b:>12}" for b in budgets))
     for network in args.networks.split(","):
         for name, (settings, augment) in CANDIDATES.items():
-            if args.only and name not in args.only.split(","):
+            if args.only and name not in args.only.split(";"):
                 continue
             settings = {**settings, "module__hidden": NETWORKS[network]}
             scores = evaluate(data, settings, augment, seeds, budgets, args.split)
