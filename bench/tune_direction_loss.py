@@ -48,8 +48,8 @@ CANDIDATES: dict[str, tuple[dict, bool]] = {
     "cosine + aug": ({}, True),
     "ce, standardised": ({"criterion": "ce", "standardise": True}, False),
     "ce + aug, standardised": ({"criterion": "ce", "standardise": True}, True),
-    "cosine, standardised (text default)": ({"standardise": True}, False),
-    "cosine + aug, standardised (text default)": ({"standardise": True}, True),
+    "cosine, standardised (default)": ({"standardise": True}, False),
+    "cosine + aug, standardised (default)": ({"standardise": True}, True),
     "logistic regression C=100": ({"logistic": True}, False),
     "logistic regression C=100 + aug": ({"logistic": True}, True),
 }
