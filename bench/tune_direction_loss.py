@@ -10,7 +10,11 @@ for the record; never tune on it.
 
 Directions are the human ones: E(revision) - E(original); "+aug" also adds
 each revision as a labelled example of the other class (Kaushik et al.), with
-the direction back to its original.
+the direction back to its original. "standardised": the network reads the
+features standardised by the pool's mean and standard deviation
+(``nudge.loop.config.factory.pool_statistics``). Logistic regression (scikit-learn, C = 100,
+the best of 1, 10, 100, 1000 on dev) is the reference a linear network should
+reach. ``--encoder`` picks the text encoder (default: nudge's default).
 """
 
 from __future__ import annotations
@@ -21,8 +25,11 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from sklearn.linear_model import LogisticRegression
 
 from nudge.estimators import DirectionClassifier, pack_targets
+from nudge.estimators.encoder_registry import DEFAULT_TEXT_ENCODER, TEXT_ENCODERS
+from nudge.loop.config.factory import pool_statistics
 from nudge.loop.datasets import Dataset, load_dataset
 
 PAPER_FORM = {"criterion__hinge": "softplus", "criterion__derivative": "probability", "criterion__margin": 0.0}
@@ -34,10 +41,16 @@ CANDIDATES: dict[str, tuple[dict, bool]] = {
     "paper form, tanh hinge": ({**PAPER_FORM, "criterion__hinge": "tanh"}, False),
     "logit derivative, softplus": ({**PAPER_FORM, "criterion__derivative": "logit"}, False),
     "cosine, margin 0.5": ({"criterion__margin": 0.5}, False),
-    "cosine, margin 1 (default)": ({}, False),
+    "cosine, margin 1": ({}, False),
     "cosine, margin 1, alpha 0.25": ({"criterion__alpha": 0.25}, False),
     "gradient supervision": ({"criterion": "gradient-supervision"}, False),
     "cosine + aug": ({}, True),
+    "ce, standardised": ({"criterion": "ce", "standardise": True}, False),
+    "ce + aug, standardised": ({"criterion": "ce", "standardise": True}, True),
+    "cosine, standardised (default)": ({"standardise": True}, False),
+    "cosine + aug, standardised (default)": ({"standardise": True}, True),
+    "logistic regression C=100": ({"logistic": True}, False),
+    "logistic regression C=100 + aug": ({"logistic": True}, True),
 }
 NETWORKS = {"mlp 64-64": (64, 64), "mlp 64": (64,), "linear": ()}
 
@@ -67,13 +80,20 @@ def evaluate(data: Dataset, settings: dict, augment: bool, seeds: Sequence[int],
              budgets: Sequence[int], split: str) -> dict[int, list[float]]:
     """Accuracy on ``split`` per budget, one value per seed."""
     evaluation = data.dev if split == "dev" else data.test
-    directions = settings.get("criterion", "direction") != "ce"
+    settings = dict(settings)
+    logistic = settings.pop("logistic", False)
+    if settings.pop("standardise", False):
+        settings["module__center"], settings["module__scale"] = pool_statistics(data)
+    directions = settings.get("criterion", "direction") != "ce" and not logistic
     scores: dict[int, list[float]] = {budget: [] for budget in budgets}
     for seed in seeds:
         order = np.random.default_rng(seed).permutation(data.pool)
         for budget in budgets:
             X, y = training_set(data, order[:budget], directions=directions, augment=augment)
-            model = DirectionClassifier(classes=[0, 1], random_state=seed, **settings).fit(X, y)
+            if logistic:
+                model = LogisticRegression(C=100, max_iter=2000).fit(X, y)
+            else:
+                model = DirectionClassifier(classes=[0, 1], random_state=seed, **settings).fit(X, y)
             scores[budget].append(float(np.mean(model.predict(data.X[evaluation]) == data.y[evaluation])))
     return scores
 
@@ -84,16 +104,20 @@ def main() -> None:
     parser.add_argument("--split", choices=("dev", "test"), default="dev")
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--networks", default=",".join(NETWORKS), help=f"among {list(NETWORKS)}")
+    parser.add_argument("--encoder", choices=tuple(TEXT_ENCODERS), default=DEFAULT_TEXT_ENCODER)
+    parser.add_argument("--only", help="objectives separated by semicolons (default: all)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     seeds = range(3 if args.quick else args.seeds)
     budgets = (10, 100) if args.quick else (10, 20, 50, 100, 200)
-    data = load_dataset("cad-imdb")
-    print(f"CAD IMDb: {len(data.pool)} training originals, {len(data.dev)} dev, {len(data.test)} test; "
+    data = load_dataset("cad-imdb", encoder=args.encoder)
+    print(f"CAD IMDb, {args.encoder}: {len(data.pool)} training originals, {len(data.dev)} dev, {len(data.test)} test; "
           f"accuracy on the {args.split} split, mean ± sd over {len(seeds)} seeds")
     print(f"{'network':10} {'objective':38}" + "".join(f"{b:>12}" for b in budgets))
     for network in args.networks.split(","):
         for name, (settings, augment) in CANDIDATES.items():
+            if args.only and name not in args.only.split(";"):
+                continue
             settings = {**settings, "module__hidden": NETWORKS[network]}
             scores = evaluate(data, settings, augment, seeds, budgets, args.split)
             cells = "".join(

@@ -136,6 +136,8 @@ class SentenceAttributor:
             raise ValueError(f"{token!r} is not a token of the sentence model's vocabulary")
         self.baseline_id = tokenizer.convert_tokens_to_ids(token)
         self.token_embeddings = model[0].auto_model.get_input_embeddings()
+        prompt = getattr(model, "default_prompt_name", None)
+        self.prefix = model.prompts.get(prompt, "") if prompt else ""  # e5 reads "query: " + text
 
     @property
     def description(self) -> str:
@@ -149,17 +151,24 @@ class SentenceAttributor:
         return int(self.model.max_seq_length)
 
     def word_pieces(self, text: str) -> WordPieces:
-        """The model's own tokenisation of ``text`` and each piece's character span."""
-        features = self.model.preprocess([text])
+        """The model's own tokenisation of ``text`` (after the model's prefix, if it has one) and
+        each piece's character span in ``text``; the prefix's pieces count as special."""
+        read = self.prefix + text
+        features = self.model.preprocess([read])
         encoded = self.model.tokenizer(
-            text, truncation=True, max_length=self.max_pieces,
+            read, truncation=True, max_length=self.max_pieces,
             return_offsets_mapping=True, return_special_tokens_mask=True,
         )
         if encoded["input_ids"] != features["input_ids"][0].tolist():
             raise ValueError("the sentence model's preprocessing does not match its tokenizer's; "
                              "cannot map word pieces back to characters")
-        return WordPieces(features, np.asarray(encoded["offset_mapping"], dtype=np.int64).reshape(-1, 2),
-                          np.asarray(encoded["special_tokens_mask"], dtype=bool))
+        offsets = np.asarray(encoded["offset_mapping"], dtype=np.int64).reshape(-1, 2)
+        for piece in range(len(offsets)):  # a SentencePiece piece's span starts at the space before it
+            while offsets[piece, 0] < offsets[piece, 1] and read[offsets[piece, 0]].isspace():
+                offsets[piece, 0] += 1
+        special = np.asarray(encoded["special_tokens_mask"], dtype=bool) | (offsets[:, 1] <= len(self.prefix))
+        offsets = np.where(special[:, None], 0, np.clip(offsets - len(self.prefix), 0, None))
+        return WordPieces(features, offsets, special)
 
     def embed(self, inputs_embeds: Tensor, features: dict[str, Any]) -> Tensor:
         """(S, T, h) word-piece embeddings -> (S, d) sentence embeddings, through the model's modules."""
@@ -167,7 +176,7 @@ class SentenceAttributor:
         batch = {key: value.expand(steps, -1) if isinstance(value, Tensor) else value
                  for key, value in features.items() if key != "input_ids"}
         batch["inputs_embeds"] = inputs_embeds
-        return self.model(batch)["sentence_embedding"]
+        return self.model(batch)["sentence_embedding"].float()  # a bfloat16 model's too
 
     def path(self, pieces: WordPieces) -> tuple[Tensor, Tensor, Callable[[Tensor], Tensor]]:
         """What is attributed: (inputs (1, T, h), baseline (1, T, h), the map from a batch of such
@@ -260,7 +269,7 @@ class HiddenStateAttributor(SentenceAttributor):
                 "sentence_embedding"]
 
         with torch.no_grad():
-            hidden = transformer(dict(pieces.features))["token_embeddings"]
+            hidden = transformer(dict(pieces.features))["token_embeddings"].float()
             length = pooled(hidden).norm(dim=-1, keepdim=True)
         return hidden, torch.zeros_like(hidden), lambda batch: pooled(batch) / length
 

@@ -149,8 +149,15 @@ def _export_quantised(source: Path, folder: Path) -> None:
         )
 
 
+def default_prompt(folder: Path) -> str:
+    """The text a sentence-transformers folder puts before every text (its default prompt; e5's "query: ")."""
+    path = folder / "config_sentence_transformers.json"
+    settings = json.loads(path.read_text()) if path.is_file() else {}
+    return settings.get("prompts", {}).get(settings.get("default_prompt_name") or "", "")
+
+
 class OnnxSentenceModel:
-    """An exported folder run by ONNX Runtime: tokenise, transformer, mean pooling, L2 norm.
+    """An exported folder run by ONNX Runtime: the default prompt, tokenise, transformer, mean pooling, L2 norm.
 
     ``encode`` has the signature of ``SentenceTransformer.encode`` that
     :class:`~nudge.estimators.encoders.SentenceEncoder` calls.
@@ -169,6 +176,7 @@ class OnnxSentenceModel:
         self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
         settings = json.loads((folder / "sentence_bert_config.json").read_text())
         self.max_length = int(settings.get("max_seq_length", 256))
+        self.prefix = default_prompt(folder)
         self.dimension = int(json.loads((folder / "config.json").read_text())["hidden_size"])
 
     def get_embedding_dimension(self) -> int:
@@ -181,7 +189,7 @@ class OnnxSentenceModel:
         return np.concatenate(parts) if parts else np.zeros((0, self.dimension), np.float32)
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
-        tokens = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
+        tokens = self.tokenizer([self.prefix + text for text in texts], padding=True, truncation=True, max_length=self.max_length,
                                 return_tensors="np")
         feed = {name: tokens[name].astype(np.int64) for name in INPUTS}
         hidden = self.session.run(None, feed)[0]  # (B, T, d)
@@ -208,8 +216,8 @@ class OnnxSentenceEncoder(SentenceEncoder):
 
     def __init__(self, model: str | Path | None = None, cache_dir: str | Path | None = None,
                  batch_size: int = 32, show_progress: bool | None = None,
-                 threads: int | None = None, models_dir: str | Path | None = None) -> None:
-        super().__init__(model, cache_dir, batch_size, show_progress)
+                 threads: int | None = None, models_dir: str | Path | None = None, name: str | None = None) -> None:
+        super().__init__(model, cache_dir, batch_size, show_progress, name=name)
         self.threads = threads
         self.models_dir = models_dir
 

@@ -320,3 +320,24 @@ def test_an_initialized_network_is_not_fitted():
         check_is_fitted(net)  # scikit-learn's test, through skorch's __sklearn_is_fitted__
     with pytest.raises(NotFittedError):
         net.predict(X_MOONS)
+
+
+def test_a_standardised_mlp_reads_x_scaled_and_keeps_gradients_in_x_units():
+    """(X - center) / scale enters the first layer: the logit of a linear model is w . (x - c) / s + b,
+    so its gradient with respect to x is w / s, in the units of x."""
+    from nudge.estimators import MLP
+
+    module = MLP(2, n_classes=1, hidden=(), center=[1.0, -2.0], scale=[2.0, 0.5])
+    with torch.no_grad():
+        module.layers[0].weight.copy_(torch.tensor([[3.0, 1.0]]))
+        module.layers[0].bias.zero_()
+    x = torch.tensor([[5.0, -1.0]], requires_grad=True)
+    logit = module(x)[0, 0]
+    assert logit.item() == pytest.approx(3.0 * (5 - 1) / 2 + 1.0 * (-1 + 2) / 0.5)  # 6 + 2
+    (gradient,) = torch.autograd.grad(logit, x)
+    assert gradient.tolist() == [[1.5, 2.0]]
+    assert set(module.state_dict()) >= {"center", "scale"}  # saved and loaded with the weights
+    with pytest.raises(ValueError, match="scale must be positive"):
+        MLP(2, center=[0, 0], scale=[1.0, 0.0])
+    with pytest.raises(ValueError, match="center and scale need 2 values, got shape \\(3,\\)"):
+        MLP(2, center=[0, 0, 0])

@@ -72,7 +72,7 @@ def test_nudge_embed_on_the_cluster(cluster, tmp_path, monkeypatch, capsys):
     path = tmp_path / "texts.csv"
     path.write_text("text,label\n" + "".join(f'"{t}",{i % 2}\n' for i, t in enumerate(TEXTS[:8])))
     monkeypatch.setenv("NUDGE_CACHE_DIR", str(tmp_path / "cache"))
-    arguments = ["--engine", "dask", "--address", cluster, "--backend", "torch"]
+    arguments = ["--encoder", "minilm", "--engine", "dask", "--address", cluster, "--backend", "torch"]
     assert main(["embed", "--dataset", f"text-csv:{path}", *arguments]) == 0
     output = capsys.readouterr().out
     assert "dask engine (1 worker(s))" in output and "8 embedded in" in output

@@ -226,7 +226,8 @@ def review_file(tmp_path):
 def test_nudge_embed_resumes_after_ctrl_c_and_after_kill_9(tmp_path, review_file):
     cache = tmp_path / "cache"
     env = {**os.environ, "NUDGE_CACHE_DIR": str(cache), "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    arguments = ("embed", "--dataset", f"text-csv:{review_file}", "--chunk-size", "8", "--backend", "torch")
+    arguments = ("embed", "--dataset", f"text-csv:{review_file}", "--encoder", "minilm", "--chunk-size", "8",
+                 "--backend", "torch")
 
     interrupted = nudge(*arguments, env=env)
     wait_for_cached(cache, 8, interrupted)

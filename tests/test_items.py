@@ -186,10 +186,10 @@ def test_a_file_session_from_before_items_resumes_only_on_the_file_it_was_made_o
     """Such a session recorded its file's SHA-256, and its answers name rows: on that file its items are
     recorded (and it may grow after that); on another file it is refused, saying why."""
     from sqlalchemy import delete
+    from test_files import HashEncoder
 
     from nudge.loop.datasets.reading import file_digest
     from nudge.loop.store.schema import data_versions, items
-    from test_files import HashEncoder
 
     path = tmp_path / "texts.csv"
     path.write_text("text,label\n" + "".join(f"text {i},{'ab'[i % 2]}\n" for i in range(8)))

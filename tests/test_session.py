@@ -7,7 +7,7 @@ import pytest
 from conftest import SMALL_NET
 
 from nudge.loop.config.settings import SessionConfig
-from nudge.loop.datasets import load_dataset
+from nudge.loop.datasets import Dataset, load_dataset
 from nudge.loop.errors import SessionError
 from nudge.loop.session.session import Session
 from nudge.loop.store.store import Store
@@ -189,3 +189,23 @@ def test_round_requests_merge_until_taken_and_closing_wakes_the_taker():
     requests.close()  # wakes a taker waiting with no timeout
     taker.join(timeout=10)
     assert not taker.is_alive() and taken == [False] and requests.closed
+
+
+def test_on_texts_the_direction_objectives_read_pool_standardised_features_and_labels_only_does_not():
+    from nudge.loop.config.factory import new_estimator, pool_statistics
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(3.0, [0.5, 2.0, 1.0], size=(40, 3)).astype(np.float32)
+    X[:, 2] = 7.0  # a constant feature keeps scale 1
+    texts = Dataset("texts", X, np.arange(40) % 2, ["a", "b"], np.arange(30), np.arange(30, 40),
+                    texts=[f"text {i}" for i in range(40)])
+    center, scale = pool_statistics(texts)
+    np.testing.assert_allclose(center, X[:30].mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(scale[:2], X[:30, :2].std(axis=0), rtol=1e-5)
+    assert scale[2] == 1.0
+    for loss in ("direction", "gradient-supervision"):
+        params = new_estimator(SessionConfig(dataset="texts", loss=loss), texts).get_params()
+        assert params["module__hidden"] == () and params["module__center"] is not None
+    assert "module__center" not in new_estimator(SessionConfig(dataset="texts", loss="ce"), texts).get_params()
+    points = Dataset("points", X, np.arange(40) % 2, ["a", "b"], np.arange(30), np.arange(30, 40))
+    assert "module__center" not in new_estimator(SessionConfig(dataset="points"), points).get_params()

@@ -15,8 +15,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import BAD_WORDS, GOOD_WORDS, SMALL_NET, opposite
-from page_driver import (BROWSER_TESTS, answers, browser, context, next_point, no_error_badges,  # noqa: F401
-                         open_page, pixel, reading_shown, shown_point, shown_query, type_rewrite, unfocus)
+from page_driver import (  # noqa: F401
+    BROWSER_TESTS,
+    answers,
+    browser,
+    context,
+    next_point,
+    no_error_badges,
+    open_page,
+    pixel,
+    reading_shown,
+    shown_point,
+    shown_query,
+    type_rewrite,
+    unfocus,
+)
 
 from nudge.loop.config.settings import SessionConfig
 from nudge.loop.session.session import Session

@@ -7,8 +7,21 @@ import logging
 import time
 
 import pytest
-from page_driver import (BROWSER_TESTS, answers, browser, context, next_point, open_page, pixel,  # noqa: F401
-                         points_shown, reading_shown, shown_point, shown_query, unfocus, watch_points)
+from page_driver import (  # noqa: F401
+    BROWSER_TESTS,
+    answers,
+    browser,
+    context,
+    next_point,
+    open_page,
+    pixel,
+    points_shown,
+    reading_shown,
+    shown_point,
+    shown_query,
+    unfocus,
+    watch_points,
+)
 from test_ui_browser import blobs, csv_session
 from test_ui_rules import rewrite_edits, text_with_breaks_session
 

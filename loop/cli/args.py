@@ -80,10 +80,14 @@ def image_shape(text: str) -> tuple[int, int]:
 
 def add_dataset_arguments(parser: argparse.ArgumentParser, default: str | None = "moons") -> None:
     """The data set and how its file is read (every command that opens data: serve, train, simulate, embed)."""
+    from nudge.estimators.encoder_registry import DEFAULT_TEXT_ENCODER, TEXT_ENCODERS
     from nudge.loop.datasets import DATASETS
 
     parser.add_argument("--dataset", default=default,
                         help=f"data set: {', '.join(DATASETS)} (default {default or 'moons'})")
+    parser.add_argument("--encoder", choices=tuple(TEXT_ENCODERS),
+                        help=f"text encoder of a text data set (default {DEFAULT_TEXT_ENCODER}; "
+                        "bench/README.md compares them)")
     parser.add_argument("--data-dir", help="folder holding the cad-imdb files (*_paired.tsv)")
     parser.add_argument("--n-samples", type=int, help="size of a synthetic 2D data set")
     parser.add_argument("--noise", type=float, help="noise of a synthetic 2D data set")
@@ -135,7 +139,8 @@ def add_stop_argument(parser: argparse.ArgumentParser, effect: str) -> None:
 
 
 DATASET_OPTIONS = ("data_dir", "n_samples", "noise", "n_classes", "label_column", "id_column", "text_column", "classes",
-                   "test_file", "test_fraction", "ignore_columns", "image_shape", "image_column", "image_size", "limit")
+                   "test_file", "test_fraction", "ignore_columns", "image_shape", "image_column", "image_size", "limit",
+                   "encoder")
 
 
 def dataset_options(args: argparse.Namespace) -> dict:

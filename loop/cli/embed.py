@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from nudge.estimators.backends import DEFAULT_BACKEND, ENCODER_BACKENDS, make_encoder
+from nudge.estimators.backends import DEFAULT_BACKEND, ENCODER_BACKENDS
+from nudge.estimators.encoder_registry import make_text_encoder
 from nudge.loop.cli.args import add_dataset_arguments, add_engine_arguments, dataset_options
 from nudge.loop.compute.embedding import CHUNK_SIZE, EmbeddingJob, run_with_bar
 from nudge.loop.compute.engines import make_engine
@@ -24,7 +25,7 @@ def add_embed(subparsers) -> None:
     )
     add_dataset_arguments(parser, default="cad-imdb")
     parser.add_argument("--backend", choices=tuple(ENCODER_BACKENDS), default=DEFAULT_BACKEND,
-                        help=f"sentence encoder (default {DEFAULT_BACKEND})")
+                        help=f"how the text encoder runs (default {DEFAULT_BACKEND})")
     add_engine_arguments(parser, "where to embed: this process, or a Dask cluster")
     parser.add_argument("--chunk-size", type=int, default=CHUNK_SIZE, help=f"texts per chunk (default {CHUNK_SIZE})")
     parser.add_argument("--threads", type=int, default=1, help="encoder threads here and on each worker (default 1)")
@@ -40,16 +41,18 @@ def run_embed(args: argparse.Namespace) -> int:
     kind, _, path = args.dataset.partition(":")
     if kind == "text-csv" and path.strip():
         check_text_file(path)
-    name, texts = texts_to_embed(args.dataset, **dataset_options(args))
+    options = dataset_options(args)
+    name, texts = texts_to_embed(args.dataset, **options)
     if not texts:
         raise ValueError(f"{name} has no texts to embed (only text data sets do)")
-    encoder = make_encoder(args.backend, threads=args.threads)
+    encoder = make_text_encoder(options.get("encoder"), backend=args.backend, threads=args.threads)
     engine = make_engine(args.engine, args.address)
     try:
         started = time.perf_counter()
         job = EmbeddingJob(texts, encoder, engine=engine, chunk_size=args.chunk_size,
                            worker_threads=args.threads)
-        print(f"{name}: {len(set(texts)):,} distinct texts; {args.backend} encoder, "
+        print(f"{name}: {len(set(texts)):,} distinct texts; encoder {encoder.name} ({args.backend}"
+              f"{', ' + encoder.dtype if args.backend == DEFAULT_BACKEND else ''}), "
               f"{engine.name} engine ({engine.workers()} worker(s))", flush=True)
         progress = run_with_bar(job)
     finally:

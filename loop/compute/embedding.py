@@ -29,7 +29,8 @@ from typing import Literal
 import numpy as np
 from tqdm.auto import tqdm
 
-from nudge.estimators.backends import make_encoder
+from nudge.estimators.backends import DEFAULT_BACKEND, make_encoder
+from nudge.estimators.encoder_registry import make_text_encoder
 from nudge.estimators.encoders import SentenceEncoder, TextEncoder
 from nudge.loop.compute.engine import Engine, Held, LocalEngine
 from nudge.loop.compute.matrix import embedding_matrix, matrix_path
@@ -75,9 +76,10 @@ class EmbeddingProgress:
 class EncoderSpec:
     """How a worker builds the client's encoder (picklable; a :class:`~nudge.loop.compute.engine.Held` builder).
 
-    ``model`` None means the shipped model, found on the worker itself;
-    ``identity`` is the client's model identity: a worker whose files differ
-    refuses to embed, so vectors of two models never meet in one cache.
+    ``name``, a registered model (:mod:`nudge.estimators.encoder_registry`), is found or built on the
+    worker itself, as is the shipped model when ``model`` is None; ``identity`` is the client's
+    model identity: a worker whose files differ refuses to embed, so vectors of two models never
+    meet in one cache.
     """
 
     backend: str
@@ -85,17 +87,25 @@ class EncoderSpec:
     batch_size: int
     threads: int
     identity: str
+    name: str | None = None
+    dtype: str = "float32"
 
     @classmethod
     def of(cls, encoder: SentenceEncoder, threads: int = 1) -> EncoderSpec:
         model = None if encoder.model is None else str(encoder.model_path)
-        return cls(encoder.backend, model, encoder.batch_size, threads, encoder.model_id)
+        return cls(encoder.backend, model, encoder.batch_size, threads, encoder.model_id, encoder.name, encoder.dtype)
 
     def __call__(self) -> SentenceEncoder:
         import torch
 
         torch.set_num_threads(self.threads)
-        encoder = make_encoder(self.backend, model=self.model, batch_size=self.batch_size, threads=self.threads)
+        options = {"batch_size": self.batch_size, "threads": self.threads}
+        if self.backend == DEFAULT_BACKEND:
+            options["dtype"] = self.dtype
+        if self.name is not None:
+            encoder = make_text_encoder(self.name, backend=self.backend, **options)
+        else:
+            encoder = make_encoder(self.backend, model=self.model, **options)
         if encoder.model_id != self.identity:
             raise ValueError(
                 f"worker {socket.gethostname()}: its {self.backend} model differs from the client's "

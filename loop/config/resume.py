@@ -17,6 +17,7 @@ from typing import Any
 from nudge.loop.config.settings import SessionConfig
 from nudge.loop.errors import SessionError
 
+LEGACY_TEXT_ENCODER = "minilm"  # what embedded every text session made before encoders were a choice
 PINNED = ("dataset", "dataset_options", "scaling", "loss", "estimator", "seed", "max_directions", "augment_rewrites")
 ADJUSTABLE = ("strategy", "retrain_every", "full_refit_every", "warm_epochs", "lease_seconds", "stop")
 
@@ -55,6 +56,23 @@ def check_same_data(session_id: str, stored: dict | None, current: dict) -> None
         )
 
 
+def record_text_encoder(config: SessionConfig, dataset) -> SessionConfig:
+    """``config`` with the registered name of the encoder that embedded ``dataset`` among its data set
+    options when none is there, so the session keeps its encoder when nudge's default changes."""
+    name = getattr(dataset.encoder, "name", None)
+    if dataset.texts is None or name is None or "encoder" in config.dataset_options:
+        return config
+    return replace(config, dataset_options={**config.dataset_options, "encoder": name})
+
+
+def with_text_encoder(config: SessionConfig, fingerprint: dict | None) -> SessionConfig:
+    """A stored session's settings with its text encoder: a text session made before encoders were
+    recorded (its fingerprint names an encoder, its options none) was embedded by minilm."""
+    if not fingerprint or "encoder" not in fingerprint or "encoder" in config.dataset_options:
+        return config
+    return replace(config, dataset_options={**config.dataset_options, "encoder": LEGACY_TEXT_ENCODER})
+
+
 def resumed_settings(session_id: str, stored: SessionConfig, requested: dict[str, Any]) -> tuple[SessionConfig, list[str]]:
     """The stored settings with the ``requested`` ones (those the person gave explicitly) applied.
 
@@ -64,6 +82,8 @@ def resumed_settings(session_id: str, stored: SessionConfig, requested: dict[str
     refused, applied, changes = [], [], {}
     for name, value in requested.items():
         before = getattr(stored, name)
+        if name == "dataset_options":  # the options given are compared, those left out keep their stored values
+            value = {**before, **value}
         if _same(before, value):
             continue
         if name in PINNED:

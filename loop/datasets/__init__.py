@@ -20,8 +20,9 @@ without labels (:data:`UNKNOWN`): their test set is a labelled file of its own
 or a share of the labelled rows (:mod:`nudge.loop.datasets.labels`). Every
 item has an id and a digest; :mod:`nudge.loop.datasets.items` lays a grown or
 edited file out in a session's point ids, :mod:`nudge.loop.datasets.scaling`
-turns the data's units into the model's. Texts are embedded with a
-:class:`nudge.estimators.encoders.SentenceEncoder` unless another encoder is given.
+turns the data's units into the model's. Texts are embedded by the
+default text encoder (:mod:`nudge.estimators.encoder_registry`) unless another, or
+another's name (``encoder="mpnet"``), is given.
 New kinds register a loader with :func:`register_dataset`.
 """
 

@@ -137,7 +137,7 @@ def download_cad(folder: Path, timeout: float = 60.0) -> Path:
 
 
 def load_cad_imdb(
-    folder: str | Path, *, encoder: TextEncoder | None = None, limit: int | None = None
+    folder: str | Path, *, encoder: TextEncoder | str | None = None, limit: int | None = None
 ) -> Dataset:
     """The CAD IMDb data set from ``folder`` (see :func:`find_cad_dir`).
 

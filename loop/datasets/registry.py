@@ -37,7 +37,9 @@ class LoadOptions:
         CAD has its own splits.
     test_file : a labelled file of the same format whose rows are the test set (none is held out).
     data_dir : the folder of a kind's files (``cad-imdb``).
-    encoder : embeds texts (text kinds). Default: the shipped sentence model.
+    encoder : embeds texts (text kinds): an encoder, or the name of a registered one
+        (``nudge.estimators.encoder_registry``, e.g. ``"mpnet"``). Default: the default text encoder.
+        A name given for a kind without texts is refused.
     limit : keep only ``limit`` rows (text files) or pairs per split
         (``cad-imdb``), evenly spread through the file, for quick runs.
     data_root : when given, every path must resolve inside this folder.
@@ -59,7 +61,7 @@ class LoadOptions:
     test_fraction: float | None = None
     test_file: str | None = None
     data_dir: str | Path | None = None
-    encoder: TextEncoder | None = None
+    encoder: TextEncoder | str | None = None
     limit: int | None = None
     data_root: str | Path | None = None
     label_column: str | None = None
@@ -171,4 +173,8 @@ def load_dataset(spec: str, **options) -> Dataset:
         raise ValueError(f"{name} needs a path to a file: {name}:PATH, e.g. {name}:my_data.csv")
     if not kind.takes_path and has_path:
         raise ValueError(f"the data set {name} takes no path (write just {name!r})")
-    return kind.load(argument.strip() if kind.takes_path else None, load_options)
+    dataset = kind.load(argument.strip() if kind.takes_path else None, load_options)
+    if isinstance(load_options.encoder, str) and dataset.texts is None:
+        raise ValueError(f"the data set {name} has no texts: a text encoder ({load_options.encoder!r}) "
+                         "applies to text data sets only")
+    return dataset

@@ -6,16 +6,18 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from nudge.estimators.backends import make_encoder
+from nudge.estimators.encoder_registry import make_text_encoder
 from nudge.estimators.encoders import TextEncoder
 from nudge.loop.compute import embedding
 from nudge.loop.datasets.registry import load_dataset
 
 
-def text_encoder(encoder: TextEncoder | None) -> TextEncoder:
-    """The encoder to use: the one given, else the shipped sentence model on the default backend
-    (:func:`nudge.estimators.backends.make_encoder`)."""
-    return make_encoder() if encoder is None else encoder
+def text_encoder(encoder: TextEncoder | str | None) -> TextEncoder:
+    """The encoder to use: the one given, a registered one by name (``"mpnet"``), else the default
+    text encoder (:func:`nudge.estimators.encoder_registry.make_text_encoder`)."""
+    if encoder is None or isinstance(encoder, str):
+        return make_text_encoder(encoder)
+    return encoder
 
 
 def encoder_identity(encoder: TextEncoder) -> str:
@@ -52,7 +54,9 @@ class TextCollector:
 
 def texts_to_embed(spec: str, **options) -> tuple[str, list[str]]:
     """(the data set's name, every text its loader would embed: texts and revisions), read and
-    checked through the data set's own loader without embedding anything (fast)."""
+    checked through the data set's own loader without embedding anything (fast). An ``encoder``
+    among ``options`` is left out: it says how the texts will be embedded, not which."""
     collector = TextCollector()
+    options.pop("encoder", None)
     dataset = load_dataset(spec, encoder=collector, **options)
     return dataset.name, collector.texts

@@ -14,13 +14,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from nudge.estimators.backends import make_encoder
 from nudge.loop.compute.embedding import EmbeddingJob
 from nudge.loop.compute.engine import Engine
 from nudge.loop.compute.matrix import matrix_path
-from nudge.loop.config.resume import resumed_settings
+from nudge.loop.config.resume import resumed_settings, with_text_encoder
 from nudge.loop.config.settings import SessionConfig
-from nudge.loop.datasets.texts import texts_to_embed
+from nudge.loop.datasets.texts import text_encoder, texts_to_embed
 from nudge.loop.errors import SessionError
 from nudge.loop.session.session import Session
 from nudge.loop.store.limits import MAX_SESSION_NAME_CHARS, check_session_name, quoted
@@ -62,7 +61,8 @@ def plan_session(db: str, requested: dict, session: str | None = None, *, create
     name = default_session_name(new_config.dataset) if session is None else session
     stored = store.session_config(name)
     if stored is not None:
-        config, applied = resumed_settings(name, SessionConfig.from_dict(stored), requested)
+        stored_config = with_text_encoder(SessionConfig.from_dict(stored), store.session_fingerprint(name))
+        config, applied = resumed_settings(name, stored_config, requested)
         return SessionPlan(store, name, config, True, tuple(applied))
     if not create:
         known = store.session_ids()
@@ -81,7 +81,7 @@ def pending_embedding(plan: SessionPlan, engine: Engine | None = None) -> Embedd
     _, texts = texts_to_embed(plan.config.dataset, **plan.config.dataset_options)
     if not texts:
         return None
-    encoder = make_encoder()
+    encoder = text_encoder(plan.config.dataset_options.get("encoder"))
     if matrix_path(encoder, texts).is_file():
         return None
     return EmbeddingJob(texts, encoder, engine=engine)

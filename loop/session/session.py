@@ -22,9 +22,9 @@ from dataclasses import fields
 
 import numpy as np
 
-from nudge.estimators.backends import make_encoder
+from nudge.estimators.encoder_registry import make_text_encoder
 from nudge.loop.config.factory import check_estimator, new_learner, training_report
-from nudge.loop.config.resume import resumed_settings
+from nudge.loop.config.resume import record_text_encoder, resumed_settings, with_text_encoder
 from nudge.loop.config.settings import SessionConfig
 from nudge.loop.datasets import Dataset, load_dataset
 from nudge.loop.errors import SavedBut, SessionError, StoreError, record_saved, saved_but
@@ -105,7 +105,8 @@ class Session:
         """Start a new session (the data set is loaded from the config unless given, in its own units:
         the session records its items and scales it, see :mod:`nudge.loop.session.data`)."""
         config = config or SessionConfig()
-        dataset = dataset or load_dataset(config.dataset, encoder=encoder, **config.dataset_options)
+        dataset = dataset or _load_data(config, encoder)
+        config = record_text_encoder(config, dataset)
         check_estimator(config, dataset)  # before anything is stored
         check_stop_specs(config.stop, dataset.n_classes)
         scaling = new_scaling(config, dataset)
@@ -145,8 +146,10 @@ class Session:
         stored = store.session_config(session_id)
         if stored is None:
             raise SessionError(f"no session named {quoted(session_id)} in {store.url}")
-        config = cls._resumed_config(store, session_id, SessionConfig.from_dict(stored), config)
-        dataset = dataset or load_dataset(config.dataset, encoder=encoder, **config.dataset_options)
+        recorded = store.session_fingerprint(session_id)
+        stored_config = with_text_encoder(SessionConfig.from_dict(stored), recorded)
+        config = cls._resumed_config(store, session_id, stored_config, config)
+        dataset = dataset or _load_data(config, encoder)
         check_estimator(config, dataset)
         check_stop_specs(config.stop, dataset.n_classes)
         if store.session_fingerprint(session_id) is None and dataset.fingerprint:  # older than fingerprints
@@ -409,10 +412,10 @@ class Session:
 
     def text_encoder(self):
         """The encoder rewrites are embedded with: the one given, else the one that embedded the
-        data set's texts, else the shipped sentence model (made once). Share it (e.g. with
+        data set's texts, else the default text encoder (made once). Share it (e.g. with
         :class:`nudge.loop.service.explain.Explainer`) rather than loading the sentence model twice."""
         if self._encoder is None:
-            self._encoder = self.dataset.encoder or make_encoder()  # the data set's own: a rewrite embeds as its review did
+            self._encoder = self.dataset.encoder or make_text_encoder()  # the data set's own: a rewrite embeds as its review did
         return self._encoder
 
     # ------------------------------------------------------------------ status
@@ -447,3 +450,11 @@ class Session:
             "data": self.data.as_dict(),
             "stopping": self.stopping.status(),
         }
+
+
+def _load_data(config: SessionConfig, encoder=None) -> Dataset:
+    """The session's data set, embedded by ``encoder`` when given (else as its options say)."""
+    options = dict(config.dataset_options)
+    if encoder is not None:
+        options["encoder"] = encoder
+    return load_dataset(config.dataset, **options)

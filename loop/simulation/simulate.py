@@ -159,7 +159,8 @@ def simulate(config: SimulationConfig, *, encoder=None, progress=None) -> dict:
     runs = []
     combinations = config.combinations()
     for seed in config.seeds:
-        dataset = load_dataset(config.dataset, encoder=encoder, **config.dataset_options_for(seed))
+        options = config.dataset_options_for(seed) | ({"encoder": encoder} if encoder is not None else {})
+        dataset = load_dataset(config.dataset, **options)
         if config.oracle is None and seed == config.seeds[0] and progress is not None:
             progress("simulated annotator: {} oracle ({})".format(*default_oracle(dataset)))
         for loss, strategy, augment in combinations:
