@@ -176,6 +176,19 @@ class ServerProcess:
         self.process.wait(timeout=30)
 
 
+def child_processes(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux /proc), e.g. the trainer ``nudge serve`` started."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
 @contextmanager
 def nudge_serve(db, *arguments: str, log: Path | None = None, timeout: float = 120.0):
     """Run ``nudge serve --db DB ARGUMENTS`` on a free loopback port until it serves; kill -9 it on exit.

@@ -12,7 +12,7 @@ import threading
 import time
 
 import pytest
-from conftest import nudge_serve, wait_for
+from conftest import child_processes, nudge_serve, wait_for
 from gradio_client import Client
 
 from nudge.loop.store.store import Store
@@ -38,6 +38,19 @@ def annotate(api: Client, annotator: str, count: int) -> tuple[list[tuple[str, i
         acknowledged.append((query["query_id"], query["point_id"]))
         query = following
     return acknowledged, query
+
+
+def wait_until(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "waited too long"
+        time.sleep(0.05)
+
+
+def wait_for_children(server) -> list[int]:
+    """The processes the server started (its trainer), once there is one."""
+    wait_until(lambda: child_processes(server.process.pid))
+    return child_processes(server.process.pid)
 
 
 def check_log(db, acknowledged, in_flight=()) -> list:
@@ -67,7 +80,7 @@ def resume(db, n_answers: int, annotator: str, open_query: dict | None, *extra: 
         api = Client(server.url, verbose=False)
         status = api.predict(api_name="/status")
         assert status["session"] == SESSION and status["n_answers"] == n_answers
-        assert status["n_labeled"] == n_answers  # the model was rebuilt from the whole log
+        wait_for(api, lambda status: status["n_labeled"] == n_answers)  # the model catches up with the whole log
         query = api.predict(annotator, api_name="/next")
         if open_query is not None:
             assert query["query_id"] == open_query["query_id"]  # its lease survived the crash
@@ -88,22 +101,38 @@ def test_kill_9_while_idle(tmp_path):
     assert len(check_log(db, acknowledged)) == 7
 
 
-def test_kill_9_during_a_retrain(tmp_path):
+def cpu_seconds(pid: int) -> float:
+    """The CPU time a process has used (user + system, from /proc)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.parametrize("trainer", ["child", "here"])
+def test_kill_9_during_a_retrain(tmp_path, trainer):
     """The first retrain is a fit from scratch, made slow (1500 epochs, seconds) so the kill lands
-    inside it; the interrupted retrain leaves no trace, and the restart learns from every answer."""
+    inside it (in the server's child trainer, the default, or in the server with --train-here); the
+    interrupted retrain leaves no trace, and the restart learns from every answer."""
     db = tmp_path / "x.db"
     slow = ("--set", "max_epochs=1500", "--set", "module__hidden=(16,)")
-    with nudge_serve(db, *SERVE, *slow) as server:
+    where = ("--train-here",) if trainer == "here" else ()
+    with nudge_serve(db, *SERVE, *slow, *where) as server:
         api = Client(server.url, verbose=False)
-        acknowledged, open_query = annotate(api, "ann", 1)
-        wait_for(api, lambda status: status["retraining"] and status["model_version"] == 0)
+        if trainer == "child":
+            (child,) = wait_for_children(server)
+            acknowledged, open_query = annotate(api, "ann", 1)
+            spent = cpu_seconds(child)
+            wait_until(lambda: cpu_seconds(child) > spent + 1.0)  # a second of CPU into the fit
+            os.kill(child, signal.SIGKILL)  # a crash takes the server and its trainer
+        else:
+            acknowledged, open_query = annotate(api, "ann", 1)
+            wait_for(api, lambda status: status["retraining"] and status["model_version"] == 0)
         server.kill()
     store = Store(db, create=False)
     finished = store.evaluation_history(SESSION)
     store.close()
     assert finished == [], "the retrain finished before the kill; nothing was tested"
     check_log(db, acknowledged)
-    acknowledged += resume(db, 1, "ann", open_query, *slow)
+    acknowledged += resume(db, 1, "ann", open_query, *slow, *where)
     assert len(check_log(db, acknowledged)) == 2
 
 

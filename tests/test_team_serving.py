@@ -11,7 +11,7 @@ from collections import defaultdict
 
 import numpy as np
 import pytest
-from conftest import TINY_NET, nudge_serve
+from conftest import TINY_NET, child_processes, nudge_serve
 from gradio_client import Client
 from sqlalchemy import event, select
 
@@ -350,9 +350,10 @@ def test_a_team_on_several_servers_shares_one_model_and_survives_the_trainer_dyi
             while time.monotonic() < start + TEAM_SECONDS / 2 and not (
                     len(served) == n_servers and min(served.values()) >= 3):
                 time.sleep(0.1)
-            pid = trainer_pid(store)
-            victim = next(server for server in servers if server.process.pid == pid)
-            victim.kill()  # kill -9, and waited for: nothing of it runs after this
+            pid = trainer_pid(store)  # a server's child trainer
+            victim = next(server for server in servers if pid in child_processes(server.process.pid))
+            os.kill(pid, signal.SIGKILL)  # the machine dies: the trainer and its server, kill -9
+            victim.kill()  # and waited for: nothing of it runs after this
             killed.update(pid=pid, url=victim.url, at=time.time(), versions=len(published_versions(store)))
             while trainer_pid(store) in (None, pid) and time.time() < killed["at"] + 30:
                 time.sleep(0.05)

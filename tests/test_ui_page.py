@@ -172,11 +172,12 @@ def test_the_page_reads_a_rewrite_and_a_name_as_the_server_does(tmp_path, launch
 
             name = page.locator("#annotator-name input")
             with caplog.at_level(logging.WARNING, logger="nudge.ui.app"):
-                for blank in ("\x85", " \x1c\u3000"):  # no name to the server either: refused here, not sent
+                # no name to the server either (white space, zero-width, blank letters): refused here, not sent
+                for blank in ("\x85", " \x1c\u3000", "\ufeff", "\u200b\u3164"):
                     name.fill(blank)
                     page.keyboard.press("Enter")
                     assert page.locator("#message").inner_text() == NAME_NEEDED
-                name.fill("\ufeff")  # a name to the server (str.strip keeps U+FEFF): sent
+                name.fill("\ufeffx")  # a name to the server (str.strip keeps U+FEFF): sent as typed
                 page.keyboard.press("Enter")
                 unfocus(page)
                 page.keyboard.press("1")
@@ -184,7 +185,7 @@ def test_the_page_reads_a_rewrite_and_a_name_as_the_server_does(tmp_path, launch
                 next_point(page, query["point_id"])
             assert not [r for r in caplog.records if NAME_NEEDED in r.getMessage()]
             (stored,) = answers(session)
-            assert (stored.point_id, stored.annotator, stored.rewrite) == (query["point_id"], "\ufeff", None)
+            assert (stored.point_id, stored.annotator, stored.rewrite) == (query["point_id"], "\ufeffx", None)
     finally:
         session.close()
         session.store.close()

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from nudge.loop.cli.args import add_session_arguments, requested_settings
+from nudge.loop.cli.train import TrainerProcess
 from nudge.loop.compute.engine import Engine
 from nudge.loop.compute.engines import make_engine
 from nudge.loop.compute.memory import freeze_startup_objects
@@ -81,8 +82,12 @@ def add_serve(subparsers) -> None:
         "session from one database (a PostgreSQL URL, or one SQLite file on one host): one of them trains.",
     )
     add_session_arguments(parser)
-    parser.add_argument("--no-train", action="store_true",
+    training = parser.add_mutually_exclusive_group()
+    training.add_argument("--no-train", action="store_true",
                         help="serve without ever training (another process trains: nudge train, or a server)")
+    training.add_argument("--train-here", action="store_true",
+                        help="train in this process, beside the page (default: a child process, nudge train, "
+                        "so a retrain never slows the page; an in-memory database always trains here)")
     parser.add_argument("--max-open", type=int, default=MAX_OPEN_PER_ANNOTATOR, metavar="N",
                         help=f"open points one annotator may hold at once (default {MAX_OPEN_PER_ANNOTATOR})")
     parser.add_argument("--max-open-per-address", type=int, default=MAX_OPEN_PER_ADDRESS, metavar="N",
@@ -134,15 +139,26 @@ def run_serve(args: argparse.Namespace) -> int:
     engine = make_engine(args.engine, args.address)
     try:
         port = wait_for_the_pool(plan, launch, args.port, engine)
-        session = open_session(plan, train=not args.no_train, lease_limits=limits,
+        in_child = not (args.no_train or args.train_here or plan.store.db.in_memory)
+        session = open_session(plan, train=not (args.no_train or in_child), lease_limits=limits,
                                engine=None if args.engine == "local" else engine, accept_new_data=args.add_rows)
+        trainer = trainer_process(plan, args) if in_child else None
         try:
             serve_session(session, port, launch, share=args.share)
         finally:
+            if trainer is not None:
+                trainer.stop()
             session.close()
     finally:
         engine.close()
     return 0
+
+
+def trainer_process(plan: SessionPlan, args: argparse.Namespace) -> TrainerProcess:
+    """The session's trainer, started as a child process (``nudge train --parent``)."""
+    engine = [] if args.engine == "local" else ["--engine", args.engine, "--address", args.address]
+    url = plan.store.engine.url.render_as_string(hide_password=False)
+    return TrainerProcess(url, plan.name, engine).start()
 
 
 def serve_session(session: Session, port: int | None, launch: dict, *, share: bool) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 
 from nudge.loop.compute.engine import Engine
@@ -157,6 +158,16 @@ def add_scaling_argument(parser: argparse.ArgumentParser) -> None:
                         "tables, as they are otherwise), standard or none (default auto)")
 
 
+DB_VARIABLE = "NUDGE_DB"  # a database URL kept out of the command line, where ps shows it to every user
+
+
+def add_db_argument(parser: argparse.ArgumentParser) -> None:
+    """``--db``: the database file or URL (default: $NUDGE_DB, else nudge.db)."""
+    parser.add_argument("--db", default=os.environ.get(DB_VARIABLE, "nudge.db"),
+                        help=f"database file or URL (default: ${DB_VARIABLE}, else nudge.db; a URL with a password "
+                        f"is better given in ${DB_VARIABLE}, which ps does not show)")
+
+
 def add_engine_arguments(parser: argparse.ArgumentParser, what: str) -> None:
     """``--engine`` and ``--address``: where heavy work runs (``what`` it is, for the help)."""
     parser.add_argument("--engine", choices=ENGINES, default="local", help=f"{what} (default local)")
@@ -175,7 +186,7 @@ def add_session_arguments(parser: argparse.ArgumentParser) -> None:
 
     add_dataset_arguments(parser, default=None)
     add_scaling_argument(parser)
-    parser.add_argument("--db", default="nudge.db", help="database file or URL (default nudge.db)")
+    add_db_argument(parser)
     parser.add_argument("--session", help="session id (default: derived from the data set); resumed if it exists")
     parser.add_argument("--add-rows", action="store_true",
                         help="resume on data that changed (new, removed or edited rows) as a new data version; "

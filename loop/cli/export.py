@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+from nudge.loop.cli.args import add_db_argument
+
 
 def add_export(subparsers) -> None:
     parser = subparsers.add_parser(
         "export", help="write a session's annotation log as JSONL or CSV",
         description="Export every annotation of a session (skips and undone ones included, flagged).",
     )
-    parser.add_argument("--db", default="nudge.db", help="database file or URL (default nudge.db)")
+    add_db_argument(parser)
     parser.add_argument("--session", help="session id (default: the only/most recent session)")
     parser.add_argument("--format", choices=("jsonl", "csv"), help="default: from the file suffix")
     parser.add_argument("--out", required=True, help="output file ('-' for standard output)")

@@ -16,7 +16,7 @@ import numpy as np
 
 from nudge.estimators.targets import check_directions
 from nudge.loop.errors import SessionError
-from nudge.loop.store.limits import MAX_ANNOTATOR_CHARS, MAX_REWRITE_CHARS, is_blank, quoted
+from nudge.loop.store.limits import MAX_ANNOTATOR_CHARS, MAX_REWRITE_CHARS, blank_pattern, is_blank, quoted
 from nudge.loop.store.schema import DIRECTION_SOURCES
 
 NAME_NEEDED = "enter your name (top of the page) before annotating"
@@ -31,9 +31,11 @@ def answer_rules(n_classes: int, max_directions: int) -> dict:
     """The rules a page applies while a person composes an answer, as JSON-ready data: the
     directions an answer may carry, whether each must say which class it leads to
     (:func:`asks_targets`), the characters set aside around a rewrite or a name (:data:`SPACES`,
-    as :func:`same_text` and :func:`who_annotates` read them), the longest name and the message
-    for a missing one. The server applies the same rules again to whatever is sent."""
+    as :func:`same_text` and :func:`who_annotates` read them), the characters that leave a name
+    blank, the longest name and the message for a missing one. The server applies the same rules
+    again to whatever is sent."""
     return {"max_directions": max_directions, "asks_targets": asks_targets(n_classes), "spaces": SPACES,
+            "blank": blank_pattern(),
             "max_name_chars": MAX_ANNOTATOR_CHARS, "name_needed": NAME_NEEDED}
 
 

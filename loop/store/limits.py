@@ -49,6 +49,13 @@ def is_blank(text: str) -> bool:
     return all(unicodedata.category(c) in INVISIBLE_CATEGORIES or c in BLANK_CHARACTERS for c in text)
 
 
+def blank_pattern() -> str:
+    """:func:`is_blank`'s characters as a JavaScript ``u``-flag character class (Unicode categories
+    and the blank characters), so a page tells a blank name the way the server does."""
+    categories = "".join(f"\\p{{{category}}}" for category in sorted(INVISIBLE_CATEGORIES))
+    return "[" + categories + "".join(f"\\u{{{ord(c):x}}}" for c in sorted(BLANK_CHARACTERS)) + "]"
+
+
 def check_session_name(name: object) -> str:
     """``name`` if it is a session name (see :data:`SESSION_NAME_RULE`), else a SessionError saying the rule."""
     if not isinstance(name, str) or len(name) > MAX_SESSION_NAME_CHARS or not SESSION_NAME.fullmatch(name):

@@ -32,6 +32,13 @@ function nudgeBase(element, config) {
     return text.slice(start, end);
   }
 
+  // a name as the server reads it: stripped, and '' when it shows nothing (only invisible characters)
+  const BLANK = new RegExp(`^${config.rules.blank}*$`, 'u');
+  function typedName(text) {
+    const name = stripped(text);
+    return BLANK.test(name) ? '' : name;
+  }
+
   function el(tag, attributes = {}, text = null) {
     const node = document.createElement(tag);
     for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
@@ -57,5 +64,5 @@ function nudgeBase(element, config) {
   }
 
   return {root, ui, config, rules: config.rules, classes: config.classes, C: config.classes.length,
-    colour, el, say, cssColour, rgb, stripped};
+    colour, el, say, cssColour, rgb, stripped, typedName};
 }

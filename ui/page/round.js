@@ -7,7 +7,7 @@
 // handlers, from the controls: apply(action) makes an action's local change and returns the request it
 // sends, if any ({fn, data}); shown(query, restore) shows a query sent back (restore: an undone answer);
 // resumed(query) takes the query a (re)begin sends; status(reply) the status poll's reply.
-function nudgeRound({ui, rules, say, stripped}, state, server, handlers) {
+function nudgeRound({ui, rules, say, typedName}, state, server, handlers) {
   const NAME_KEY = 'nudge.annotator';
   const TAB_KEY = 'nudge.tab';
   const STATUS_MS = 2000;
@@ -95,7 +95,7 @@ function nudgeRound({ui, rules, say, stripped}, state, server, handlers) {
       ui.name.value = state.login; ui.name.readOnly = true;
       ui.nameNote.textContent = 'logged in';
     } else {
-      state.name = stripped(localStorage.getItem(NAME_KEY) || '') || guestName();
+      state.name = typedName(localStorage.getItem(NAME_KEY) || '') || guestName();
       localStorage.setItem(NAME_KEY, state.name);
       ui.name.value = state.name;
       ui.nameNote.textContent = 'remembered in this browser; a new name counts at once';
@@ -105,7 +105,7 @@ function nudgeRound({ui, rules, say, stripped}, state, server, handlers) {
 
   ui.name.maxLength = rules.max_name_chars;
   ui.name.addEventListener('input', () => {
-    state.name = stripped(ui.name.value);
+    state.name = typedName(ui.name.value);
     if (state.name) localStorage.setItem(NAME_KEY, state.name);
     clearTimeout(state.renameTimer);
     state.renameTimer = setTimeout(renameNow, RENAME_MS);
