@@ -18,6 +18,7 @@ from nudge.loop.service.texts import HTML_BREAK, SHOWN_AS, is_rewrite, readable
 from nudge.loop.session import answers
 from nudge.loop.session.answers import SPACES, UNCHANGED_REWRITE, answer_rules, same_text, who_annotates
 from nudge.loop.session.session import Session
+from nudge.loop.store.limits import blank_pattern
 from nudge.loop.store.store import Store
 from nudge.ui.app import PAGE, PAGE_SCRIPTS, AnnotationApp
 
@@ -70,7 +71,7 @@ def test_the_page_gets_the_rules_as_data_with_its_config(tmp_path):
     try:
         rules = app.page_config()["rules"]
         assert rules == {**answer_rules(2, session.config.max_directions), "shown_as": [["<br />", "\n"]]}
-        assert rules == {"max_directions": 4, "asks_targets": False, "spaces": SPACES,
+        assert rules == {"max_directions": 4, "asks_targets": False, "spaces": SPACES, "blank": blank_pattern(),
                          "max_name_chars": answers.MAX_ANNOTATOR_CHARS, "name_needed": answers.NAME_NEEDED,
                          "shown_as": [list(pair) for pair in SHOWN_AS]}
         assert [answer_rules(n, 1)["asks_targets"] for n in (2, 3, 10)] == [False, True, True]
