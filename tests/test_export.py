@@ -148,7 +148,7 @@ def flats_session(tmp_path):
     store.close()
 
 
-def test_every_format_names_each_item_its_features_and_its_class(flats_session):
+def test_every_format_names_each_item_its_features_and_its_class(flats_session, capsys):
     session, tmp_path = flats_session
     raw, ids = session.dataset.raw, session.dataset.item_ids
     for suffix in ("jsonl", "csv", "parquet", "json"):
@@ -184,6 +184,8 @@ def test_every_format_names_each_item_its_features_and_its_class(flats_session):
     assert tasks[0]["data"]["features"] == first["features"] and tasks[1]["meta"]["answers"][0]["annotator"] == "bob"
     config = label_studio_config(session_items(session.store, "flats"))
     assert '<Choices name="label" toName="features"' in config and '<Choice value="dear"/>' in config
+    assert main(["export", "--db", str(tmp_path / "flats.db"), "--out", str(tmp_path / "tasks.json")]) == 0
+    assert config in capsys.readouterr().out  # the command says which labelling config the tasks fit
 
 
 def test_the_datasets_library_reads_the_parquet_export(flats_session):

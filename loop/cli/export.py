@@ -25,10 +25,17 @@ def add_export(subparsers) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from nudge.loop.export.annotations import export_annotations
+    from nudge.loop.export.annotations import export_annotations, export_format
+    from nudge.loop.export.formats import label_studio_config
+    from nudge.loop.export.items import session_items
+    from nudge.loop.store.overview import resolve_session
     from nudge.loop.store.store import Store
 
-    count = export_annotations(Store(args.db, create=False), args.out, session_id=args.session, fmt=args.format)
+    store = Store(args.db, create=False)
+    count = export_annotations(store, args.out, session_id=args.session, fmt=args.format)
     if args.out != "-":
         print(f"wrote {count} answers to {args.out}")
+        if export_format(args.out, args.format) == "labelstudio":
+            items = session_items(store, resolve_session(store, args.session))
+            print(f"a Label Studio labelling config they fit: {label_studio_config(items)}")
     return 0
