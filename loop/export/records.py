@@ -19,7 +19,6 @@ from datetime import datetime, timezone
 from nudge.loop.export.items import SessionItems
 from nudge.loop.store.store import Annotation
 
-ANSWER_KINDS = ("label", "skip", "undone")
 FEATURE_PREFIX = "feature:"  # a feature column whose name an export column has already
 
 
