@@ -4,17 +4,24 @@ An unlabelled text CSV and an unlabelled numeric CSV with named columns (every p
 nothing in the served session can lean on one): label 20 items through the API, add 50 rows
 (some before the old ones, some after), see the server refuse the changed file (texts), resume it
 with ``--add-rows``, and find all 20 answers on their items, measured by cross-validation (no test labels).
+Then export the answers in every format and read them back with pandas and pyarrow (ids, texts or
+features, class names), export the model and predict on new rows with ``nudge predict``.
 """
 
 import csv
+import json
 import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from conftest import free_port, nudge_serve, wait_for
 from gradio_client import Client
 
+from nudge.estimators import load_model
+from nudge.loop.cli import main
 from nudge.loop.datasets import Scaling, content_hash
 from nudge.loop.store.items import SessionData
 from nudge.loop.store.store import Store
@@ -38,6 +45,36 @@ def refused(db, *arguments) -> str:
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 1, done.stdout + done.stderr
     return done.stderr
+
+
+def nudge(*arguments: str) -> subprocess.CompletedProcess:
+    """``nudge ARGUMENTS`` in a process of its own."""
+    return subprocess.run([sys.executable, "-m", "nudge.loop.cli", *arguments], capture_output=True, text=True,
+                          timeout=600)
+
+
+def exported(tmp_path, db, session) -> dict[str, list[dict]]:
+    """The session's answers exported in every format (``nudge export``), read back: format -> records
+    (Label Studio: its tasks)."""
+    files = {fmt: tmp_path / f"answers.{suffix}" for fmt, suffix in
+             (("jsonl", "jsonl"), ("csv", "csv"), ("parquet", "parquet"), ("labelstudio", "json"))}
+    for path in files.values():
+        assert main(["export", "--db", str(db), "--session", session, "--out", str(path)]) == 0
+    return {
+        "jsonl": pd.read_json(files["jsonl"], lines=True, dtype=False).to_dict("records"),
+        "csv": pd.read_csv(files["csv"], dtype={"item_id": str}, keep_default_na=False).to_dict("records"),
+        "parquet": pq.read_table(files["parquet"]).to_pylist(),
+        "labelstudio": json.loads(files["labelstudio"].read_text()),
+    }
+
+
+def check_predictions(tmp_path, db, session, new_file, *arguments) -> list[dict]:
+    """Export the session's model (``nudge export-model``), predict on ``new_file`` with ``nudge predict``
+    in a process of its own; its rows, checked against ``load_model``'s."""
+    assert main(["export-model", "--db", str(db), "--session", session, "--out", str(tmp_path / "model")]) == 0
+    done = nudge("predict", "--model", str(tmp_path / "model"), str(new_file), *arguments)
+    assert done.returncode == 0, done.stderr
+    return list(csv.DictReader(done.stdout.splitlines()))
 
 
 def items_by_point(db, session):
@@ -101,6 +138,30 @@ def test_an_unlabelled_text_csv_grows_and_keeps_every_answer_on_its_item(tmp_pat
     moved = [a for a in answers if a.towards]
     assert len(moved) == ANSWERS // 5 and all(a.towards == [first["item_id"]] for a in moved)
 
+    given[points[answers[-1].point_id]] = ("neg", None)  # bob's answer
+    formats = exported(tmp_path, db, "own")
+    for fmt in ("jsonl", "csv", "parquet"):
+        records = formats[fmt]
+        assert [r["item_id"] for r in records] == [points[a.point_id] for a in answers], fmt
+        for record in records:
+            label, text = given[record["item_id"]]
+            assert record["label"] == label and record["answer"] == "label", fmt
+            assert record["item_id"] == content_hash(record["text"]) and text in (None, record["text"]), fmt
+        towards = [r for r in records if "[]" not in str(r["towards_ids"])]
+        assert len(towards) == ANSWERS // 5 and first["text"] in str(towards[0]["towards_texts"]), fmt
+    tasks = formats["labelstudio"]
+    assert [t["data"]["item_id"] for t in tasks] == [points[a.point_id] for a in answers]
+    assert [t["annotations"][0]["result"][0]["value"]["choices"] for t in tasks] == [
+        [given[t["data"]["item_id"]][0]] for t in tasks]
+
+    texts = [review(2000 + i) for i in range(5)]
+    write_rows(tmp_path / "new.csv", ["text"], [[text] for text in texts])
+    rows = check_predictions(tmp_path, db, "own", tmp_path / "new.csv")
+    assert [row["prediction"] for row in rows] == list(load_model(tmp_path / "model").predict(texts))
+    write_rows(tmp_path / "bad.csv", ["review"], [[text] for text in texts])
+    done = nudge("predict", "--model", str(tmp_path / "model"), str(tmp_path / "bad.csv"))
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and "no text column 'text'" in done.stderr
+
 
 def test_an_unlabelled_numeric_csv_with_named_columns_grows_and_keeps_its_scaling(tmp_path):
     rng = np.random.default_rng(0)
@@ -151,3 +212,21 @@ def test_an_unlabelled_numeric_csv_with_named_columns_grows_and_keeps_its_scalin
     assert len(vectors) == ANSWERS // 4 and all(abs(a.directions[0][1]) == 5000.0 for a in vectors)  # data units
     (arrow,) = [a for a in answers if points[a.point_id] == clicked[0]]
     np.testing.assert_allclose(arrow.directions[0], scaling.direction_to_data(0.5 * clicked[1] + 0.25 * clicked[2]))
+
+    by_sku = {row[0]: row[1:] for row in rows}
+    formats = exported(tmp_path, db, "shop")
+    for fmt in ("jsonl", "csv", "parquet"):
+        records = formats[fmt]
+        assert {r["item_id"]: r["label"] for r in records} == given, fmt
+        for record in records:
+            values = record["features"] if fmt == "jsonl" else record
+            assert [values[name] for name in header[1:]] == pytest.approx(by_sku[record["item_id"]]), fmt
+    assert {t["data"]["item_id"]: t["annotations"][0]["result"][0]["value"]["choices"][0]
+            for t in formats["labelstudio"]} == given
+
+    fresh = [[f"later{i}", 150.0 + 3 * i, 40000.0 + 4000 * i, 0.5] for i in range(10)]
+    write_rows(tmp_path / "later.csv", header, fresh)
+    predicted = check_predictions(tmp_path, db, "shop", tmp_path / "later.csv", "--id-column", "sku")
+    model = load_model(tmp_path / "model")
+    assert [row["id"] for row in predicted] == [row[0] for row in fresh]
+    assert [row["prediction"] for row in predicted] == list(model.predict(np.array([row[1:] for row in fresh])))

@@ -127,12 +127,13 @@ def test_a_scripted_annotator_completes_30_rounds_with_every_kind_of_direction(r
     records = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert count == len(records) == 30
     for record, (query_id, point, label, expected, source) in zip(records, acknowledged):
-        assert (record["query_id"], record["point_id"], record["label"]) == (query_id, point, label)
-        assert record["annotator"] == "ann" and record["undone"] is False
+        names = running_app.session.dataset.class_names
+        assert (record["query_id"], record["point_id"], record["label"]) == (query_id, point, names[label])
+        assert record["annotator"] == "ann" and record["answer"] == "label"
         if source is None:
-            assert record["directions"] == [] and record["sources"] == []
+            assert record["directions"] == [] and record["direction_sources"] == []
         else:
-            assert record["sources"] == [source] and record["targets"] == [1 - label]
+            assert record["direction_sources"] == [source] and record["direction_targets"] == [names[1 - label]]
             np.testing.assert_allclose(record["directions"][0], expected, rtol=1e-6, atol=1e-9)
 
 

@@ -67,7 +67,7 @@ PAGE = Path(__file__).with_name("page")
 # rules), drawing (the canvas), text_help (highlights, the rewrite's reading), round (the calls to the
 # server), controls (label, arrows, examples, rewrite, submit / skip / undo), keys, main (the wiring).
 PAGE_SCRIPTS = ("base.js", "state.js", "answer.js", "drawing.js", "text_help.js", "round.js", "controls.js", "keys.js",
-                "main.js")
+                "item_view.js", "main.js")
 
 
 def client_address(request: gr.Request | None) -> str | None:

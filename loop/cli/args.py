@@ -168,6 +168,12 @@ def add_db_argument(parser: argparse.ArgumentParser) -> None:
                         f"is better given in ${DB_VARIABLE}, which ps does not show)")
 
 
+def add_session_choice(parser: argparse.ArgumentParser) -> None:
+    """``--session`` of a command that works on one stored session."""
+    parser.add_argument("--session", help="session id (needed when the database holds several: nudge sessions "
+                        "lists them)")
+
+
 def add_engine_arguments(parser: argparse.ArgumentParser, what: str) -> None:
     """``--engine`` and ``--address``: where heavy work runs (``what`` it is, for the help)."""
     parser.add_argument("--engine", choices=ENGINES, default="local", help=f"{what} (default local)")

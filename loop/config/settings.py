@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from nudge.estimators.scaling import SCALINGS
 from nudge.loop.config.references import decode, encode
-from nudge.loop.datasets.scaling import SCALINGS
 from nudge.loop.errors import SessionError
 from nudge.loop.stopping.specs import check_stop_specs
 from nudge.strategies import get_strategy
@@ -29,7 +29,7 @@ class SharedSettings:
     dataset / dataset_options : passed to :func:`nudge.loop.datasets.load_dataset`.
     scaling : how the data's units become the model's inputs: "auto" (standardised on the pool for
         tables, none for points, texts and images), "standard" or "none"; fitted when the session
-        begins and stored with it (:mod:`nudge.loop.datasets.scaling`).
+        begins and stored with it (:mod:`nudge.estimators.scaling`).
     estimator : one of
         - a dict of further :class:`nudge.estimators.DirectionClassifier` parameters, e.g.
           ``{"criterion__alpha": 0.3}`` or ``{"module": MyTorchModule}``; they override

@@ -19,7 +19,7 @@ class when every class allows it. The user's files bring items with or
 without labels (:data:`UNKNOWN`): their test set is a labelled file of its own
 or a share of the labelled rows (:mod:`nudge.loop.datasets.labels`). Every
 item has an id and a digest; :mod:`nudge.loop.datasets.items` lays a grown or
-edited file out in a session's point ids, :mod:`nudge.loop.datasets.scaling`
+edited file out in a session's point ids, :mod:`nudge.estimators.scaling`
 turns the data's units into the model's. Texts are embedded by the
 default text encoder (:mod:`nudge.estimators.encoder_registry`) unless another, or
 another's name (``encoder="mpnet"``), is given.
@@ -60,7 +60,7 @@ from nudge.loop.datasets.registry import (
     load_dataset,
     register_dataset,
 )
-from nudge.loop.datasets.scaling import NO_SCALING, SCALINGS, Scaling
+from nudge.estimators.scaling import NO_SCALING, SCALINGS, Scaling
 
 DATASETS = dataset_specs()  # the built-in kinds, for help texts
 

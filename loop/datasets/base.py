@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from nudge.loop.datasets.scaling import NO_SCALING, Scaling
+from nudge.estimators.scaling import NO_SCALING, Scaling
 
 if TYPE_CHECKING:
     from nudge.estimators.encoders import TextEncoder
@@ -33,7 +33,7 @@ class Dataset:
     - ``X`` (N, n) float32: the model's inputs, ``scaling.to_model(raw)``; ``raw`` (N, n) the
       same items in the data's own units (a table's numbers, an image's pixel values, a text's
       embedding, a point's coordinates). Directions are stored, shown and exported in ``raw``'s
-      units (:class:`~nudge.loop.datasets.scaling.Scaling` converts). A loader returns data with
+      units (:class:`~nudge.estimators.scaling.Scaling` converts). A loader returns data with
       no scaling (``X is raw``); a session applies its own (:meth:`with_scaling`).
     - ``y`` (N,) int64 class indices 0..C-1, :data:`UNKNOWN` (-1) where the class is not known: an
       unlabelled pool is all -1. Known labels serve the test split, the simulated annotators
@@ -123,6 +123,14 @@ class Dataset:
     @property
     def n_features(self) -> int:
         return self.X.shape[1]
+
+    @property
+    def names_of_features(self) -> list[str] | None:
+        """The feature names, x1, x2, ... where the data has none (generated points); None for texts
+        (an embedding's dimensions have no names)."""
+        if self.kind == "text":
+            return None
+        return list(self.feature_names or [f"x{index + 1}" for index in range(self.n_features)])
 
     @property
     def n_classes(self) -> int:

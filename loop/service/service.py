@@ -24,6 +24,7 @@ import numpy as np
 
 from nudge.loop.compute.neighbours import NeighbourIndex, neighbour_index
 from nudge.loop.errors import SessionError
+from nudge.loop.service.item_view import ItemViews
 from nudge.loop.service.picture import boundary_lines, towards_candidates, true_boundary
 from nudge.loop.service.projection import DataPlane, Plane, Projection, project_query
 from nudge.loop.service.texts import as_written_in, is_rewrite, readable
@@ -114,6 +115,7 @@ class AnnotationService:
         self.data_plane = DataPlane.of(dataset.X, dataset.pool, MAX_SHOWN, session.config.seed) \
             if dataset.n_features == 2 else None
         self._pool_points: dict[str, int] | None = None  # item id -> point id, made when first needed
+        self.item_views = ItemViews(dataset)
 
     # ----------------------------------------------------------------- queries
     def next_query(self, annotator: str, *, client: str | None = None) -> Query | None:
@@ -204,7 +206,8 @@ class AnnotationService:
         ``model_version`` is the model that chose the query; ``prediction_model_version``
         the one that made the prediction and drew the projection. ``x`` is the point in the
         model's units (the projection's origin); ``raw`` the item in the data's own units (what a
-        direction given as a full vector is in; None for texts) with its ``feature_names``.
+        direction given as a full vector is in; None for texts) with its ``feature_names``; ``item_view``
+        what the page shows of a table row or an image (:mod:`nudge.loop.service.item_view`).
         """
         if query is None:
             return None
@@ -222,6 +225,7 @@ class AnnotationService:
             "x": query.x.tolist(),
             "raw": None if dataset.kind == "text" else dataset.raw[query.point_id].tolist(),
             "feature_names": dataset.feature_names,
+            "item_view": self.item_views.view(query.point_id),
             "text": query.text,
             "readable_text": None if query.text is None else readable(query.text),
             "classes": names,

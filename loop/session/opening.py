@@ -66,7 +66,9 @@ def plan_session(db: str, requested: dict, session: str | None = None, *, create
         return SessionPlan(store, name, config, True, tuple(applied))
     if not create:
         known = store.session_ids()
-        raise SessionError(f"no session {quoted(name)} in {store.url} (sessions there: {', '.join(known) or 'none'})")
+        choose = "; choose one with --session NAME (nudge sessions lists them)" if known else ""
+        raise SessionError(f"no session {quoted(name)} in {store.url} (sessions there: {', '.join(known) or 'none'}"
+                           f"{choose})")
     check_session_name(name)
     return SessionPlan(store, name, new_config, False, ())
 

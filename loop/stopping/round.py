@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from nudge.estimators.losses import gap_gradients
-from nudge.loop.datasets.scaling import NO_SCALING, Scaling
+from nudge.estimators.scaling import NO_SCALING, Scaling
 from nudge.loop.errors import SessionError
 from nudge.loop.store.log import AnswerLog
 

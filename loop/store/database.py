@@ -214,8 +214,8 @@ class Database:
                    for found in map(_status, own) if found is not None)
 
     @contextmanager
-    def output_file(self, path: str | Path) -> Iterator[IO[str]]:
-        """``path`` opened to write text, refused (ValueError) when it is a folder or this database or
+    def output_file(self, path: str | Path, *, binary: bool = False) -> Iterator[IO]:
+        """``path`` opened to write text (``binary``: bytes), refused (ValueError) when it is a folder or this database or
         one of its files (see :meth:`is_own_file`). The file opened is the one checked: it is
         emptied only after its identity was compared."""
         path = Path(path).expanduser()
@@ -231,6 +231,10 @@ class Database:
             os.close(descriptor)
             raise ValueError(refusal)
         os.ftruncate(descriptor, 0)
+        if binary:
+            with open(descriptor, "wb") as handle:
+                yield handle
+            return
         with open(descriptor, "w", newline="", encoding="utf-8") as handle:
             yield handle
 

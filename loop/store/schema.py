@@ -20,6 +20,8 @@ trainer_leases  which process trains a session, until when (renewed while it liv
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -45,6 +47,11 @@ SCHEMA_VERSION = 3
 DIRECTION_SOURCES = ("arrow", "towards-example", "rewrite", "api", "oracle")
 
 metadata = MetaData()
+
+
+def stored_json(value):
+    """A JSON column's value as Python (some drivers hand JSON back as text)."""
+    return json.loads(value) if isinstance(value, str) else value
 
 sessions = Table(
     "sessions",

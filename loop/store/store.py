@@ -37,6 +37,7 @@ from nudge.loop.store.schema import (
     evaluations,
     queries,
     sessions,
+    stored_json,
 )
 
 __all__ = ["DIRECTION_SOURCES", "Annotation", "LeaseLimits", "QueryRecord", "SessionExists", "Store", "StoreError"]
@@ -131,18 +132,18 @@ class Store:
 
         def landed(tx: Transaction, _) -> bool | None:
             row = tx.execute(select(sessions.c.config).where(sessions.c.id == session_id)).first()
-            return True if row is not None and _json(row.config) == config else None
+            return True if row is not None and stored_json(row.config) == config else None
 
         self.db.write(create, landed=landed)
 
     def session_config(self, session_id: str) -> dict | None:
         row = self._session_row(session_id)
-        return None if row is None else dict(_json(row.config))
+        return None if row is None else dict(stored_json(row.config))
 
     def session_fingerprint(self, session_id: str) -> dict | None:
         """The fingerprint of the session's data, as stored when it began (None: not recorded)."""
         row = self._session_row(session_id)
-        return None if row is None or row.fingerprint is None else dict(_json(row.fingerprint))
+        return None if row is None or row.fingerprint is None else dict(stored_json(row.fingerprint))
 
     def _session_row(self, session_id: str):
         return self.db.read(lambda tx: tx.execute(
@@ -459,10 +460,6 @@ class Store:
         self.db.dispose()
 
 
-def _json(value):
-    return json.loads(value) if isinstance(value, str) else value  # some drivers hand JSON back as text
-
-
 def _annotation_from_values(annotation_id: int, values) -> Annotation:
     directions = values["directions"]
     if isinstance(directions, str):  # some drivers hand JSON back as text
@@ -481,5 +478,5 @@ def _annotation_from_values(annotation_id: int, values) -> Annotation:
         model_version=int(values["model_version"]),
         round=int(values["round"]),
         undone=bool(values["undone"]),
-        towards=_json(values.get("towards")),
+        towards=stored_json(values.get("towards")),
     )

@@ -251,7 +251,7 @@ class Trainer:
     # ------------------------------------------------------------------- steps
     def training_rows(self, answers: Sequence[Annotation]) -> tuple[np.ndarray, np.ndarray]:
         """X (N, n) and packed y for the given answers, in the model's units (directions are stored
-        in the data's, see :class:`nudge.loop.datasets.scaling.Scaling`).
+        in the data's, see :class:`nudge.estimators.scaling.Scaling`).
 
         A direction from a rewrite also yields, when ``augment_rewrites`` is on,
         the rewrite itself (x + k) as an example of the target class with the

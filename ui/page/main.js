@@ -10,13 +10,14 @@ const drawing = nudgeDrawing(base, state, answer);
 // the round's handlers reach the text help and the controls made after it: it calls them once started
 const round = nudgeRound(base, state, server, {
   apply: (action) => controls.apply(action),
-  shown: (query, undone) => controls.shown(query, undone),
-  resumed: (query) => controls.resumed(query),
+  shown: (query, undone) => { itemView.show(query); controls.shown(query, undone); },
+  resumed: (query) => { itemView.show(query); controls.resumed(query); },
   status: (reply) => {
     if (reply.history) drawing.plotProgress(reply.history, reply.measured);
     if (reply.model_version !== undefined) textHelp.modelPublished(reply.model_version);
   },
 });
+const itemView = nudgeItemView(base);
 const textHelp = nudgeTextHelp(base, state, answer, round.ask);
 const controls = nudgeControls(base, state, answer, drawing, textHelp, round.act);
 nudgeKeys(base, round.act, round.renameNow);
