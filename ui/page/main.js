@@ -11,7 +11,7 @@ const drawing = nudgeDrawing(base, state, answer);
 const round = nudgeRound(base, state, server, {
   apply: (action) => controls.apply(action),
   shown: (query, undone) => controls.shown(query, undone),
-  resumed: (query) => controls.resumed(query),
+  resumed: (query, undone) => controls.resumed(query, undone),
   status: (reply) => {
     if (reply.history) drawing.plotProgress(reply.history, reply.measured);
     if (reply.model_version !== undefined) textHelp.modelPublished(reply.model_version);
@@ -19,10 +19,12 @@ const round = nudgeRound(base, state, server, {
 });
 const textHelp = nudgeTextHelp(base, state, answer, round.ask);
 const controls = nudgeControls(base, state, answer, drawing, textHelp, round.act);
-nudgeKeys(base, round.act, round.renameNow);
+nudgeKeys(base, state, round.act, round.renameNow);
 window.addEventListener('resize', () => drawing.draw());
-// for scripts and tests: the picture's mapping between plane coordinates and canvas pixels, and the state
-window.nudgePage = {toPixel: drawing.toPixel, toPlane: drawing.toPlane, box: drawing.box, state};
+// for scripts and tests: the picture's mapping between plane coordinates and canvas pixels, how ticks, arrows and
+// classes are written and coloured, and the state
+window.nudgePage = {toPixel: drawing.toPixel, toPlane: drawing.toPlane, box: drawing.box, tickLabel: drawing.tickLabel,
+  arrowTag: drawing.arrowTag, colour: base.colour, keys: base.keys, state};
 
 drawing.draw();
 drawing.plotProgress([]);
