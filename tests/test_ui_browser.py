@@ -221,7 +221,7 @@ def test_a_refused_action_shows_one_message_and_leaves_every_control_usable(runn
     no_error_badges(page)
     assert answers(running_app.session) == [] and shown_point(page) == point
     page.locator("#annotator-name input").fill("bob")
-    page.locator("#label-choice label").filter(has_text="[2] 1").click()  # the label radio still answers
+    page.locator("#label-choice label").filter(has_text="[1] 1").click()  # the label radio still answers
     assert page.locator("#label-choice input").nth(1).is_checked()
     page.locator("#submit-button").click()
     next_point(page, point)
