@@ -140,8 +140,9 @@ def test_a_huge_bad_value_is_quoted_by_a_short_prefix_in_the_reply_and_the_log(r
     event, data = raw_submit(running_app, f'{{"data": ["{query["query_id"]}", true, null, null, null, null, "ann"]}}')
     assert event == "error" and "label True is not one of the classes" in json.dumps(data)
     event, data = raw_submit(running_app, f'{{"data": ["{query["query_id"]}", "1", null, null, null, null]}}')
-    assert (event, data["error"]) == ("error", "/submit takes 7 arguments (query_id, label, direction, plane, towards, rewrite, "
-                                      "annotator), in order; got 6: give null for those not used")
+    assert (event, data["error"]) == ("error", "/submit takes 7 arguments (query_id, label, direction, plane, "
+                                               "towards, rewrite, annotator), in order; got 6: give null for those "
+                                               "not used")
     assert running_app.session.store.annotations(SESSION) == []
 
 

@@ -413,7 +413,8 @@ def test_highlights_are_drawn_over_a_text_query_and_a_newer_models_replace_them(
         assert session.wait_until_trained(timeout=60) and session.model.version > version
         assert highlights_drawn(page, newer_than=version) == session.model.version
         assert shown_point(page) == query["point_id"]
-        assert (f"Highlights by model v{session.model.version} (newer than the picture's "  # one screen, each model said
+        # one screen: each model that is not the picture's is said
+        assert (f"Highlights by model v{session.model.version} (newer than the picture's "
                 f"v{query['prediction_model_version']})") in page.locator("#highlight-note").inner_text()
 
         press_label(page, label)  # the examples to move towards are of the other class

@@ -3,7 +3,8 @@
 // rewrite box and the class it leads to, and submit / skip / undo; a query the server sends is shown
 // here. Input goes through act (round.js), which applies it now or after the call on its way; apply
 // makes an action's change and returns the request it sends, if any.
-function nudgeControls({root, ui, config, classes, keys, C, colour, arrowName, el, say}, state, answer, drawing, textHelp, act) {
+function nudgeControls({root, ui, config, classes, keys, C, colour, arrowName, el, say}, state, answer, drawing,
+  textHelp, act) {
   const NEAR_PX = 11; // a click this close to an example's marker picks the example
 
   // ---------------------------------------------------------------- static parts
@@ -48,7 +49,8 @@ function nudgeControls({root, ui, config, classes, keys, C, colour, arrowName, e
     }
     state.arrows.push({a, b, target: answer.asksTargets ? answer.defaultTarget(a, b) : null, chosen: false});
     if (answer.asksTargets && state.arrows[state.arrows.length - 1].target === null) {
-      say('with more than two classes, say which class arrow ' + arrowName(state.arrows.length - 1) + ' leads to (list on the right)');
+      say('with more than two classes, say which class arrow ' + arrowName(state.arrows.length - 1)
+        + ' leads to (list on the right)');
     }
     refresh();
   }
@@ -219,7 +221,10 @@ function nudgeControls({root, ui, config, classes, keys, C, colour, arrowName, e
     const asks = answer.asksTargets;
     if (asks) {
       const missing = state.arrows.findIndex((a) => a.target === null);
-      if (missing >= 0) { say('say which class arrow ' + arrowName(missing) + ' leads to (list on the right)', 'error'); return null; }
+      if (missing >= 0) {
+        say('say which class arrow ' + arrowName(missing) + ' leads to (list on the right)', 'error');
+        return null;
+      }
       if (rewrite !== null && answer.rewriteTarget() === null) { say('say which class the rewrite leads to', 'error'); return null; }
     }
     return {fn: 'nudge_answer', data: {point_id: state.query.point_id, label: classes[state.label],

@@ -88,7 +88,8 @@ function nudgeDrawing({ui, classes, C, colour, arrowName, el, cssColour, rgb}, s
     return values;
   }
 
-  // a tick's value as written: its significant digits (10, 60, -100, 0.3), without the float's noise (0.30000000000000004)
+  // a tick's value as written: its significant digits (10, 60, -100, 0.3), without a float's noise
+  // (0.30000000000000004)
   function tickLabel(value) {
     return String(Number(value.toPrecision(12)));
   }
@@ -191,7 +192,8 @@ function nudgeDrawing({ui, classes, C, colour, arrowName, el, cssColour, rgb}, s
     ui.legend.append(el('span', {}, '★ the point to label'), el('span', {}, '— model boundary'));
     if (state.query && state.query.projection.truth) ui.legend.append(el('span', {}, '- - true boundary'));
     ui.legend.append(el('span', {}, '○ large: labelled · small: by prediction · numbered: examples'),
-      el('span', {class: 'axes-note'}, 'each point has its own picture: arrows given to earlier points are not drawn here'));
+      el('span', {class: 'axes-note'},
+        'each point has its own picture: arrows given to earlier points are not drawn here'));
   }
 
   function plotProgress(history, measured = 'held-out accuracy') {

@@ -53,11 +53,13 @@ function nudgeTextHelp({ui, config, classes, C, colour, el, rgb}, state, answer,
   function modelNamed(version) {
     const pictured = state.query ? state.query.prediction_model_version : null;
     if (pictured === null || version === pictured) return 'model v' + version;
-    return 'model v' + version + ' (' + (version > pictured ? 'newer than' : 'older than') + " the picture's v" + pictured + ')';
+    const which = version > pictured ? 'newer than' : 'older than';
+    return 'model v' + version + ' (' + which + " the picture's v" + pictured + ')';
   }
 
   function noteHighlights(h) {
-    const parts = [document.createTextNode('Highlights by ' + modelNamed(h.model_version) + ': words pushing towards ')];
+    const parts = [document.createTextNode('Highlights by ' + modelNamed(h.model_version)
+      + ': words pushing towards ')];
     classes.forEach((name, k) => {
       const swatch = el('span', {class: 'swatch'});
       swatch.style.background = colour(k);
