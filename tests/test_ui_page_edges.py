@@ -78,22 +78,26 @@ def test_ticks_keep_their_zeros_a_skip_is_said_and_the_axes_say_what_they_are(ru
 # ----------------------------------------------------------------------------- many classes
 
 
-def test_classes_named_by_numbers_are_keyed_by_their_names_in_colours_of_their_own(tmp_path, launch_ui, context):
-    names = [str(k) for k in range(10)]  # as digits' classes
+@pytest.mark.parametrize("names, keys", [
+    ([str(k) for k in range(10)], [str(k) for k in range(10)]),  # as digits' classes: keyed by their names
+    (list("abcdefghij"), [*"123456789", "0"]),  # else 1..9, and 0 for the tenth
+])
+def test_ten_classes_are_keyed_by_their_number_names_or_in_order_in_colours_of_their_own(tmp_path, launch_ui,
+                                                                                         context, names, keys):
     session = ring_session(tmp_path, names)
     try:
         with launch_ui(session) as running:
             page = open_page(context, running.url)
             labels = [text.strip() for text in page.locator("#label-choice label").all_inner_texts()]
-            assert labels == [f"[{k}] {k}" for k in range(10)]
-            for key, index in (("0", 0), ("1", 1), ("9", 9), ("5", 5)):
-                page.keyboard.press(key)
+            assert labels == [f"[{key}] {name}" for key, name in zip(keys, names)]
+            for index in (0, 1, 9, 5):
+                page.keyboard.press(keys[index])
                 assert checked(page) == [index]
             colours = page.evaluate("""() => { const probe = document.createElement('canvas').getContext('2d');
                 return Array.from({length: 40}, (_, k) => { probe.fillStyle = window.nudgePage.colour(k);
                                                              return probe.fillStyle; }); }""")  # as #rrggbb
             assert len(set(colours[:20])) == 20 and len(set(colours)) == 40  # 20 set apart, then a rule
-            assert page.evaluate("() => window.nudgePage.arrowTag(0, 3)") == "A → 3"  # not 1, an example's number
+            assert page.evaluate("() => window.nudgePage.arrowTag(0, 3)") == f"A → {names[3]}"  # not 1: an example's
             page.mouse.click(*pixel(page, 0.5, 0.5))
             assert "which class arrow A leads to" in message(page)
             assert page.evaluate("""() => getComputedStyle(document.querySelector('#arrow-list'))
