@@ -5,6 +5,8 @@ numbered examples; a skip is confirmed and the picture says what its axes and ar
 survives a reload; after a rewrite sent with Ctrl+Enter the keys label the next point; and the rewrite's
 reading is said against the label the person chose, by the model the screen names."""
 
+from pathlib import Path
+
 import pytest
 from conftest import SMALL_NET
 from page_driver import (  # noqa: F401
@@ -29,6 +31,7 @@ from nudge.loop.store.store import Store
 from nudge.loop.training.trainer import BackgroundTrainer
 
 pytestmark = BROWSER_TESTS
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
 def checked(page) -> list[int]:
@@ -122,9 +125,11 @@ def test_more_than_ten_classes_are_all_reachable_from_the_keyboard(tmp_path, lau
             assert message(page) == "no class has the key 0: the keys are shown beside the labels"
             assert checked(page) == [11]
             page.keyboard.press("3")  # "03" is no key: 3 alone
-            assert checked(page) == [2]
+            assert checked(page) == [2] and message(page) == ""
             page.keyboard.type("10")
             assert checked(page) == [9]
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "ui_twelve_classes.png"), full_page=True)
     finally:
         session.close()
         session.store.close()

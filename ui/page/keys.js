@@ -5,6 +5,7 @@
 // for act (round.js), applied now or after the call on its way.
 function nudgeKeys({root, ui, keys, say}, state, act, renameNow) {
   const TWO_DIGITS_MS = 1000; // a second digit this soon after the first makes a two-digit key, if one exists
+  const NO_KEY = 'no class has the key ';
 
   // the class a digit selects, with the digit typed just before it if together they are a key
   function classOfDigit(digit) {
@@ -33,7 +34,8 @@ function nudgeKeys({root, ui, keys, say}, state, act, renameNow) {
     let action = null;
     if (/^[0-9]$/.test(key)) {
       const index = classOfDigit(key);
-      if (index < 0) { say('no class has the key ' + key + ': the keys are shown beside the labels', 'error'); return; }
+      if (index < 0) { say(NO_KEY + key + ': the keys are shown beside the labels', 'error'); return; }
+      if (ui.message.textContent.startsWith(NO_KEY)) say(''); // a key that matched: the stale complaint goes
       action = {type: 'label', index};
     } else if (key === 'Enter') action = {type: 'submit'};
     else if (key === 's') action = {type: 'skip'};
