@@ -149,6 +149,7 @@ TEXT_CLOCKS = """() => {
     .observe(feedback, {attributes: true, attributeFilter: ['data-edit']});
 }"""
 
+CLASS_KEY = "k => window.nudgePage.keys[k]"  # the key the page shows beside class k
 READING_READY = """() => document.querySelector('#rewrite-feedback').dataset.edit === String(window.nudgePage.state.edits)"""
 
 
@@ -210,7 +211,7 @@ def run_page(browser, dataset, n_labels: int, rounds: int, think: float, folder:
         for _ in range(rounds):
             point = int(page.locator("#projection").get_attribute("data-point-id"))
             x, y = page.evaluate(CLICK_SPOT, [float(rng.uniform(0.05, 0.95)), float(rng.uniform(0.05, 0.95))])
-            page.keyboard.press(str(int(dataset.y[point]) + 1))
+            page.keyboard.press(page.evaluate(CLASS_KEY, int(dataset.y[point])))
             page.mouse.click(x, y)
             page.keyboard.press("Enter")
             page.wait_for_function("old => document.querySelector('#projection').dataset.pointId !== old",
@@ -270,7 +271,7 @@ def run_text_help(browser, dataset, reviews: int, think: float, typing_ms: float
             if review:
                 rounds.append((point, edit))
             page.locator("h2").first.click()  # out of the box, then the label key and Enter
-            page.keyboard.press(str(int(dataset.y[point]) + 1))
+            page.keyboard.press(page.evaluate(CLASS_KEY, int(dataset.y[point])))
             page.keyboard.press("Enter")
             page.wait_for_function("old => document.querySelector('#projection').dataset.pointId !== old",
                                    arg=str(point), timeout=60_000)

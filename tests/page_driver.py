@@ -91,6 +91,11 @@ def shown_query(page) -> dict:
     return page.evaluate("() => window.nudgePage.state.query")
 
 
+def press_label(page, index: int) -> None:
+    """Press the key the page shows beside class ``index`` (its name when the classes are named by numbers)."""
+    page.keyboard.press(page.evaluate("k => window.nudgePage.keys[k]", index))
+
+
 def unfocus(page) -> None:
     page.locator(".nudge .title").click()  # the focus leaves any box, as a person's would
 

@@ -21,7 +21,7 @@ from nudge.loop.cli import main
 from nudge.loop.config.settings import SessionConfig
 from nudge.loop.errors import SessionError
 from nudge.loop.service.service import AnnotationService
-from nudge.loop.session.answers import MAX_REWRITE_CHARS
+from nudge.loop.session.answers import MAX_REWRITE_CHARS, label_index
 from nudge.loop.session.session import Session
 from nudge.loop.store.store import Store
 
@@ -98,11 +98,31 @@ def test_a_label_is_a_class_name_or_index_and_nothing_else(session, label):
     """JSON's true is not class 1, nor 1.0 class 1: a label is a class name, or an index (a whole
     number, or its digits)."""
     query = session.next_query("ann")
-    with pytest.raises(SessionError, match="is not one of the classes .*give a class name, or its index 0..1"):
+    with pytest.raises(SessionError, match=r"is not one of the classes .*give a class name.*\(0..1\)"):
         session.submit(query.query_id, label, annotator="ann")
     assert session.store.annotations("s") == []
     session.submit(query.query_id, " 1", annotator="ann")  # the digits of an index
     assert [a.label for a in session.store.annotations("s")] == [1]
+
+
+@pytest.mark.parametrize("names, label, index", [
+    (["negative", "positive"], "positive", 1), (["negative", "positive"], "1", 1), (["negative", "positive"], 1, 1),
+    (["negative", "positive"], " 0", 0),  # an index: a whole number or its digits
+    (["1", "2"], "1", 0), (["1", "2"], " 2", 1),  # names that are numbers: the name wins
+    (["1", "2"], 1, 1),  # a whole number is an index
+])
+def test_one_rule_reads_a_label_as_a_class_name_or_an_index(names, label, index):
+    assert label_index(label, names) == index
+
+
+@pytest.mark.parametrize("names, label, said", [
+    (["negative", "positive"], "2", "give a class name, or an index as a whole number or its digits (0..1)"),
+    (["1", "2"], "0", "the class names here are numbers, so a string of digits is read as a name"),
+    (["1", "2"], 2, "the class names here are numbers"),
+])
+def test_a_label_that_is_no_class_is_refused_saying_the_rule(names, label, said):
+    with pytest.raises(SessionError, match=re.escape(said)):
+        label_index(label, names)
 
 
 def test_a_huge_bad_value_is_quoted_by_a_short_prefix_in_the_reply_and_the_log(running_app, caplog):
@@ -119,6 +139,10 @@ def test_a_huge_bad_value_is_quoted_by_a_short_prefix_in_the_reply_and_the_log(r
     assert logged and all(len(line) < 400 for line in logged)
     event, data = raw_submit(running_app, f'{{"data": ["{query["query_id"]}", true, null, null, null, null, "ann"]}}')
     assert event == "error" and "label True is not one of the classes" in json.dumps(data)
+    event, data = raw_submit(running_app, f'{{"data": ["{query["query_id"]}", "1", null, null, null, null]}}')
+    assert (event, data["error"]) == ("error", "/submit takes 7 arguments (query_id, label, direction, plane, "
+                                               "towards, rewrite, annotator), in order; got 6: give null for those "
+                                               "not used")
     assert running_app.session.store.annotations(SESSION) == []
 
 

@@ -24,6 +24,7 @@ from page_driver import (  # noqa: F401
     no_error_badges,
     open_page,
     pixel,
+    press_label,
     reading_shown,
     shown_point,
     shown_query,
@@ -77,7 +78,7 @@ def test_a_click_right_after_a_label_key_is_kept_as_the_arrow_aimed_at(running_a
         a = projection["a_range"][0] + (0.2 + 0.15 * round_) * (projection["a_range"][1] - projection["a_range"][0])
         b = projection["b_range"][0] + 0.7 * (projection["b_range"][1] - projection["b_range"][0])
         x, y = pixel(page, a, b)
-        page.keyboard.press("2")
+        press_label(page, 1)
         page.mouse.click(x, y)  # 0 ms after the key
         if round_ == 0:
             page.screenshot(path=str(ARTIFACTS / "ui_arrow.png"), full_page=True)
@@ -110,9 +111,9 @@ def test_keys_and_clicks_made_while_the_next_point_is_on_its_way_apply_to_it(run
     monkeypatch.setattr(service, "submit", submit)
     first = shown_point(page)
     box = page.locator("#projection canvas").bounding_box()
-    page.keyboard.press("2")
+    press_label(page, 1)
     page.keyboard.press("Enter")
-    page.keyboard.press("1")  # while the answer is on its way
+    press_label(page, 0)  # while the answer is on its way
     page.mouse.click(box["x"] + 0.6 * box["width"], box["y"] + 0.4 * box["height"])
     second = next_point(page, first)
     assert page.locator("#label-choice input").nth(0).is_checked()
@@ -139,7 +140,7 @@ def test_a_click_beside_the_plot_draws_nothing(running_app, context):
     assert "outside the plot" in page.locator("#message").inner_text()
     assert page.locator("#arrow-list li").count() == 0
     point = shown_point(page)
-    page.keyboard.press("1")
+    press_label(page, 0)
     page.keyboard.press("Enter")
     next_point(page, point)
     (stored,) = answers(running_app.session)
@@ -156,7 +157,7 @@ def test_a_typed_name_counts_at_once_and_survives_a_reload_where_undo_brings_the
     point = shown_point(page)
     projection = shown_query(page)["projection"]
     a, b = (0.25 * projection["a_range"][1], 0.3 * projection["b_range"][1])
-    page.keyboard.press("2")
+    press_label(page, 1)
     page.mouse.click(*pixel(page, a, b))
     page.keyboard.press("Enter")
     following = next_point(page, point)
@@ -176,7 +177,7 @@ def test_a_typed_name_counts_at_once_and_survives_a_reload_where_undo_brings_the
     assert page.locator("#arrow-list li").count() == 1
     restored = page.evaluate("() => window.nudgePage.state.arrows[0]")
     assert (restored["a"], restored["b"]) == pytest.approx((a, b), abs=1e-3 * (1 + abs(a) + abs(b)) + 0.05)
-    page.keyboard.press("1")  # corrected
+    press_label(page, 0)  # corrected
     page.keyboard.press("Enter")
     next_point(page, point)
     first, again = answers(running_app.session)
@@ -192,7 +193,7 @@ def test_one_name_in_two_tabs_gets_two_points(running_app, context):
     first, second = shown_point(one), shown_point(two)
     assert first != second
     for page, point in ((one, first), (two, second)):
-        page.keyboard.press("1")
+        press_label(page, 0)
         page.keyboard.press("Enter")
         next_point(page, point)
         no_error_badges(page)
@@ -207,11 +208,11 @@ def test_a_refused_action_shows_one_message_and_leaves_every_control_usable(runn
     page = open_page(context, running_app.url)
     point = shown_point(page)
     page.keyboard.press("Enter")  # no label yet: refused in the page
-    assert page.locator("#message").inner_text() == "choose a label first (keys 1, 2, …)"
+    assert page.locator("#message").inner_text() == "choose a label first (its key is in [ ])"
     page.locator("#annotator-name input").fill("")  # no name: refused by the server
     unfocus(page)
     with caplog.at_level(logging.WARNING, logger="nudge.ui.app"):
-        page.keyboard.press("1")
+        press_label(page, 0)
         page.keyboard.press("Enter")
         page.wait_for_function("() => document.querySelector('#message').innerText.includes('enter your name')")
     assert [r.getMessage() for r in caplog.records if r.name == "nudge.ui.app"] == [
@@ -220,7 +221,7 @@ def test_a_refused_action_shows_one_message_and_leaves_every_control_usable(runn
     no_error_badges(page)
     assert answers(running_app.session) == [] and shown_point(page) == point
     page.locator("#annotator-name input").fill("bob")
-    page.locator("#label-choice label").filter(has_text="[2] 1").click()  # the label radio still answers
+    page.locator("#label-choice label").filter(has_text="[1] 1").click()  # the label radio still answers
     assert page.locator("#label-choice input").nth(1).is_checked()
     page.locator("#submit-button").click()
     next_point(page, point)
@@ -240,7 +241,7 @@ def test_a_numbered_example_clicked_on_the_picture_is_the_direction(running_app,
     page = open_page(context, running_app.url)
     query = shown_query(page)
     point, predicted = query["point_id"], query["classes"].index(query["prediction"])
-    page.keyboard.press(str(predicted + 1))
+    press_label(page, predicted)
     offered = page.evaluate("""() => { const q = window.nudgePage.state.query, own = window.nudgePage.state.label;
         return q.projection.candidates.filter((c) => c.class !== own); }""")
     assert offered and all(c["class"] != predicted for c in offered)
@@ -265,9 +266,9 @@ def test_with_three_classes_an_arrow_says_where_it_leads_and_can_be_changed(tmp_
             page.mouse.click(box["x"] + 0.8 * box["width"], box["y"] + 0.3 * box["height"])
             chooser = page.locator("#arrow-list li select")
             assert chooser.input_value() == ""  # no model yet: the page asks
-            assert "which class arrow 1 leads to" in page.locator("#message").inner_text()
+            assert "which class arrow A leads to" in page.locator("#message").inner_text()
             page.keyboard.press("Enter")
-            assert "say which class arrow 1 leads to" in page.locator("#message").inner_text()
+            assert "say which class arrow A leads to" in page.locator("#message").inner_text()
             assert answers(session) == []
             assert [o.strip() for o in chooser.locator("option").all_inner_texts()] == ["which class?", "b", "c"]
             chooser.select_option(label="c")
@@ -288,7 +289,7 @@ def test_with_three_classes_an_arrow_says_where_it_leads_and_can_be_changed(tmp_
             assert query["probabilities"] is not None
             label = query["classes"].index(query["prediction"])
             tip = confident_spot(page, query, other_than=label)
-            page.keyboard.press(str(label + 1))
+            press_label(page, label)
             page.mouse.click(*pixel(page, tip["a"], tip["b"]))
             assert chooser.input_value() == str(tip["class"])  # by default: the region the tip lands in
             third = ({0, 1, 2} - {label, tip["class"]}).pop()
@@ -357,7 +358,7 @@ def test_under_auth_the_login_names_the_annotator(tmp_path, context):
         point = shown_point(page)
         name = page.locator("#annotator-name input")
         assert name.input_value() == "alice" and not name.is_editable()
-        page.keyboard.press("1")
+        press_label(page, 0)
         page.keyboard.press("Enter")
         next_point(page, point)
     store = Store(db, create=False)
@@ -412,8 +413,11 @@ def test_highlights_are_drawn_over_a_text_query_and_a_newer_models_replace_them(
         assert session.wait_until_trained(timeout=60) and session.model.version > version
         assert highlights_drawn(page, newer_than=version) == session.model.version
         assert shown_point(page) == query["point_id"]
+        # one screen: each model that is not the picture's is said
+        assert (f"Highlights by model v{session.model.version} (newer than the picture's "
+                f"v{query['prediction_model_version']})") in page.locator("#highlight-note").inner_text()
 
-        page.keyboard.press(str(label + 1))  # the examples to move towards are of the other class
+        press_label(page, label)  # the examples to move towards are of the other class
         example = page.locator("#towards-list details.example").first
         example.locator("summary").click()
         body = example.locator(".candidate-text")

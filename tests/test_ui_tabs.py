@@ -281,7 +281,9 @@ def test_a_refusal_is_one_message_and_one_log_line(app, session, caplog):
     with caplog.at_level(logging.WARNING):
         reply = functions["nudge_answer"](page(app, token, point_id=query["point_id"], label="cat"))
     assert orjson_loads(reply) == {"ok": False, "message": "label 'cat' is not one of the classes ['0', '1']: "
-                                                          "give a class name, or its index 0..1"}
+                                                          "the class names here are numbers, so a string of digits "
+                                                          "is read as a name; give a class name, or an index as a "
+                                                          "whole number (0..1)"}
     (record,) = [r for r in caplog.records if r.name == "nudge.ui.app"]
     assert record.levelno == logging.WARNING and record.exc_info is None and "refused answer" in record.getMessage()
     assert session.store.annotations(SESSION) == []

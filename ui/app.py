@@ -47,10 +47,11 @@ from nudge.loop.service.help_limits import AnnotationsFirst, PerClientLimit
 from nudge.loop.service.service import AnnotationService, Direction, Picture
 from nudge.loop.service.tabs import Outcome, Tabs
 from nudge.loop.service.texts import SHOWN_AS
-from nudge.loop.session.answers import answer_rules, who_annotates
+from nudge.loop.session.answers import answer_rules, check_text, who_annotates
 from nudge.loop.session.records import Query
 from nudge.loop.store.limits import MAX_CLIENT_CHARS
-from nudge.ui.gradio_compat import with_unknown_components_refused
+from nudge.loop.store.store import Annotation
+from nudge.ui.gradio_compat import Blocks, with_unknown_components_refused
 
 logger = logging.getLogger(__name__)
 
@@ -109,8 +110,17 @@ class AnnotationApp:
         return {"token": self.tabs.open(login, client_address(request)), "login": login}
 
     def page_begin(self, data: dict) -> dict:
+        """The tab's query as it opens (or its name changes); an undone answer it shows comes back with it
+        (a reload after an undo shows the answer as the undo did)."""
         token, name = _who(data)
-        return self._shown(self.tabs.begin(token, name, _text(data.get("previous"), "previous", optional=True)))
+        outcome = self.tabs.begin(token, name, _text(data.get("previous"), "previous", optional=True))
+        reply = self._shown(outcome)
+        query = None if outcome.shown is None else outcome.shown.query
+        if query is not None and query.reopens is not None and not query.reopens.is_skip:
+            restored = reply["restore"] = self._restored(query.reopens, query)
+            reply["message"] = reply["message"] or _undo_message(query.point_id, restored, query.reopens.sources,
+                                                                 again=True)
+        return reply
 
     def page_answer(self, data: dict) -> dict:
         token, name = _who(data)
@@ -127,7 +137,11 @@ class AnnotationApp:
 
     def page_skip(self, data: dict) -> dict:
         token, name = _who(data)
-        return self._shown(self.tabs.skip(token, name, _point(data)))
+        point = _point(data)
+        reply = self._shown(self.tabs.skip(token, name, point))
+        if reply["message"] is None:
+            reply["message"] = f"Skipped point {point}: it goes back to the others (u undoes the skip)"
+        return reply
 
     def page_undo(self, data: dict) -> dict:
         token, name = _who(data)
@@ -141,12 +155,16 @@ class AnnotationApp:
         elif outcome.undone.is_skip:
             reply["message"] = f"Undid your skip of point {query.point_id}"
         else:
-            restored = self.service.restored(outcome.undone, query)
-            reply["restore"] = {"label": restored.label, "arrows": restored.arrows, "towards": restored.towards,
-                                "rewrite": restored.rewrite}
-            reply["message"] = _undo_message(query.point_id, restored.label, outcome.undone.sources,
-                                             restored.other_directions)
+            restored = self._restored(outcome.undone, query)
+            reply["restore"] = restored
+            reply["message"] = _undo_message(query.point_id, restored, outcome.undone.sources)
         return reply
+
+    def _restored(self, undone: Annotation, query: Query) -> dict:
+        """An undone answer as the page's controls show it: {label, arrows, towards, rewrite, other_directions}."""
+        restored = self.service.restored(undone, query)
+        return {"label": restored.label, "arrows": restored.arrows, "towards": restored.towards,
+                "rewrite": restored.rewrite, "other_directions": restored.other_directions}
 
     def page_status(self, data: dict) -> dict:
         token, name = _who(data)
@@ -261,8 +279,12 @@ class AnnotationApp:
     def api_explain(self, query_id: str, request: gr.Request = None) -> dict:
         """The words of a query's text with their weight towards each class under the current model:
         {query_id, point_id, model_version, classes, text, words: [{word, start, end, readable_span,
-        weights, read}], unread_words, max_weight, probabilities, prediction, ...} (text data sets)."""
+        weights, read}], unread_words, max_weight, probabilities, prediction, ...} (text data sets); without
+        texts, or before a model, {query_id, words: None, message} says why."""
         def explain() -> dict:
+            reason = self.explainer.unavailable()
+            if reason is not None:  # expected, not a refusal: said, so a script runs the same on any data set
+                return {"query_id": query_id, "words": None, "message": reason}
             with self.help.admitted(requester(request)):
                 return self.explainer.explain(query_id)
 
@@ -272,8 +294,12 @@ class AnnotationApp:
         """The current model's class probabilities for a text; with a query id, also whether it reads as
         another class than the query's text (flips), the word diff (changes) and a warning for a rewrite
         that would teach nothing (a blank query id counts as none). The text is read as a rewrite is
-        (line breaks as in the original)."""
+        (line breaks as in the original). Without texts, or before a model: {query_id, prediction: None, message}."""
         def read() -> dict:
+            check_text(text)  # bad input is refused as such, on any data set
+            reason = self.explainer.unavailable()
+            if reason is not None:
+                return {"query_id": query_id, "prediction": None, "message": reason}
             with self.help.admitted(requester(request)):
                 return self.explainer.predict_text(
                     text, None if isinstance(query_id, str) and not query_id.strip() else query_id)
@@ -305,7 +331,7 @@ class AnnotationApp:
             ("nudge_skip", self._first(self.page_skip)), ("nudge_undo", self._first(self.page_undo)),
             ("nudge_status", self.page_status), ("nudge_explain", self.page_explain),
             ("nudge_predict", self.page_predict))]
-        with gr.Blocks(title=PAGE_TITLE) as demo:
+        with Blocks(title=PAGE_TITLE) as demo:
             page = gr.HTML(None, html_template=html, css_template=css, js_on_load=js, server_functions=functions,
                            elem_id="nudge-page", config=self.page_config())
             demo.load(self.open_tab, None, page, show_progress="hidden", api_name="ui_open",
@@ -383,15 +409,17 @@ def _failure(action: str, error: Exception, remedy: str) -> str:
     return str(error) if known else INTERNAL_ERROR
 
 
-def _undo_message(point_id: int, label: str, sources: list[str], other_directions: int) -> str:
+def _undo_message(point_id: int, restored: dict, sources: list[str], *, again: bool = False) -> str:
+    """What the page says of an undone answer brought back (``again``: shown again after a reload)."""
     words = {"arrow": ("arrow", "arrows"), "towards-example": ("example", "examples"), "rewrite": ("rewrite", "rewrites"),
              "api": ("direction given over the API", "directions given over the API")}
-    parts = [f"label {label}"]
+    parts = [f"label {restored['label']}"]
     for source, count in Counter(sources).items():
         singular, plural = words.get(source, (source, source))
         parts.append(f"{count} {singular if count == 1 else plural}")
-    note = " (not shown here)" if other_directions else ""
-    return f"Undid your answer to point {point_id} ({', '.join(parts)}{note}): correct it and submit again"
+    note = " (not shown here)" if restored["other_directions"] else ""
+    undid = f"Your undone answer to point {point_id} is back" if again else f"Undid your answer to point {point_id}"
+    return f"{undid} ({', '.join(parts)}{note}): correct it and submit again"
 
 
 def _who(data: dict) -> tuple[str, str]:

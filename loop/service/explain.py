@@ -287,13 +287,19 @@ class Explainer:
         return {"changes": listed, "changed_words": changed, "warning": warning}
 
     # ------------------------------------------------------------ validation
-    def _trained_model(self) -> ModelSnapshot:
+    def unavailable(self) -> str | None:
+        """Why there are no highlights nor readings now (no texts, no model yet); None when there are."""
         if self.session.dataset.texts is None:
-            raise SessionError("highlights and text predictions are for text data sets; this one has no texts")
-        snapshot = self.session.model
-        if not snapshot.is_fitted:
-            raise SessionError("the model is not trained yet; it reads texts after the first answers")
-        return snapshot
+            return "highlights and text predictions are for text data sets; this one has no texts"
+        if not self.session.model.is_fitted:
+            return "the model is not trained yet; it reads texts after the first answers"
+        return None
+
+    def _trained_model(self) -> ModelSnapshot:
+        reason = self.unavailable()
+        if reason is not None:
+            raise SessionError(reason)
+        return self.session.model
 
     def _text_encoder(self) -> SentenceEncoder:
         if self.encoder is None:

@@ -41,7 +41,8 @@ PLANE_CACHE_SIZE = 4096
 MAX_SHOWN = 1500  # unlabelled pool points on a 2-D picture
 PLANE_CACHE_BYTES = 64 * 2**20
 MIN_CACHED_PLANES = 16
-AXES = {True: ("x1 (relative to the query)", "x2 (relative to the query)"),
+AXES = {True: ("x1 relative to the query ★ (0 at ★: the numbers move with each point)",
+              "x2 relative to the query ★ (0 at ★)"),
         False: ("a: across the boundary (u1)", "b: towards other examples (u2)")}
 
 

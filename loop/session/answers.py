@@ -62,19 +62,28 @@ def check_annotator(annotator: object) -> str:
 
 
 def label_index(label: object, class_names: Sequence[str]) -> int:
-    """The class index of ``label``: a class name, or an index 0..C-1 given as a whole number or as its
-    digits in a string. Anything else (true/false, 1.0, a list) is refused, not read as a number."""
+    """The class index of ``label``, by one rule: a string equal to a class name is that class; a whole number,
+    or its digits in a string, is an index 0..C-1. Where class names are themselves numbers, the name wins: a
+    string of digits is read as a name only (an index is given as a whole number). Anything else (true/false,
+    1.0, a list) is refused, not read as a number."""
     names = list(class_names)
     if isinstance(label, str) and label in names:
         return names.index(label)
+    numbered = any(name.strip().isdecimal() for name in names)
     index = None
     if isinstance(label, (int, np.integer)) and not isinstance(label, (bool, np.bool_)):
         index = int(label)
     elif isinstance(label, str) and label.strip().isdecimal() and len(label) < 20:
-        index = int(label.strip())
+        digits = label.strip()
+        if numbered and digits in names:
+            return names.index(digits)
+        index = None if numbered else int(digits)
     if index is None or not 0 <= index < len(names):
-        raise SessionError(f"label {quoted(label)} is not one of the classes {quoted(names)}: give a class "
-                           f"name, or its index 0..{len(names) - 1}")
+        how = ("the class names here are numbers, so a string of digits is read as a name; give a class name, "
+               "or an index as a whole number" if numbered else "give a class name, or an index as a whole number "
+               "or its digits")
+        raise SessionError(f"label {quoted(label)} is not one of the classes {quoted(names)}: {how} "
+                           f"(0..{len(names) - 1})")
     return index
 
 

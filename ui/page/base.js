@@ -9,6 +9,7 @@ function nudgeBase(element, config) {
     title: $('.title'), hint: $('.hint'), name: $('#annotator-name input'), nameNote: $('.name-note'),
     status: $('#status-line'), message: $('#message'), prediction: $('#prediction'), text: $('#query-text'),
     picture: $('#projection'), canvas: $('#projection canvas'), legend: $('.legend'), labels: $('#label-choice'),
+    labelKeys: $('#label-choice legend'),
     maxDirections: $('.max-directions'), arrowList: $('#arrow-list'), towardsList: $('#towards-list'),
     rewriteBox: $('.rewrite'), rewrite: $('#rewrite'), rewriteTarget: $('#rewrite-target'),
     submit: $('#submit-button'), skip: $('#skip-button'), undo: $('#undo-button'), clear: $('#clear-button'),
@@ -16,12 +17,26 @@ function nudgeBase(element, config) {
     reading: $('#rewrite-feedback .reading'), warning: $('#rewrite-feedback .warning'),
     diff: $('#rewrite-feedback .diff'),
   };
-  const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
+  // matplotlib's tab10 then tab20's lighter halves: 20 colours that do not repeat; then a rule (golden-angle hues)
+  const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f',
+    '#bcbd22', '#17becf', '#aec7e8', '#ffbb78', '#98df8a', '#ff9896', '#c5b0d5', '#c49c94', '#f7b6d2', '#c7c7c7',
+    '#dbdb8d', '#9edae5'];
   const probe = document.createElement('canvas').getContext('2d');
 
   function colour(k) {
-    return k >= 0 ? PALETTE[k % PALETTE.length] : '#888888';
+    if (!(k >= 0)) return '#888888';
+    if (k < PALETTE.length) return PALETTE[k];
+    const hue = Math.round((k - PALETTE.length) * 137.508) % 360, light = [38, 52, 66][(k - PALETTE.length) % 3];
+    return 'hsl(' + hue + ', 62%, ' + light + '%)';
   }
+
+  // the key of each class, as typed: the class's own name when the classes are named by numbers (0, 1, …; up
+  // to two digits), else 1..9 and 0 for the tenth; with more than ten, 1..9 then 10, 11, … (two digits typed)
+  const numbered = config.classes.every((name) => /^(0|[1-9][0-9]?)$/.test(name));
+  const KEYS = config.classes.map((name, k) => {
+    if (numbered) return name;
+    return config.classes.length <= 10 ? String((k + 1) % 10) : String(k + 1);
+  });
 
   // a typed text without the characters the server sets aside around it (str.strip()'s, not String.trim's)
   function stripped(text) {
@@ -37,6 +52,11 @@ function nudgeBase(element, config) {
   function typedName(text) {
     const name = stripped(text);
     return BLANK.test(name) ? '' : name;
+  }
+
+  // arrows are named by letters (A, B, …): the numbers are the examples' to move towards
+  function arrowName(i) {
+    return String.fromCharCode(65 + i);
   }
 
   function el(tag, attributes = {}, text = null) {
@@ -63,6 +83,6 @@ function nudgeBase(element, config) {
     return normal.match(/[\d.]+/g).slice(0, 3).map(Number);
   }
 
-  return {root, ui, config, rules: config.rules, classes: config.classes, C: config.classes.length,
-    colour, el, say, cssColour, rgb, stripped, typedName};
+  return {root, ui, config, rules: config.rules, classes: config.classes, C: config.classes.length, keys: KEYS,
+    colour, arrowName, el, say, cssColour, rgb, stripped, typedName};
 }

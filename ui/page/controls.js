@@ -3,7 +3,8 @@
 // rewrite box and the class it leads to, and submit / skip / undo; a query the server sends is shown
 // here. Input goes through act (round.js), which applies it now or after the call on its way; apply
 // makes an action's change and returns the request it sends, if any.
-function nudgeControls({ui, config, classes, C, colour, el, say}, state, answer, drawing, textHelp, act) {
+function nudgeControls({root, ui, config, classes, keys, C, colour, arrowName, el, say}, state, answer, drawing,
+  textHelp, act) {
   const NEAR_PX = 11; // a click this close to an example's marker picks the example
 
   // ---------------------------------------------------------------- static parts
@@ -17,7 +18,7 @@ function nudgeControls({ui, config, classes, C, colour, el, say}, state, answer,
   const radios = classes.map((name, index) => {
     const label = el('label');
     const radio = el('input', {type: 'radio', name: 'nudge-label', value: String(index)});
-    label.append(radio, document.createTextNode('[' + (index + 1) + '] ' + name));
+    label.append(radio, document.createTextNode('[' + keys[index] + '] ' + name));
     ui.labels.append(label);
     radio.addEventListener('click', (event) => {
       if (state.busy) event.preventDefault(); // checked when it is applied, after the call on its way
@@ -25,6 +26,9 @@ function nudgeControls({ui, config, classes, C, colour, el, say}, state, answer,
     });
     return radio;
   });
+  ui.labelKeys.textContent = keys.some((key) => key.length > 1)
+    ? 'Label (the key in [ ]; two digits typed quickly for ' + keys.find((key) => key.length > 1) + ' and up)'
+    : 'Label (the key in [ ])';
   ui.rewriteTarget.hidden = !answer.asksTargets;
 
   // ---------------------------------------------------------------- the answer's parts
@@ -34,6 +38,7 @@ function nudgeControls({ui, config, classes, C, colour, el, say}, state, answer,
     radios[index].checked = true;
     for (const a of state.arrows) if (!a.chosen || a.target === index) { a.target = answer.defaultTarget(a.a, a.b); a.chosen = false; }
     if (state.towards && state.towards.target === index) state.towards = null;
+    textHelp.labelChosen();
     refresh();
   }
 
@@ -44,7 +49,8 @@ function nudgeControls({ui, config, classes, C, colour, el, say}, state, answer,
     }
     state.arrows.push({a, b, target: answer.asksTargets ? answer.defaultTarget(a, b) : null, chosen: false});
     if (answer.asksTargets && state.arrows[state.arrows.length - 1].target === null) {
-      say('with more than two classes, say which class arrow ' + state.arrows.length + ' leads to (list on the right)');
+      say('with more than two classes, say which class arrow ' + arrowName(state.arrows.length - 1)
+        + ' leads to (list on the right)');
     }
     refresh();
   }
@@ -156,6 +162,7 @@ function nudgeControls({ui, config, classes, C, colour, el, say}, state, answer,
 
   function show(q) {
     state.query = q; state.label = null; state.arrows = []; state.towards = null;
+    leaveBoxes();
     radios.forEach((r) => { r.checked = false; });
     drawing.prepare(q);
     if (!q) {
@@ -169,6 +176,13 @@ function nudgeControls({ui, config, classes, C, colour, el, say}, state, answer,
     ui.rewriteTarget.value = '';
     drawing.drawLegend();
     refresh();
+  }
+
+  // a new point: the focus leaves the rewrite box (and the class choosers) the last answer was given in, so
+  // the keys label the new point instead of typing into its text (the name box keeps it: it is not the answer's)
+  function leaveBoxes() {
+    const focused = document.activeElement;
+    if (focused && focused !== ui.name && root.contains(focused)) focused.blur();
   }
 
   // an undone answer back in the controls
@@ -188,16 +202,17 @@ function nudgeControls({ui, config, classes, C, colour, el, say}, state, answer,
     if (undone) restore(undone);
   }
 
-  // the query a (re)begin sends: the point already shown keeps the person's work on it
-  function resumed(q) {
-    if (!state.query || !q || q.point_id !== state.query.point_id) show(q);
+  // the query a (re)begin sends: the point already shown keeps the person's work on it; another comes with the
+  // undone answer it reopens, if it does (a reload after an undo)
+  function resumed(q, undone) {
+    if (!state.query || !q || q.point_id !== state.query.point_id) shown(q, undone);
     else state.query = q;
   }
 
   // ---------------------------------------------------------------- requests
   function answerRequest() {
     if (!state.query) { say('there is no point to answer', 'error'); return null; }
-    if (state.label === null) { say('choose a label first (keys 1, 2, …)', 'error'); return null; }
+    if (state.label === null) { say('choose a label first (its key is in [ ])', 'error'); return null; }
     const rewrite = answer.rewriteGiven() ? ui.rewrite.value : null;
     if (answer.directionsUsed() > answer.maxDirections) {
       say('an answer carries at most ' + answer.maxDirections + ' directions: remove one first', 'error');
@@ -206,7 +221,10 @@ function nudgeControls({ui, config, classes, C, colour, el, say}, state, answer,
     const asks = answer.asksTargets;
     if (asks) {
       const missing = state.arrows.findIndex((a) => a.target === null);
-      if (missing >= 0) { say('say which class arrow ' + (missing + 1) + ' leads to (list on the right)', 'error'); return null; }
+      if (missing >= 0) {
+        say('say which class arrow ' + arrowName(missing) + ' leads to (list on the right)', 'error');
+        return null;
+      }
       if (rewrite !== null && answer.rewriteTarget() === null) { say('say which class the rewrite leads to', 'error'); return null; }
     }
     return {fn: 'nudge_answer', data: {point_id: state.query.point_id, label: classes[state.label],

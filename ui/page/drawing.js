@@ -2,7 +2,7 @@
 // composed (the probability field, the boundaries, the points, the numbered examples, the star and
 // the arrows, the axes), its legend, the mapping between plane coordinates and canvas pixels, and
 // the progress plot. It writes only state.field.
-function nudgeDrawing({ui, classes, C, colour, el, cssColour, rgb}, state, answer) {
+function nudgeDrawing({ui, classes, C, colour, arrowName, el, cssColour, rgb}, state, answer) {
   function box() {
     const width = ui.canvas.clientWidth, height = ui.canvas.clientHeight;
     return {left: 54, top: 14, right: width - 14, bottom: height - 42, width, height};
@@ -88,8 +88,15 @@ function nudgeDrawing({ui, classes, C, colour, el, cssColour, rgb}, state, answe
     return values;
   }
 
+  // a tick's value as written: its significant digits (10, 60, -100, 0.3), without a float's noise
+  // (0.30000000000000004)
   function tickLabel(value) {
-    return Math.abs(value) >= 100 || value === 0 ? String(Math.round(value)) : value.toPrecision(2).replace(/\.?0+$/, '');
+    return String(Number(value.toPrecision(12)));
+  }
+
+  // the tag drawn at an arrow's tip: its letter, and where it leads when the person says so
+  function arrowTag(i, target) {
+    return arrowName(i) + (answer.asksTargets ? ' → ' + (target === null ? '?' : classes[target]) : '');
   }
 
   function draw() {
@@ -146,7 +153,7 @@ function nudgeDrawing({ui, classes, C, colour, el, cssColour, rgb}, state, answe
       const [x, y] = toPixel(a.a, a.b);
       const tint = answer.asksTargets ? (a.target === null ? subdued : colour(a.target)) : ink;
       arrow(context, x, y, tint, 2.6);
-      const tag = (i + 1) + (answer.asksTargets ? ' → ' + (a.target === null ? '?' : classes[a.target]) : '');
+      const tag = arrowTag(i, a.target);
       context.font = 'bold 12px sans-serif'; context.textAlign = 'left'; context.textBaseline = 'bottom';
       const width = context.measureText(tag).width + 8;
       const tx = Math.min(x + 6, g.right - width), ty = Math.max(y - 6, g.top + 16);
@@ -184,7 +191,9 @@ function nudgeDrawing({ui, classes, C, colour, el, cssColour, rgb}, state, answe
     });
     ui.legend.append(el('span', {}, '★ the point to label'), el('span', {}, '— model boundary'));
     if (state.query && state.query.projection.truth) ui.legend.append(el('span', {}, '- - true boundary'));
-    ui.legend.append(el('span', {}, '○ large: labelled · small: by prediction · numbered: examples'));
+    ui.legend.append(el('span', {}, '○ large: labelled · small: by prediction · numbered: examples'),
+      el('span', {class: 'axes-note'},
+        'each point has its own picture: arrows given to earlier points are not drawn here'));
   }
 
   function plotProgress(history, measured = 'held-out accuracy') {
@@ -214,5 +223,5 @@ function nudgeDrawing({ui, classes, C, colour, el, cssColour, rgb}, state, answe
     ui.progressTitle.textContent = `Progress: ${measured} against labels`;
   }
 
-  return {box, toPixel, toPlane, prepare, draw, drawLegend, plotProgress};
+  return {box, toPixel, toPlane, prepare, draw, drawLegend, plotProgress, tickLabel, arrowTag};
 }

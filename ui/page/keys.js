@@ -1,8 +1,22 @@
-// keys.js: the keyboard. Outside a text box: 1-9 a label, Enter submit, s skip, u undo, c or Escape
+// keys.js: the keyboard. Outside a text box: a class's key (base.js's keys: shown beside each label; two
+// digits typed one after the other for a two-digit key) its label, Enter submit, s skip, u undo, c or Escape
 // clear the directions, Backspace or Delete remove the last arrow; in the rewrite box Ctrl+Enter
 // submits, and Enter in the name box makes the new name count at once. Each key becomes an action
 // for act (round.js), applied now or after the call on its way.
-function nudgeKeys({root, ui, C}, act, renameNow) {
+function nudgeKeys({root, ui, keys, say}, state, act, renameNow) {
+  const TWO_DIGITS_MS = 1000; // a second digit this soon after the first makes a two-digit key, if one exists
+  const NO_KEY = 'no class has the key ';
+
+  // the class a digit selects, with the digit typed just before it if together they are a key
+  function classOfDigit(digit) {
+    const joined = state.typedKey + digit;
+    const now = performance.now(), recent = now - state.typedAt < TWO_DIGITS_MS;
+    state.typedAt = now;
+    if (recent && state.typedKey && keys.includes(joined)) { state.typedKey = joined; return keys.indexOf(joined); }
+    state.typedKey = digit;
+    return keys.indexOf(digit);
+  }
+
   function typingIn(target) {
     return target.tagName === 'TEXTAREA' || target.tagName === 'SELECT' || target.isContentEditable
       || (target.tagName === 'INPUT' && !['radio', 'checkbox', 'button', 'submit'].includes(target.type));
@@ -18,8 +32,12 @@ function nudgeKeys({root, ui, C}, act, renameNow) {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     const key = event.key;
     let action = null;
-    if (/^[1-9]$/.test(key) && Number(key) <= C) action = {type: 'label', index: Number(key) - 1};
-    else if (key === 'Enter') action = {type: 'submit'};
+    if (/^[0-9]$/.test(key)) {
+      const index = classOfDigit(key);
+      if (index < 0) { say(NO_KEY + key + ': the keys are shown beside the labels', 'error'); return; }
+      if (ui.message.textContent.startsWith(NO_KEY)) say(''); // a key that matched: the stale complaint goes
+      action = {type: 'label', index};
+    } else if (key === 'Enter') action = {type: 'submit'};
     else if (key === 's') action = {type: 'skip'};
     else if (key === 'u') action = {type: 'undo'};
     else if (key === 'c' || key === 'Escape') action = {type: 'clear'};

@@ -11,7 +11,7 @@ const drawing = nudgeDrawing(base, state, answer);
 const round = nudgeRound(base, state, server, {
   apply: (action) => controls.apply(action),
   shown: (query, undone) => { itemView.show(query); controls.shown(query, undone); },
-  resumed: (query) => { itemView.show(query); controls.resumed(query); },
+  resumed: (query, undone) => { itemView.show(query); controls.resumed(query, undone); },
   status: (reply) => {
     if (reply.history) drawing.plotProgress(reply.history, reply.measured);
     if (reply.model_version !== undefined) textHelp.modelPublished(reply.model_version);
@@ -20,10 +20,12 @@ const round = nudgeRound(base, state, server, {
 const itemView = nudgeItemView(base);
 const textHelp = nudgeTextHelp(base, state, answer, round.ask);
 const controls = nudgeControls(base, state, answer, drawing, textHelp, round.act);
-nudgeKeys(base, round.act, round.renameNow);
+nudgeKeys(base, state, round.act, round.renameNow);
 window.addEventListener('resize', () => drawing.draw());
-// for scripts and tests: the picture's mapping between plane coordinates and canvas pixels, and the state
-window.nudgePage = {toPixel: drawing.toPixel, toPlane: drawing.toPlane, box: drawing.box, state};
+// for scripts and tests: the picture's mapping between plane coordinates and canvas pixels, how ticks, arrows and
+// classes are written and coloured, and the state
+window.nudgePage = {toPixel: drawing.toPixel, toPlane: drawing.toPlane, box: drawing.box, tickLabel: drawing.tickLabel,
+  arrowTag: drawing.arrowTag, colour: base.colour, keys: base.keys, state};
 
 drawing.draw();
 drawing.plotProgress([]);

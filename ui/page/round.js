@@ -6,7 +6,7 @@
 //
 // handlers, from the controls: apply(action) makes an action's local change and returns the request it
 // sends, if any ({fn, data}); shown(query, restore) shows a query sent back (restore: an undone answer);
-// resumed(query) takes the query a (re)begin sends; status(reply) the status poll's reply.
+// resumed(query, restore) takes the query a (re)begin sends; status(reply) the status poll's reply.
 function nudgeRound({ui, rules, say, typedName}, state, server, handlers) {
   const NAME_KEY = 'nudge.annotator';
   const TAB_KEY = 'nudge.tab';
@@ -49,7 +49,7 @@ function nudgeRound({ui, rules, say, typedName}, state, server, handlers) {
     const reply = await call('nudge_begin', {...who(), previous: sessionStorage.getItem(TAB_KEY)});
     if (reply.ok && reply.query !== undefined) {
       sessionStorage.setItem(TAB_KEY, state.token);
-      handlers.resumed(reply.query);
+      handlers.resumed(reply.query, reply.restore);
     }
     say(reply.message, reply.ok ? 'note' : 'error');
     replay();

@@ -48,8 +48,18 @@ function nudgeTextHelp({ui, config, classes, C, colour, el, rgb}, state, answer,
     container.replaceChildren(...nodes);
   }
 
+  // a model as the page names it: its version, and which it is when it is not the one the header and the picture
+  // are by (one screen, one model named, or each said apart)
+  function modelNamed(version) {
+    const pictured = state.query ? state.query.prediction_model_version : null;
+    if (pictured === null || version === pictured) return 'model v' + version;
+    const which = version > pictured ? 'newer than' : 'older than';
+    return 'model v' + version + ' (' + which + " the picture's v" + pictured + ')';
+  }
+
   function noteHighlights(h) {
-    const parts = [document.createTextNode('Highlights by model v' + h.model_version + ': words pushing towards ')];
+    const parts = [document.createTextNode('Highlights by ' + modelNamed(h.model_version)
+      + ': words pushing towards ')];
     classes.forEach((name, k) => {
       const swatch = el('span', {class: 'swatch'});
       swatch.style.background = colour(k);
@@ -142,7 +152,25 @@ function nudgeTextHelp({ui, config, classes, C, colour, el, rgb}, state, answer,
     if (state.predictAgain) { state.predictAgain = false; predictRewrite(); }
   }
 
+  // whether the rewrite reads as another class than the label the person chose for the text (before a label is
+  // chosen: than the model's reading of the text), and that in words
+  function comparedWithLabel(r) {
+    if (state.label === null) {
+      return r.flips ? [true, 'it flips from ' + r.original_prediction + ", the model's reading of the text"]
+        : [false, 'still ' + r.original_prediction + ", the model's reading of the text (choose your label)"];
+    }
+    const label = classes[state.label];
+    return r.prediction !== label ? [true, 'another class than your label for the text, ' + label]
+      : [false, 'still ' + label + ', your label for the text: a rewrite should read as another class'];
+  }
+
+  // the label changed: the reading shown is said again against it
+  function labelChosen() {
+    if (state.reading && state.reading.edit === state.edits) showReading(state.reading.reply, state.reading.edit);
+  }
+
   function showReading(reply, edit) {
+    state.reading = {reply, edit};
     ui.reading.className = 'reading';
     ui.warning.hidden = true;
     ui.diff.replaceChildren();
@@ -154,10 +182,11 @@ function nudgeTextHelp({ui, config, classes, C, colour, el, rgb}, state, answer,
       ui.reading.textContent = reply ? reply.message : 'the server did not answer: the reading comes with your next edit';
     } else {
       const r = reply.reading, sure = Math.round(100 * Math.max(...r.probabilities));
-      const parts = [document.createTextNode('Model v' + r.model_version + ' reads the rewrite as ' + r.prediction
-        + ' (' + sure + '% sure): ')];
-      parts.push(r.flips ? el('span', {class: 'flips'}, 'it flips from ' + r.original_prediction)
-        : el('span', {}, 'still ' + r.original_prediction + ', as the text'));
+      const named = modelNamed(r.model_version);
+      const parts = [document.createTextNode(named[0].toUpperCase() + named.slice(1) + ' reads the rewrite as '
+        + r.prediction + ' (' + sure + '% sure): ')];
+      const [flips, said] = comparedWithLabel(r);
+      parts.push(flips ? el('span', {class: 'flips'}, said) : el('span', {}, said));
       const target = answer.asksTargets ? answer.rewriteTarget() : null;
       if (target !== null) {
         parts.push(document.createTextNode(classes[target] === r.prediction ? ' (the class you chose)'
@@ -165,7 +194,7 @@ function nudgeTextHelp({ui, config, classes, C, colour, el, rgb}, state, answer,
       }
       parts.push(document.createTextNode(' · ' + r.changed_words + (r.changed_words === 1 ? ' word' : ' words') + ' changed'));
       ui.reading.replaceChildren(...parts);
-      ui.feedback.dataset.flips = String(r.flips);
+      ui.feedback.dataset.flips = String(flips);
       if (r.warning) {
         ui.warning.textContent = r.warning;
         ui.warning.hidden = false;
@@ -191,5 +220,5 @@ function nudgeTextHelp({ui, config, classes, C, colour, el, rgb}, state, answer,
     if (answer.rewriteGiven()) rewriteEdited(0);
   }
 
-  return {show, exampleText, rewriteEdited, modelPublished};
+  return {show, exampleText, rewriteEdited, modelPublished, labelChosen};
 }
