@@ -46,7 +46,7 @@ def export_annotations(store: Store, out: str | Path, *, session_id: str | None 
     fmt = fmt or ("csv" if str(out).lower().endswith(".csv") else "jsonl")
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; use one of {FORMATS}")
-    records = [{"session": session_id, **a.to_record()} for a in store.annotations(session_id)]
+    records = [{"session": session_id, **a.to_record()} for a in store.log(session_id).annotations()]
     with _open_output(store, out) as handle:
         if fmt == "jsonl":
             for record in records:

@@ -31,7 +31,7 @@ from nudge.loop.session.answers import UNCHANGED_REWRITE
 from nudge.loop.session.records import Query
 from nudge.loop.session.session import Session
 from nudge.loop.store.limits import quoted
-from nudge.loop.store.store import Annotation
+from nudge.loop.store.log import Annotation
 from nudge.loop.training.snapshot import ModelSnapshot
 
 # The planes of queries shown: each is 3 vectors of n numbers, so the cache is bounded in bytes
@@ -164,7 +164,7 @@ class AnnotationService:
         server (unless ``stored``: it went in with the query's lease). The first plane kept for a
         query wins; returns the one kept."""
         if not stored:
-            kept = self.session.store.keep_plane(self.session.session_id, query_id, plane.basis_bytes())
+            kept = self.session.leases.queries.keep_plane(query_id, plane.basis_bytes())
             if kept != plane.basis_bytes():
                 plane = Plane.from_basis_bytes(plane.origin, kept)
         self._cache_plane(query_id, plane)
@@ -185,7 +185,7 @@ class AnnotationService:
             plane = self._planes.get(query_id)
         if plane is not None:
             return plane
-        stored = self.session.store.query_plane(self.session.session_id, query_id)
+        stored = self.session.leases.queries.query_plane(query_id)
         if stored is None:
             return None
         point_id, basis = stored

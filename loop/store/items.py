@@ -11,7 +11,6 @@ Every access is a function of one connection (``_read`` / ``_write`` run it in a
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, TypeVar
@@ -19,7 +18,7 @@ from typing import NamedTuple, TypeVar
 from sqlalchemy import func, select, text, update
 
 from nudge.loop.store.database import Database, Transaction
-from nudge.loop.store.schema import annotations, data_versions, items, queries, sessions
+from nudge.loop.store.schema import annotations, data_versions, from_json, items, queries, sessions
 
 T = TypeVar("T")
 
@@ -88,7 +87,7 @@ class SessionData:
             rows = connection.execute(select(data_versions).where(data_versions.c.session_id == self.session_id)
                                       .order_by(data_versions.c.version))
             return [DataVersion(int(r.version), float(r.created_at), int(r.n_items), int(r.added), int(r.removed),
-                                int(r.changed), _json(r.source)) for r in rows]
+                                int(r.changed), from_json(r.source)) for r in rows]
         return self._read(read)
 
     def record_version(self, *, added: Sequence[tuple[str, str, str]], removed: Sequence[str],
@@ -149,17 +148,13 @@ class SessionData:
         """The stored scaling of the session's features (``Scaling.as_dict()``; None: not recorded)."""
         def read(connection: Transaction) -> dict | None:
             value = connection.execute(select(sessions.c.scaling).where(sessions.c.id == self.session_id)).scalar()
-            return None if value is None else _json(value)
+            return None if value is None else from_json(value)
         return self._read(read)
 
     def keep_scaling(self, scaling: dict) -> None:
         """Store the scaling (once: the session's model inputs depend on it for good)."""
         def write(connection: Transaction) -> None:
             stored = connection.execute(select(sessions.c.scaling).where(sessions.c.id == self.session_id)).scalar()
-            if stored is None or _json(stored) is None:
+            if stored is None or from_json(stored) is None:
                 connection.execute(update(sessions).where(sessions.c.id == self.session_id).values(scaling=scaling))
         self._write(write)
-
-
-def _json(value):
-    return json.loads(value) if isinstance(value, str) else value  # some drivers hand JSON back as text

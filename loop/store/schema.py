@@ -20,6 +20,8 @@ trainer_leases  which process trains a session, until when (renewed while it liv
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -200,3 +202,8 @@ def check_and_upgrade(connection: Connection) -> None:
     for table in metadata.sorted_tables:
         for index in table.indexes:
             index.create(connection, checkfirst=True)
+
+
+def from_json(value):
+    """A JSON column's value as Python (some drivers hand JSON back as text)."""
+    return json.loads(value) if isinstance(value, str) else value
