@@ -1,7 +1,7 @@
 """The annotation service: what the page and the API endpoints call.
 
 It wraps a :class:`nudge.loop.session.session.Session` with the ways a person gives a
-direction (DESIGN.md section 1): a click on the local boundary projection
+direction (docs/method.md section 1): a click on the local boundary projection
 (plane coordinates), "towards that example" (a point id), a rewrite (text
 data), or a full vector, each as a :class:`Direction`. The picture is drawn in the
 model's units; every direction is stored in the data's own units (a click is
