@@ -113,7 +113,7 @@ def time_rounds(session: Session, mode: str, rounds: int, profiler: cProfile.Pro
         answered = len(session.labelled_points())
         times.lag.append(answered - session.model.n_labeled if mode == "ui-busy" else 0)
     session.wait_until_trained(timeout=600)
-    history = session.store.evaluation_history(session.session_id)
+    history = session.log.evaluations.history()
     times.train = [row["train_seconds"] for row in history if row["model_version"] > first_version]
     return times
 

@@ -205,7 +205,7 @@ def run_page(browser, dataset, n_labels: int, rounds: int, think: float, folder:
         page.goto(demo.local_url)
         page.wait_for_function("() => document.querySelector('#projection')?.dataset.pointId")
         page.evaluate(CLOCKS)
-        already = len(session.store.annotations(session.session_id))
+        already = len(session.log.annotations())
         page.locator("#annotator-name input").fill(name)  # typed, no Enter
         page.locator("h2").first.click()  # the focus leaves the name box, as a person's would
         for _ in range(rounds):
@@ -220,7 +220,7 @@ def run_page(browser, dataset, n_labels: int, rounds: int, think: float, folder:
                 time.sleep(think)
         clocks = page.evaluate("() => window.__bench")
         page.close()
-        store_answers = session.store.annotations(session.session_id)[already:]
+        store_answers = session.log.annotations()[already:]
         found = dict(app.tabs.found)
     finally:
         gc.unfreeze()  # the next row starts as this one did
@@ -277,7 +277,7 @@ def run_text_help(browser, dataset, reviews: int, think: float, typing_ms: float
                                    arg=str(point), timeout=60_000)
         clocks = page.evaluate("() => window.__text")
         page.close()
-        stored = session.store.annotations(session.session_id)[TEXT_LABELS:]
+        stored = session.log.annotations()[TEXT_LABELS:]
     finally:
         demo.close()
         app.close()

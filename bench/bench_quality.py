@@ -45,7 +45,7 @@ from nudge.loop.simulation.simulate import SimulationConfig, simulate, write_res
 
 BUDGETS = (10, 20, 50, 100, 200)
 LOSSES = ("ce", "direction", "gradient-supervision")
-# The paper's form of the direction loss (DESIGN.md section 2), run beside the shipped default.
+# The paper's form of the direction loss (docs/method.md section 2), run beside the shipped default.
 PAPER_FORM = {"criterion__hinge": "softplus", "criterion__derivative": "probability", "criterion__margin": 0.0}
 PAPER = "direction-paper"
 STRATEGIES = ("random", "boundary")

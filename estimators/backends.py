@@ -1,7 +1,7 @@
 """The sentence encoders by backend name: ``torch`` (sentence-transformers) and ``onnx-int8``.
 
 ``make_encoder(backend, **options)`` builds one; :data:`DEFAULT_BACKEND` is
-what nudge embeds with when nothing is asked (see the README, "Big pools",
+what nudge embeds with when nothing is asked (see bench/README.md, "In short",
 for the measurements behind the choice). The two backends' vectors are keyed
 apart in the embedding cache (each by its own model identity).
 """
@@ -17,7 +17,7 @@ ENCODER_BACKENDS: dict[str, type[SentenceEncoder]] = {
     "torch": SentenceEncoder,
     "onnx-int8": OnnxSentenceEncoder,
 }
-DEFAULT_BACKEND = "torch"  # int8 ONNX is as accurate on CAD but not faster on this machine (README)
+DEFAULT_BACKEND = "torch"  # int8 ONNX is as accurate on CAD but not faster on this machine (bench/README.md)
 
 
 def make_encoder(backend: str | None = None, *, threads: int | None = None, **options: Any) -> SentenceEncoder:

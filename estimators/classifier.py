@@ -62,7 +62,7 @@ class DirectionClassifier(ClassifierMixin, NeuralNet):
         inference: skorch infers from the criterion and falls back to the
         identity for any criterion it does not know, which is every objective
         here, so its ``predict_proba`` would return logits and silently break
-        uncertainty sampling (DESIGN.md section 2). Query strategies and
+        uncertainty sampling (docs/method.md section 2). Query strategies and
         scikit-learn's ``predict_proba`` contract need rows of probabilities
         that sum to 1: keep that when you pass your own. ``predict`` is the
         argmax of ``predict_proba``, as in skorch's ``NeuralNetClassifier``.

@@ -9,7 +9,7 @@ calls as ``objective(logits, y, X, module)``:
 - ``X``: (B, n) the batch inputs, ``module``: the network, so the objective can
   take input gradients at the annotated points (double back-propagation).
 
-Notation (DESIGN.md section 2): for a point x of class y and a direction k
+Notation (docs/method.md section 2): for a point x of class y and a direction k
 towards class c, the *gap* h(x) compares c with y, and d = grad_x h(x) . k is
 its directional derivative; d > 0 means "moving along k heads to c", the
 annotation's claim. The violation is v = -d.
@@ -24,7 +24,7 @@ annotation's claim. The violation is v = -d.
 Why the bounded form is the default: an unbounded d (probability or logit
 derivative) keeps paying the network for ever steeper slopes at the annotated
 points, against cross-entropy; on the CAD reviews that costs accuracy once
-labels are plentiful (``bench/bench_quality.py``, README "Do directions pay").
+labels are plentiful (``bench/bench_quality.py``; bench/README.md, "Learning quality").
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def direction_loss(
 ) -> Tensor:
     """L_dir: mean over annotated points of hinge(v) with v = margin - d.
 
-    The defaults are the paper's form (DESIGN.md section 2); the objective
+    The defaults are the paper's form (docs/method.md section 2); the objective
     :class:`DirectionObjective` ships tuned ones. d is the derivative of the gap along the direction (see the module doc);
     ``normalize`` scales directions to unit length first (no effect on the
     cosine). Points without a direction contribute exactly zero; a batch with

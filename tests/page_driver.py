@@ -101,7 +101,7 @@ def unfocus(page) -> None:
 
 
 def answers(session) -> list:
-    return session.store.annotations(session.session_id)
+    return session.log.annotations()
 
 
 def no_error_badges(page) -> None:

@@ -15,6 +15,7 @@ import pytest
 from conftest import TINY_NET
 from gradio_client import Client
 from gradio_client.exceptions import AppError
+from store_helpers import hand_out
 from test_ui_api import SESSION, submit, text_session  # noqa: F401  (text_session is a fixture)
 
 from nudge.loop.cli import main
@@ -50,7 +51,7 @@ def test_directions_the_network_cannot_train_on_are_refused(session, direction, 
     query = session.next_query("ann")
     with pytest.raises(SessionError, match=message):
         session.submit(query.query_id, 0, [direction], annotator="ann")
-    assert session.store.annotations("s") == []
+    assert session.store.log("s").annotations() == []
     session.submit(query.query_id, 0, [[1e-30, 1e15]], annotator="ann")  # extreme, but fine in float32
     assert np.all(np.isfinite(session.model.learner.predict_proba(session.dataset.X)))
 
@@ -68,7 +69,7 @@ def test_values_that_used_to_escape_as_crashes_are_refused(session, options, mes
     arguments = {"label": 1, "annotator": "ann", **options}
     with pytest.raises(SessionError, match=message):
         AnnotationService(session).submit(query.query_id, arguments.pop("label"), **arguments)
-    assert session.store.annotations("s") == []
+    assert session.store.log("s").annotations() == []
 
 
 @pytest.mark.parametrize("query_id", ["q\x00", "f" * 65, None, 12])
@@ -87,9 +88,9 @@ def test_empty_huge_and_nul_rewrites_are_refused_over_the_api(text_session, laun
                                  (query["text"], "the same as the text"), ("great\x00fun", "NUL")):
             with pytest.raises(AppError, match=message):
                 submit(api, query["query_id"], "Positive", rewrite=rewrite)
-        assert text_session.store.annotations(SESSION) == []
+        assert text_session.store.log(SESSION).annotations() == []
         submit(api, query["query_id"], "Positive", rewrite=query["text"] + " and great fun")
-    (stored,) = text_session.store.annotations(SESSION)
+    (stored,) = text_session.store.log(SESSION).annotations()
     assert stored.sources == ["rewrite"] and stored.rewrite.endswith("and great fun")
 
 
@@ -100,9 +101,9 @@ def test_a_label_is_a_class_name_or_index_and_nothing_else(session, label):
     query = session.next_query("ann")
     with pytest.raises(SessionError, match=r"is not one of the classes .*give a class name.*\(0..1\)"):
         session.submit(query.query_id, label, annotator="ann")
-    assert session.store.annotations("s") == []
+    assert session.store.log("s").annotations() == []
     session.submit(query.query_id, " 1", annotator="ann")  # the digits of an index
-    assert [a.label for a in session.store.annotations("s")] == [1]
+    assert [a.label for a in session.store.log("s").annotations()] == [1]
 
 
 @pytest.mark.parametrize("names, label, index", [
@@ -143,7 +144,7 @@ def test_a_huge_bad_value_is_quoted_by_a_short_prefix_in_the_reply_and_the_log(r
     assert (event, data["error"]) == ("error", "/submit takes 7 arguments (query_id, label, direction, plane, "
                                                "towards, rewrite, annotator), in order; got 6: give null for those "
                                                "not used")
-    assert running_app.session.store.annotations(SESSION) == []
+    assert running_app.session.store.log(SESSION).annotations() == []
 
 
 @pytest.mark.parametrize("blank", ["\u200b\u200b", "\ufeff \u2060\u200d", "\u3164", "\u00a0\u2800\n"])
@@ -153,7 +154,7 @@ def test_a_rewrite_or_a_name_of_invisible_characters_is_empty(text_session, blan
         text_session.submit(query.query_id, 1, annotator="ann", rewrite=blank)
     with pytest.raises(SessionError, match="an annotator name is required"):
         text_session.next_query(blank)
-    assert text_session.store.annotations(SESSION) == []
+    assert text_session.store.log(SESSION).annotations() == []
 
 
 @pytest.mark.parametrize("name", ["x" * 65, "a b", "émile", "../up", "-leading", ".hidden", "", "semi;colon"])
@@ -178,9 +179,9 @@ def nudge_db(path: Path) -> Path:
     store = Store(path)
     store.create_session("s", {"dataset": "moons"})
     for i in range(150):
-        store.add_query("s", f"q{i}", i, "ann", 60.0, 0, None)
-        store.add_annotation("s", query_id=f"q{i}", point_id=i, label=1, directions=[np.ones(2)], targets=[0],
-                             sources=["api"], annotator="ann", model_version=0, round=1)
+        hand_out(store, "s", f"q{i}", i, "ann", 60.0, 0, None)
+        store.log("s").add_annotation(query_id=f"q{i}", point_id=i, label=1, directions=[np.ones(2)], targets=[0],
+                                      sources=["api"], annotator="ann", model_version=0, round=1)
     store.close()
     return path
 
@@ -253,7 +254,7 @@ def test_export_refuses_to_overwrite_its_own_database_however_it_is_named(tmp_pa
     assert "is a folder" in capsys.readouterr().err
     wal = tmp_path / "log.db-wal"
     assert not wal.exists() or b'"session"' not in wal.read_bytes()  # no export went into a side file
-    assert db.read_bytes() == before and Store(db).count_annotations("s") == 150
+    assert db.read_bytes() == before and Store(db).log("s").count() == 150
     assert main(["export", "--db", str(db), "--out", str(tmp_path / "fine.jsonl")]) == 0
     assert len((tmp_path / "fine.jsonl").read_text().splitlines()) == 150
 

@@ -14,6 +14,7 @@ import time
 import pytest
 from conftest import child_processes, nudge_serve, wait_for
 from gradio_client import Client
+from store_helpers import hand_out
 
 from nudge.loop.store.store import Store
 
@@ -57,7 +58,7 @@ def check_log(db, acknowledged, in_flight=()) -> list:
     """Every acknowledged answer exactly once, nothing but in-flight ones besides; the stored answers."""
     store = Store(db, create=False)  # runs the integrity check
     try:
-        stored = store.annotations(SESSION)
+        stored = store.log(SESSION).annotations()
         query_ids = [a.query_id for a in stored]
         assert len(query_ids) == len(set(query_ids)), "an answer was stored twice"
         assert len({a.point_id for a in stored}) == len(stored), "a point was answered twice"
@@ -128,7 +129,7 @@ def test_kill_9_during_a_retrain(tmp_path, trainer):
             wait_for(api, lambda status: status["retraining"] and status["model_version"] == 0)
         server.kill()
     store = Store(db, create=False)
-    finished = store.evaluation_history(SESSION)
+    finished = store.log(SESSION).evaluations.history()
     store.close()
     assert finished == [], "the retrain finished before the kill; nothing was tested"
     check_log(db, acknowledged)
@@ -183,7 +184,7 @@ def test_kill_9_during_a_burst_of_writes(tmp_path):
           f"{len(stored) - len(acknowledged)} of those stored")
 
     store = Store(db, create=False)
-    open_queries = {q.annotator: q.id for q in store.open_queries(SESSION)}
+    open_queries = {q.annotator: q.id for q in store.queries(SESSION).open_queries()}
     store.close()
     name = names[0]
     resumed = resume(db, len(stored), name, {"query_id": open_queries[name]} if name in open_queries else None)
@@ -195,9 +196,10 @@ def write_until_killed(db, first: int, report: int) -> None:
     try:
         store = Store(db)
         for i in range(first, first + 10**6):
-            store.add_query(SESSION, f"q{i}", i, "writer", 60.0, 0, None)
-            store.add_annotation(SESSION, query_id=f"q{i}", point_id=i, label=i % 2, directions=[[i, 1.0]],
-                                 targets=[1 - i % 2], sources=["api"], annotator="writer", model_version=0, round=1)
+            hand_out(store, SESSION, f"q{i}", i, "writer", 60.0, 0, None)
+            store.log(SESSION).add_annotation(query_id=f"q{i}", point_id=i, label=i % 2, directions=[[i, 1.0]],
+                                              targets=[1 - i % 2], sources=["api"], annotator="writer",
+                                              model_version=0, round=1)
             os.write(report, f"{i}\n".encode())
     finally:
         os._exit(1)
@@ -229,7 +231,7 @@ def test_kill_9_mid_commit_loses_no_acknowledged_write(tmp_path):
             acked = [int(line) for line in reports.read().split()]
         acknowledged += acked
         store = Store(db, create=False)  # integrity check (and WAL recovery) on open
-        stored = [a.point_id for a in store.annotations(SESSION)]
+        stored = [a.point_id for a in store.log(SESSION).annotations()]
         store.close()
         in_flight.add(acked[-1] + 1 if acked else first)
         assert len(stored) == len(set(stored)), "an answer was stored twice"

@@ -118,7 +118,7 @@ def test_answers_stay_on_their_items_through_reordering_growth_and_removal(tmp_p
     assert grown.labelled_points() == {0: 0, 3: 1}  # both answers where they were given
     assert grown.model.n_labeled == 1  # the answer on the removed item a is kept, not trained on
     assert grown.status()["data"] == {"version": 2, "n_items": 4, "removed": 1, "stranded_answers": 1}
-    np.testing.assert_array_equal(grown.store.annotations("s")[1].directions[0], [2.0, 0.0])
+    np.testing.assert_array_equal(grown.store.log("s").annotations()[1].directions[0], [2.0, 0.0])
     with pytest.raises(SessionError, match="not in the pool"):
         grown.relabel(0, "hi", annotator="ann")
     handed = {grown.next_query(f"ann{i}").point_id for i in range(3)}
@@ -166,8 +166,8 @@ def test_a_session_stored_before_items_and_scaling_resumes_on_the_upgraded_datab
     assert {"items", "data_versions"} <= set(inspect(store.engine).get_table_names())
     again = Session.open(store, "old", dataset=moons)
     try:
-        assert [(a.id, a.point_id, a.label) for a in store.annotations("old")] == [(a.id, a.point_id, a.label)
-                                                                                   for a in given]
+        assert [(a.id, a.point_id, a.label) for a in store.log("old").annotations()] == [(a.id, a.point_id, a.label)
+                                                                                         for a in given]
         assert again.model.n_labeled == 5 and again.dataset.scaling.is_identity
         assert again.status()["data"] == {"version": 1, "n_items": 200, "removed": 0, "stranded_answers": 0}
         assert [item.item_id for item in SessionData(store.db, "old").items()] == moons.item_ids
@@ -175,7 +175,7 @@ def test_a_session_stored_before_items_and_scaling_resumes_on_the_upgraded_datab
         towards = int(moons.pool[0])
         stored = again.submit(query.query_id, 0, [moons.raw[towards] - moons.raw[query.point_id]], annotator="bob",
                               sources=["towards-example"], towards=[moons.item_ids[towards]])
-        assert store.annotations("old")[-1].towards == [moons.item_ids[towards]] == stored.towards
+        assert store.log("old").annotations()[-1].towards == [moons.item_ids[towards]] == stored.towards
         assert stored.round > max(a.round for a in given)  # rounds count on across restarts
     finally:
         again.close()

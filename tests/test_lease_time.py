@@ -11,6 +11,7 @@ from conftest import TINY_NET, nudge_serve
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 from gradio_client.utils import Status
+from store_helpers import hand_out
 
 from nudge.loop import Session, SessionConfig, Store, load_dataset
 
@@ -58,13 +59,13 @@ def test_a_lease_that_runs_out_while_its_answer_waits_for_the_lock_never_gives_t
             query = alice.predict("alice", api_name="/next")
             point = query["point_id"]
             label = str(int(dataset.y[point]))
-            labelled = {a.point_id for a in store.annotations("s") if a.label is not None}
-            carol = [store.add_query("s", f"carol-{round_}-{p}", p, "carol", 600.0, 0, None).id
+            labelled = {a.point_id for a in store.log("s").annotations() if a.label is not None}
+            carol = [hand_out(store, "s", f"carol-{round_}-{p}", p, "carol", 600.0, 0, None).id
                      for p in dataset.pool.tolist() if p != point and p not in labelled]  # p alone is left
             with write_lock_held(db):
                 late = alice.submit(query["query_id"], label, None, None, None, None, "alice", api_name="/submit")
                 wait_until_running(late)
-                time.sleep(max(0.0, store.query("s", query["query_id"]).lease_until - time.time()) + 0.2)
+                time.sleep(max(0.0, store.queries("s").query(query["query_id"]).lease_until - time.time()) + 0.2)
                 asking = bob.submit("bob", api_name="/next")
                 wait_until_running(asking)
                 time.sleep(0.5)  # bob's claim is sent and waits for the lock too
@@ -81,8 +82,8 @@ def test_a_lease_that_runs_out_while_its_answer_waits_for_the_lock_never_gives_t
                 bob_answered = True
             outcomes.append((alice_answered, bob_answered))
             for query_id in carol:
-                store.release_query("s", query_id)
-    labels = [a.point_id for a in store.annotations("s") if a.label is not None]
+                store.queries("s").release_query(query_id)
+    labels = [a.point_id for a in store.log("s").annotations() if a.label is not None]
     assert len(labels) == len(set(labels)), f"a point was answered twice: {outcomes}"
     assert all(alice or bob for alice, bob in outcomes) and not any(alice and bob for alice, bob in outcomes)
     assert "Traceback" not in first.output() + second.output()
@@ -94,14 +95,14 @@ def test_on_postgresql_leases_are_judged_by_the_servers_clock_not_the_processes(
     answer in time: both judge by the database server's clock."""
     here, ahead = Store(database), Store(database)
     here.create_session("s", {})
-    (alices,) = here.claim_queries("s", "alice", [(7, None)], 1, lease_seconds=60.0, model_version=0)
+    (alices,) = here.queries("s").claim_queries("alice", [(7, None)], 1, lease_seconds=60.0, model_version=0)
     real = time.time
     monkeypatch.setattr(time, "time", lambda: real() + 100.0)
-    assert ahead.claim_queries("s", "bob", [(7, None)], 1, lease_seconds=60.0, model_version=0) == []
-    assert ahead.free_points("s", "bob", [(7, None)], 1) == []
-    assert [q.id for q in ahead.open_queries("s", "alice", unexpired=True)] == [alices.id]
-    stored = ahead.add_annotation("s", query_id=alices.id, point_id=7, label=1, directions=[], targets=[],
-                                  sources=[], annotator="alice", model_version=0, round=1)
+    assert ahead.queries("s").claim_queries("bob", [(7, None)], 1, lease_seconds=60.0, model_version=0) == []
+    assert ahead.queries("s").free_points("bob", [(7, None)], 1) == []
+    assert [q.id for q in ahead.queries("s").open_queries("alice", unexpired=True)] == [alices.id]
+    stored = ahead.log("s").add_annotation(query_id=alices.id, point_id=7, label=1, directions=[], targets=[],
+                                           sources=[], annotator="alice", model_version=0, round=1)
     assert abs(stored.created_at - real()) < 5  # stamped by the server's clock too
     here.close()
     ahead.close()

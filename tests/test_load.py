@@ -76,7 +76,7 @@ def test_twenty_annotators_at_once(tmp_path, record_property):
     assert not failures, failures[:5]
     store = Store(db, create=False)
     try:
-        stored = store.annotations(SESSION)
+        stored = store.log(SESSION).annotations()
         with store.engine.connect() as connection:
             issued = connection.execute(select(queries.c.annotator, queries.c.point_id)
                                         .where(queries.c.session_id == SESSION)).all()

@@ -81,7 +81,7 @@ def items_by_point(db, session):
     store = Store(db)
     try:
         points = {item.point_id: item.item_id for item in SessionData(store.db, session).items()}
-        return points, store.annotations(session)
+        return points, store.log(session).annotations()
     finally:
         store.close()
 
@@ -204,7 +204,7 @@ def test_an_unlabelled_numeric_csv_with_named_columns_grows_and_keeps_its_scalin
         assert status["data"] == {"version": 2, "n_items": 200, "removed": 0, "stranded_answers": 0}
     store = Store(db)
     points = {item.point_id: item.item_id for item in SessionData(store.db, "shop").items()}
-    answers = store.annotations("shop")
+    answers = store.log("shop").annotations()
     assert Scaling.from_dict(SessionData(store.db, "shop").scaling()) == scaling  # kept, not refitted on new rows
     store.close()
     assert {points[a.point_id]: ["cheap", "dear"][a.label] for a in answers} == given

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from conftest import SMALL_NET, free_port, nudge_serve
 from gradio_client import Client
+from store_helpers import hand_out
 
 from nudge.loop.config.settings import SessionConfig
 from nudge.loop.errors import SessionError, StoreError
@@ -29,35 +30,36 @@ def test_store_round_trip_is_exact(database):
     store = Store(database)
     assert store.url.startswith("postgresql+psycopg://") and store.path is None
     store.create_session("s", {"dataset": "moons", "nested": {"a": [1, 2]}})
-    store.add_query("s", "q1", 7, "ann", 60.0, 0, 0.25)
+    hand_out(store, "s", "q1", 7, "ann", 60.0, 0, 0.25)
     direction = np.array([0.1, -1 / 3, np.pi, 1e-300, 5e-324])
-    written = store.add_annotation("s", query_id="q1", point_id=7, label=1, directions=[direction], targets=[0],
-                                   sources=["arrow"], annotator="ann", model_version=3, round=2, rewrite="é ✓")
+    written = store.log("s").add_annotation(query_id="q1", point_id=7, label=1, directions=[direction], targets=[0],
+                                            sources=["arrow"], annotator="ann", model_version=3, round=2,
+                                            rewrite="é ✓")
     with pytest.raises(SessionError, match="already answered"):
-        store.add_annotation("s", query_id="q1", point_id=7, label=0, directions=[], targets=[], sources=[],
-                             annotator="ann", model_version=3, round=2)
+        store.log("s").add_annotation(query_id="q1", point_id=7, label=0, directions=[], targets=[], sources=[],
+                                      annotator="ann", model_version=3, round=2)
     store.close()
     again = Store(database, create=False)
-    (read,) = again.annotations("s")
+    (read,) = again.log("s").annotations()
     assert read.id == written.id and read.rewrite == "é ✓" and (read.label, read.targets) == (1, [0])
     np.testing.assert_array_equal(read.directions[0], direction)  # bit-exact, subnormals included
     assert again.session_config("s") == {"dataset": "moons", "nested": {"a": [1, 2]}}
-    assert again.query("s", "q1").status == "answered"
+    assert again.queries("s").query("q1").status == "answered"
     again.close()
 
 
 def test_one_answer_per_query_under_concurrent_writers(database):
     store = Store(database)
     store.create_session("s", {})
-    store.add_query("s", "q1", 3, "ann", 60.0, 0, None)
+    hand_out(store, "s", "q1", 3, "ann", 60.0, 0, None)
     barrier = threading.Barrier(8)
     outcomes = []
 
     def write(label: int) -> None:
         barrier.wait()
         try:
-            store.add_annotation("s", query_id="q1", point_id=3, label=label % 2, directions=[], targets=[],
-                                 sources=[], annotator="ann", model_version=0, round=1)
+            store.log("s").add_annotation(query_id="q1", point_id=3, label=label % 2, directions=[], targets=[],
+                                          sources=[], annotator="ann", model_version=0, round=1)
             outcomes.append("stored")
         except SessionError:  # "already answered"
             outcomes.append("refused")
@@ -68,7 +70,7 @@ def test_one_answer_per_query_under_concurrent_writers(database):
     for thread in threads:
         thread.join(timeout=60)
     assert sorted(outcomes) == ["refused"] * 7 + ["stored"]
-    assert store.count_annotations("s") == 1
+    assert store.log("s").count() == 1
     store.close()
 
 
@@ -82,11 +84,11 @@ def test_session_survives_a_restart_and_a_server_crash(postgres, database, moons
     postgres.crash()
     postgres.start()
     # an open store reconnects: the pool's dead connections are replaced, not handed out
-    assert session.store.count_annotations("pg") == 5
+    assert session.store.log("pg").count() == 5
     session.store.close()
 
     again = Session.open(Store(database), "pg", dataset=moons)
-    stored = again.store.annotations("pg")
+    stored = again.store.log("pg").annotations()
     assert [(a.id, a.query_id, a.label) for a in stored] == [(a.id, a.query_id, a.label) for a in answered]
     for before, after in zip(answered, stored):
         np.testing.assert_array_equal(before.directions[0], after.directions[0])
@@ -125,7 +127,7 @@ def test_nudge_serve_on_postgres_keeps_answers_through_kill_9(database, tmp_path
             query = following
         server.kill()
     store = Store(database)
-    assert [a.query_id for a in store.annotations("served")] == acknowledged
+    assert [a.query_id for a in store.log("served").annotations()] == acknowledged
     store.close()
     with nudge_serve(database, "--session", "served", log=tmp_path / "again.log") as server:
         status = Client(server.url, verbose=False).predict(api_name="/status")

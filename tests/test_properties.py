@@ -62,15 +62,15 @@ class SubmitMachine(RuleBasedStateMachine):
 
     def attempt(self, call, query):
         """Run one submit; it must succeed or raise a SessionError with a message, storing nothing."""
-        before = self.session.store.count_annotations("p")
+        before = self.session.store.log("p").count()
         try:
             annotation = call()
         except SessionError as error:
             event(str(error)[:30])
             assert str(error).strip()
-            assert self.session.store.count_annotations("p") == before
+            assert self.session.store.log("p").count() == before
             if query is not None:
-                assert self.session.store.query("p", query.query_id).status == "open"
+                assert self.session.store.queries("p").query(query.query_id).status == "open"
             return None
         self.accepted.append(annotation)
         event("accepted")
@@ -115,10 +115,10 @@ class SubmitMachine(RuleBasedStateMachine):
     def the_log_holds_exactly_the_accepted_answers(self):
         if not hasattr(self, "session"):
             return
-        stored = self.session.store.annotations("p")
+        stored = self.session.store.log("p").annotations()
         assert [a.id for a in stored] == [a.id for a in self.accepted]
         for answer in stored:
-            assert answer.label in (0, 1) and self.session.store.query("p", answer.query_id).status == "answered"
+            assert answer.label in (0, 1) and self.session.leases.queries.query(answer.query_id).status == "answered"
             assert len(answer.directions) == len(answer.targets) == len(answer.sources) <= 4
             for direction, target in zip(answer.directions, answer.targets):
                 as_trained = direction.astype(np.float32)
@@ -157,14 +157,14 @@ def text_session():
 def test_random_rewrites_are_stored_whole_or_refused(text_session, rewrite, label):
     query = text_session.next_query("ann")
     assume(query is not None)
-    before = text_session.store.count_annotations("t")
+    before = text_session.store.log("t").count()
     try:
         answer = AnnotationService(text_session).submit(query.query_id, label, annotator="ann", rewrite=rewrite)
     except SessionError as error:
-        assert str(error).strip() and text_session.store.count_annotations("t") == before
-        assert text_session.store.query("t", query.query_id).status == "open"
+        assert str(error).strip() and text_session.store.log("t").count() == before
+        assert text_session.store.queries("t").query(query.query_id).status == "open"
         text_session.skip(query.query_id, annotator="ann")  # keep the pool from running dry on refusals
         return
     assert answer.rewrite == rewrite and answer.sources == ["rewrite"]
     assert 0 < len(rewrite.strip()) <= MAX_REWRITE_CHARS and "\x00" not in rewrite
-    assert text_session.store.count_annotations("t") == before + 1
+    assert text_session.store.log("t").count() == before + 1

@@ -13,6 +13,7 @@ from conftest import nudge_serve
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 from sqlalchemy.exc import OperationalError
+from store_helpers import hand_out
 
 import nudge.loop.store.database
 from nudge.loop.errors import SaveUnconfirmed, StoreError
@@ -26,15 +27,15 @@ SERVE = ("--session", "restart", "--n-samples", "2000", "--set", "max_epochs=5",
 
 
 def answer(store: Store, annotator: str = "ann"):
-    return store.add_annotation("s", query_id="q1", point_id=3, label=1, directions=[], targets=[], sources=[],
-                                annotator=annotator, model_version=0, round=1)
+    return store.log("s").add_annotation(query_id="q1", point_id=3, label=1, directions=[], targets=[], sources=[],
+                                         annotator=annotator, model_version=0, round=1)
 
 
 @pytest.fixture
 def store(database):
     store = Store(database)
     store.create_session("s", {})
-    store.add_query("s", "q1", 3, "ann", 60.0, 0, None)
+    hand_out(store, "s", "q1", 3, "ann", 60.0, 0, None)
     yield store
     store.close()
 
@@ -62,9 +63,9 @@ def test_an_answer_whose_commit_lost_its_connection_is_stored_once(store, monkey
     lost = lose_the_connection_at_commit(monkeypatch, store, after_committing=after_committing)
     stored = answer(store)
     assert lost == [after_committing]  # the commit did fail as planned
-    (kept,) = store.annotations("s")
+    (kept,) = store.log("s").annotations()
     assert (kept.id, kept.query_id, kept.label) == (stored.id, "q1", 1)
-    assert store.query("s", "q1").status == "answered"
+    assert store.queries("s").query("q1").status == "answered"
 
 
 def test_an_unconfirmed_answer_that_cannot_be_looked_up_is_not_called_lost(store, monkeypatch):
@@ -85,7 +86,7 @@ def test_an_unconfirmed_answer_that_cannot_be_looked_up_is_not_called_lost(store
         answer(store)
     assert "not saved" not in str(unknown.value)
     monkeypatch.setattr(store.engine, "connect", real_connect)
-    assert [a.query_id for a in store.annotations("s")] == ["q1"]
+    assert [a.query_id for a in store.log("s").annotations()] == ["q1"]
 
 
 def annotate(urls: list[str], number: int, stop: threading.Event, outcomes: dict, lock: threading.Lock) -> None:
@@ -141,7 +142,7 @@ def test_every_answer_acknowledged_across_postgresql_restarts_is_stored_and_ever
         assert not any(thread.is_alive() for thread in team), "an annotator hung"
         served_after = [Client(url, verbose=False).predict(api_name="/status")["n_answers"] for url in urls]
     store = Store(database)
-    answers = store.annotations("restart")
+    answers = store.log("restart").annotations()
     store.close()
     stored = {a.query_id: int(a.directions[0][0]) for a in answers}  # query id -> tag of the answer kept
     assert len(stored) == len(answers), "a query was answered twice"
@@ -179,4 +180,4 @@ def test_an_api_answer_saved_before_a_failure_is_said_to_be_saved(running_app, m
     with pytest.raises(AppError) as said:
         api.predict(query["query_id"], "1", None, None, None, None, "ann", api_name="/submit")
     assert str(said.value) == f"your answer was saved, but the next query could not be handed out ({why}): call /next"
-    assert [a.query_id for a in running_app.session.store.annotations("ui-test")] == [query["query_id"]]
+    assert [a.query_id for a in running_app.session.store.log("ui-test").annotations()] == [query["query_id"]]

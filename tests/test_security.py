@@ -47,7 +47,7 @@ def test_without_a_login_the_api_refuses_everything(guarded, method, path):
     response = httpx.request(method, server.url + path, json=body, params={"session_hash": "x"}, timeout=30)
     assert response.status_code == 401 and "Not authenticated" in response.text
     store = Store(db)
-    assert store.annotations(SESSION) == [] and store.open_queries(SESSION) == []
+    assert store.log(SESSION).annotations() == [] and store.queries(SESSION).open_queries() == []
     store.close()
 
 
@@ -82,9 +82,9 @@ def test_the_login_names_the_annotator_and_owns_its_queries(guarded):
         alice.predict(bobs["query_id"], "1", None, None, None, None, "bob", api_name="/submit")
     alice.predict(query["query_id"], "1", None, None, None, None, "bob", api_name="/submit")
     store = Store(db)
-    (stored,) = store.annotations(SESSION)
+    (stored,) = store.log(SESSION).annotations()
     assert (stored.query_id, stored.annotator) == (query["query_id"], "alice")
-    assert {q.annotator for q in store.open_queries(SESSION)} == {"alice", "bob"}
+    assert {q.annotator for q in store.queries(SESSION).open_queries()} == {"alice", "bob"}
     store.close()
 
 

@@ -39,7 +39,7 @@ def test_answers_are_stored_and_the_model_follows_the_log(moons):
     assert status["n_answers"] == 6 and status["n_labeled"] == 6 and status["n_directions"] == 6
     assert status["model_version"] == 6  # retrain_every=1
     assert session.model.accuracy is not None
-    stored = session.store.annotations("s")
+    stored = session.store.log("s").annotations()
     assert [a.sources for a in stored] == [["api"]] * 6
     assert all(a.targets == [1 - a.label] for a in stored)
 
@@ -66,7 +66,7 @@ def test_restart_rebuilds_the_model_from_the_log_and_continues(moons, tmp_path):
     session.store.close()
 
     again = Session.open(Store(db), "s", dataset=moons)
-    assert [a.id for a in again.store.annotations("s")] == [a.id for a in answered]
+    assert [a.id for a in again.store.log("s").annotations()] == [a.id for a in answered]
     assert again.model.n_labeled == 5 and again.model.accuracy is not None
     resumed = again.next_query("ann")
     assert resumed.query_id == open_query.query_id  # the same lease is handed back
@@ -97,7 +97,7 @@ def test_skip_undo_and_relabel(moons):
     assert session.status()["n_skips"] == 0 and session.status()["n_undone"] == 1
     session.relabel(query.point_id, 1 - first.label, annotator="ann")
     assert session.labelled_points()[query.point_id] == 1 - first.label  # the newest answer counts
-    assert len(session.store.annotations("s")) == 3  # nothing is deleted
+    assert len(session.store.log("s").annotations()) == 3  # nothing is deleted
 
 
 def test_undo_with_nothing_to_undo(moons):
@@ -130,13 +130,13 @@ def test_bad_answers_are_refused_and_nothing_is_stored(moons, kwargs, message):
     label, directions = arguments.pop("label"), arguments.pop("directions")
     with pytest.raises(SessionError, match=message):
         session.submit(query.query_id, label, directions, **arguments)
-    assert session.store.annotations("s") == []
+    assert session.store.log("s").annotations() == []
     session.submit(query.query_id, 0, annotator="ann")  # the query is still answerable
     with pytest.raises(SessionError, match="already answered"):
         session.submit(query.query_id, 0, annotator="ann")
     with pytest.raises(SessionError, match="unknown query"):
         session.submit("no-such-query", 0, annotator="ann")
-    assert len(session.store.annotations("s")) == 1
+    assert len(session.store.log("s").annotations()) == 1
 
 
 def test_class_names_are_accepted_as_labels(moons):

@@ -192,10 +192,10 @@ def test_kill_9_mid_session_loses_no_acknowledged_annotation(tmp_path):
 
     dataset = load_dataset("moons", n_samples=300)
     session = Session.open(Store(db), "s", dataset=dataset)
-    stored = [a.id for a in session.store.annotations("s")]
+    stored = [a.id for a in session.store.log("s").annotations()]
     assert set(acknowledged) <= set(stored)
     assert len(stored) == len(set(stored))
-    assert len(set(a.point_id for a in session.store.annotations("s"))) == len(stored)  # no point twice
+    assert len(set(a.point_id for a in session.store.log("s").annotations())) == len(stored)  # no point twice
     assert session.model.n_labeled == len(stored)
     query = session.next_query("bot")
     assert query.point_id not in session.labelled_points()

@@ -22,8 +22,9 @@ from nudge.loop.config.settings import SessionConfig
 from nudge.loop.errors import SessionError, StoreError
 from nudge.loop.session.opening import SessionPlan, open_session, plan_session
 from nudge.loop.session.session import Session
+from nudge.loop.store.lease_rules import LeaseLimits
 from nudge.loop.store.schema import queries
-from nudge.loop.store.store import LeaseLimits, Store
+from nudge.loop.store.store import Store
 
 pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
 
@@ -85,9 +86,9 @@ def test_two_processes_on_one_sqlite_file_never_lease_a_point_twice(tmp_path):
     processes = [subprocess.Popen([sys.executable, str(script), str(db), tag, "8"], env=env) for tag in "AB"]
     assert [process.wait(timeout=300) for process in processes] == [0, 0]
     store = Store(db)
-    labelled = [a.point_id for a in store.annotations("s") if a.label is not None]
+    labelled = [a.point_id for a in store.log("s").annotations() if a.label is not None]
     assert len(labelled) > 20 and len(labelled) == len(set(labelled))  # no point labelled twice
-    assert {a.annotator[0] for a in store.annotations("s")} == {"A", "B"}  # both processes were served
+    assert {a.annotator[0] for a in store.log("s").annotations()} == {"A", "B"}  # both processes were served
     assert overlapping_leases(store) == []
 
 
@@ -103,7 +104,7 @@ def test_a_late_answer_counts_only_while_nobody_else_holds_the_point(tmp_path, m
     with pytest.raises(SessionError, match="ran out and it went to someone else.*nothing was saved"):
         session.submit(second.query_id, 0, annotator="alice")
     session.submit(taken.query_id, 1, annotator="bob")
-    assert [(a.annotator, a.point_id) for a in session.store.annotations("s")] == [
+    assert [(a.annotator, a.point_id) for a in session.store.log("s").annotations()] == [
         ("alice", first.point_id), ("bob", taken.point_id)]
 
 
@@ -116,7 +117,7 @@ def test_an_answer_to_a_query_that_undo_released_is_refused(tmp_path, moons):
     assert reopened.point_id == answered.point_id
     with pytest.raises(SessionError, match="already released"):
         session.submit(waiting.query_id, 1, annotator="ann")
-    assert session.store.annotations("s", include_undone=False) == []
+    assert session.store.log("s").annotations(include_undone=False) == []
 
 
 def test_undo_of_a_skip_whose_point_went_to_someone_else_hands_a_new_point(tmp_path, moons):
@@ -227,7 +228,7 @@ def test_a_full_disk_is_not_acknowledged_and_says_why(tmp_path):
         session.submit(query.query_id, 0, directions, annotator="ann")
     event.remove(session.store.engine, "connect", cap_pages)
     session.store.engine.dispose()
-    assert session.store.annotations("s") == [] and session.store.query("s", query.query_id).status == "open"
+    assert session.log.annotations() == [] and session.leases.queries.query(query.query_id).status == "open"
     session.submit(query.query_id, 0, directions, annotator="ann")  # room again: the same answer is taken
 
 
@@ -366,7 +367,7 @@ def test_a_team_on_several_servers_shares_one_model_and_survives_the_trainer_dyi
 
     assert {url for _, url, _ in failed} <= {killed["url"]}, failed[:3]  # only the dead server failed
     assert overlapping_leases(store, "team") == []
-    stored = store.annotations("team")
+    stored = store.log("team").annotations()
     by_query = defaultdict(list)
     for answer in stored:
         by_query[answer.query_id].append(answer)

@@ -50,7 +50,7 @@ def raw_submit(app, body: str) -> tuple[str, dict]:
 
 
 def stored(app) -> list:
-    return app.session.store.annotations(SESSION)
+    return app.session.store.log(SESSION).annotations()
 
 
 # --------------------------------------------------------------------------- the endpoints
@@ -194,7 +194,7 @@ def test_the_page_offers_examples_of_each_class_to_move_towards(running_app):
     label = session.dataset.class_names[1 - target["class"]]
     app.page_answer({"token": token, "name": "ann", "point_id": query["point_id"], "label": label,
                      "towards": {"point_id": target["point_id"], "target": None}})
-    answer = session.store.annotations(SESSION)[-1]
+    answer = session.store.log(SESSION).annotations()[-1]
     assert (answer.point_id, answer.sources, answer.targets) == (query["point_id"], ["towards-example"], [target["class"]])
     np.testing.assert_allclose(answer.directions[0], X[target["point_id"]] - x)
 
@@ -316,7 +316,7 @@ def test_text_queries_show_the_review_and_take_a_rewrite(text_session, launch_ui
         app.page_answer({"token": token, "name": "ann", "point_id": point, "label": label, "rewrite": review})
     rewritten = review + " and great fun"
     app.page_answer({"token": token, "name": "ann", "point_id": point, "label": "Negative", "rewrite": rewritten})
-    edited = session.store.annotations(SESSION)[-1]
+    edited = session.store.log(SESSION).annotations()[-1]
     assert (edited.point_id, edited.sources, edited.rewrite) == (point, ["rewrite"], rewritten)
     np.testing.assert_allclose(edited.directions[0], encoder.encode([rewritten])[0] - session.dataset.X[point],
                                atol=1e-6)
@@ -330,7 +330,7 @@ def test_text_queries_show_the_review_and_take_a_rewrite(text_session, launch_ui
         assert len(query["projection"]["u1"]) == 7 and not query["projection"]["is_data_plane"]
         rewritten = query["text"] + " but awful and boring"
         submit(api, query["query_id"], "Positive", rewrite=rewritten)
-    answer = session.store.annotations(SESSION)[-1]
+    answer = session.store.log(SESSION).annotations()[-1]
     assert (answer.point_id, answer.sources, answer.rewrite) == (query["point_id"], ["rewrite"], rewritten)
     expected = encoder.encode([rewritten])[0] - encoder.encode([query["text"]])[0]
     np.testing.assert_allclose(answer.directions[0], expected, atol=1e-6)
@@ -343,7 +343,7 @@ def test_a_rewrite_the_encoder_cannot_tell_apart_is_refused_with_the_reason(text
     same_embedding = text.replace("review", "rEview", 1)  # the word counts and length stay the same
     with pytest.raises(SessionError, match="first ~200 words"):
         session.submit(query.query_id, 0, annotator="ann", rewrite=same_embedding)
-    assert session.store.annotations(SESSION) == []
+    assert session.store.log(SESSION).annotations() == []
 
 
 def test_html_line_breaks_are_shown_as_lines_and_kept_in_a_rewrite(tmp_path):
@@ -364,12 +364,12 @@ def test_html_line_breaks_are_shown_as_lines_and_kept_in_a_rewrite(tmp_path):
     edited = shown["readable_text"] + " and great fun"  # as typed in the box
     reply = app.page_answer({"token": token, "name": "ann", "point_id": shown["point_id"], "label": "Negative",
                              "rewrite": edited})
-    stored = session.store.annotations(SESSION)[-1]
+    stored = session.store.log(SESSION).annotations()[-1]
     assert stored.rewrite == edited.replace("\n", "<br />") and "<br /><br />" in stored.rewrite
-    following = session.query(next(q.id for q in session.store.open_queries(SESSION)))
+    following = session.query(next(q.id for q in session.leases.queries.open_queries()))
     api_edit = texts[following.point_id].replace("<br />", "\n") + " and great fun"
     app.service.submit(following.query_id, "Negative", annotator="ann", rewrite=api_edit)
-    assert session.store.annotations(SESSION)[-1].rewrite == api_edit.replace("\n", "<br />")
+    assert session.store.log(SESSION).annotations()[-1].rewrite == api_edit.replace("\n", "<br />")
     assert reply["ok"] and reply["query"]["point_id"] == following.point_id
     app.close()
     session.close()
@@ -451,7 +451,7 @@ def test_the_text_help_refuses_bad_input_plainly(review_session, launch_ui):
         typed = opposite(query.text).replace("<br />", "\n")
         submit(api, query.query_id, session.dataset.class_names[1 - session.dataset.y[query.point_id]],
                rewrite=typed)
-    stored = session.store.annotations("text")[-1]
+    stored = session.store.log("text").annotations()[-1]
     assert (stored.point_id, stored.sources, stored.rewrite) == (query.point_id, ["rewrite"], opposite(query.text))
 
 

@@ -363,7 +363,7 @@ def test_under_auth_the_login_names_the_annotator(tmp_path, context):
         next_point(page, point)
     store = Store(db, create=False)
     try:
-        (answer,) = store.annotations("auth")
+        (answer,) = store.log("auth").annotations()
         assert (answer.point_id, answer.annotator) == (point, "alice")
     finally:
         store.close()

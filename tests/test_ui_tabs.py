@@ -42,7 +42,7 @@ def tabs(session):
 
 def open_leases(session, annotator=None):
     now = time.time()
-    return [q for q in session.store.open_queries(SESSION)
+    return [q for q in session.leases.queries.open_queries()
             if q.lease_until > now and (annotator is None or q.annotator == annotator)]
 
 
@@ -95,7 +95,7 @@ def test_the_next_query_is_prepared_without_a_lease_and_claimed_at_the_answer(se
     assert after.note is None and after.shown.query.point_id == ready.proposal.point_id
     assert after.shown.picture is ready.picture  # drawn while the person looked
     assert [q.point_id for q in open_leases(session)] == [ready.proposal.point_id]
-    (answer,) = session.store.annotations(SESSION)
+    (answer,) = session.store.log(SESSION).annotations()
     assert (answer.point_id, answer.annotator) == (shown.query.point_id, "ann")
 
 
@@ -169,7 +169,7 @@ def test_two_tabs_of_one_name_get_two_points(session, tabs):
     after_one = tabs.answer(first, "ann", one.point_id, 0, []).shown.query
     after_two = tabs.answer(second, "ann", two.point_id, 1, []).shown.query
     assert len({one.point_id, two.point_id, after_one.point_id, after_two.point_id}) == 4
-    assert [(a.point_id, a.label) for a in session.store.annotations(SESSION)] == [(one.point_id, 0), (two.point_id, 1)]
+    assert [(a.point_id, a.label) for a in session.log.annotations()] == [(one.point_id, 0), (two.point_id, 1)]
 
 
 def test_a_new_name_takes_over_the_shown_point(session, tabs):
@@ -179,7 +179,7 @@ def test_a_new_name_takes_over_the_shown_point(session, tabs):
     assert again.query.point_id == shown.query.point_id and again.picture is shown.picture
     assert [(q.point_id, q.annotator) for q in open_leases(session)] == [(shown.query.point_id, "alice")]
     tabs.answer(token, "bob", shown.query.point_id, 1, [])  # and again, right in the answer
-    (answer,) = session.store.annotations(SESSION)
+    (answer,) = session.store.log(SESSION).annotations()
     assert (answer.point_id, answer.annotator) == (shown.query.point_id, "bob")
 
 
@@ -199,7 +199,7 @@ def test_the_login_names_the_annotator_whatever_is_typed(session, tabs):
     shown = tabs.begin(token, "mallory").shown
     assert shown.query.annotator == "alice"
     tabs.answer(token, "mallory", shown.query.point_id, 0, [])
-    assert session.store.annotations(SESSION)[0].annotator == "alice"
+    assert session.store.log(SESSION).annotations()[0].annotator == "alice"
 
 
 def test_an_empty_name_is_refused_with_a_plain_message(tabs):
@@ -215,7 +215,7 @@ def test_an_answer_for_a_point_the_tab_does_not_show_is_not_saved(session, tabs)
     shown = tabs.begin(token, "ann").shown
     outcome = tabs.answer(token, "ann", shown.query.point_id + 1, 0, [])
     assert "nothing was saved" in outcome.note and outcome.shown.query.point_id == shown.query.point_id
-    assert session.store.annotations(SESSION) == []
+    assert session.store.log(SESSION).annotations() == []
 
 
 def test_after_an_undo_in_another_tab_the_answer_still_lands_on_its_point(session, tabs):
@@ -228,7 +228,7 @@ def test_after_an_undo_in_another_tab_the_answer_still_lands_on_its_point(sessio
     assert other.point_id not in {q.point_id for q in open_leases(session)}
     outcome = tabs.answer(b, "ann", other.point_id, 1, [])
     assert outcome.note is None
-    assert session.store.annotations(SESSION)[-1].point_id == other.point_id
+    assert session.store.log(SESSION).annotations()[-1].point_id == other.point_id
 
 
 def test_undo_with_nothing_to_undo_keeps_the_tab_as_it_is(session, tabs):
@@ -286,7 +286,7 @@ def test_a_refusal_is_one_message_and_one_log_line(app, session, caplog):
                                                           "whole number (0..1)"}
     (record,) = [r for r in caplog.records if r.name == "nudge.ui.app"]
     assert record.levelno == logging.WARNING and record.exc_info is None and "refused answer" in record.getMessage()
-    assert session.store.annotations(SESSION) == []
+    assert session.store.log(SESSION).annotations() == []
 
 
 def test_an_internal_error_is_logged_once_with_its_traceback_and_saves_nothing(app, session, caplog, monkeypatch):
@@ -304,7 +304,7 @@ def test_an_internal_error_is_logged_once_with_its_traceback_and_saves_nothing(a
     assert reply == {"ok": False, "message": INTERNAL_ERROR}
     (record,) = [r for r in caplog.records if r.name == "nudge.ui.app"]
     assert record.levelno == logging.ERROR and record.exc_info is not None
-    assert session.store.annotations(SESSION) == []
+    assert session.store.log(SESSION).annotations() == []
 
 
 @pytest.mark.parametrize("failure, why", [
@@ -323,7 +323,7 @@ def test_an_error_after_the_answer_was_stored_says_it_was_saved(app, session, mo
     reply = app.page_answer(page(app, token, point_id=query["point_id"], label="0"))
     assert reply["query"] is None
     assert reply["message"] == f"your answer was saved, but the next point could not be chosen ({why}): reload the page"
-    assert len(session.store.annotations(SESSION)) == 1
+    assert len(session.store.log(SESSION).annotations()) == 1
 
 
 def test_an_undo_whose_point_cannot_be_shown_says_it_was_undone(app, session, monkeypatch):
@@ -340,7 +340,7 @@ def test_an_undo_whose_point_cannot_be_shown_says_it_was_undone(app, session, mo
     reply = orjson_loads(functions["nudge_undo"](page(app, token)))
     assert reply == {"ok": False, "message": "your last answer was undone, but its point could not be handed back "
                                              "(the database server cannot be reached; try again): reload the page"}
-    assert [a.undone for a in session.store.annotations(SESSION)] == [True]
+    assert [a.undone for a in session.store.log(SESSION).annotations()] == [True]
 
 
 def test_a_page_answer_and_an_api_answer_go_through_the_same_rules(app, session):
@@ -351,7 +351,7 @@ def test_a_page_answer_and_an_api_answer_go_through_the_same_rules(app, session)
                          arrows=[{"a": 0.25, "b": 0.5, "target": None}]))
     api_query = session.next_query("api")
     app.service.submit(api_query.query_id, "0", annotator="api", plane_point=[0.25, 0.5])
-    from_page, from_api = session.store.annotations(SESSION)
+    from_page, from_api = session.store.log(SESSION).annotations()
     assert from_page.sources == from_api.sources == ["arrow"] and from_page.targets == from_api.targets == [1]
     np.testing.assert_allclose(from_page.directions[0], from_api.directions[0])
     with pytest.raises(SessionError, match="one of"):
@@ -391,7 +391,7 @@ def test_with_three_classes_each_direction_of_a_page_answer_keeps_its_target(tmp
                              "rewrite": query["readable_text"] + " and boring"})
         app.page_answer({**base, "arrows": [{"a": 0.3, "b": 0.1, "target": "meh"}],
                          "rewrite": query["readable_text"] + " and bad", "rewrite_target": "neg"})
-        (answer,) = session.store.annotations(SESSION)
+        (answer,) = session.store.log(SESSION).annotations()
         assert (answer.label, answer.sources, answer.targets) == (0, ["arrow", "rewrite"], [2, 1])
     finally:
         app.close()

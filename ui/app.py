@@ -215,7 +215,7 @@ class AnnotationApp:
         status = self.service.status()
         mine = Counter(by for _, label, by in session.log.answered_points() if label is not None)
         kind = status["evaluation"]["kind"]  # one kind per session: test labels or none
-        history = [[row["n_labeled"], row["accuracy"]] for row in session.log.evaluations()
+        history = [[row["n_labeled"], row["accuracy"]] for row in session.log.evaluations.history()
                    if row["accuracy"] is not None and (row["kind"] or "test") == kind]
         self._status = (time.monotonic(), status, mine, history)
         return status, mine, history

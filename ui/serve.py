@@ -31,7 +31,7 @@ from nudge.loop.compute.engines import make_engine
 from nudge.loop.compute.memory import freeze_startup_objects
 from nudge.loop.service.service import AnnotationService
 from nudge.loop.session.opening import SessionPlan, open_session, pending_embedding, plan_session
-from nudge.loop.store.store import LeaseLimits
+from nudge.loop.store.lease_rules import LeaseLimits
 
 MAX_OPEN_PER_ANNOTATOR = 4  # a few tabs, or a batch of queries
 MAX_OPEN_PER_ADDRESS = 16  # without --auth, the cap of one client under made-up names

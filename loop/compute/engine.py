@@ -12,7 +12,7 @@ fitted estimator): a :class:`Held` names it and says how to build it.
   each worker builds it once; at most two chunks per worker thread are in
   flight, so a pool of millions never sits in the scheduler's memory at once.
 
-Why Dask and not Ray: see the README ("Big pools"). In short, on this 2-core,
+Why Dask and not Ray: see docs/big-pools.md. In short, on this 2-core,
 24 GiB machine a Dask scheduler and worker are two plain Python processes that
 come up in about 4 s even under load, and add 24 MB of packages, while a Ray
 head starts a GCS, a raylet, a dashboard and an object store (a share of the

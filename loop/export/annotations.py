@@ -40,7 +40,7 @@ def export_annotations(store: Store, out: str | Path, *, session_id: str | None 
     items = session_items(store, session_id, dataset)
     if str(out) != "-" and items.is_data_file(out):
         raise ValueError(f"{out} is a data file of session {session_id!r}; write the export elsewhere")
-    records = answer_records(session_id, store.annotations(session_id), items)
+    records = answer_records(session_id, store.log(session_id).annotations(), items)
     with _open_output(store, out, binary=fmt in BINARY_FORMATS) as handle:
         WRITERS[fmt](records, items, handle)
     return sum(1 for r in records if r["answer"] != "undone") if fmt == "labelstudio" else len(records)

@@ -49,7 +49,7 @@ from nudge.loop.session.session import Session
 from nudge.loop.store.limits import quoted
 from nudge.loop.training.snapshot import ModelSnapshot
 
-# Chosen on the CAD dev split by bench/bench_highlights.py (README, "Do the highlights point at
+# Chosen on the CAD dev split by bench/bench_highlights.py (bench/README.md, "Highlights": do they point at
 # the words people change?"): hidden-state shares, ranked towards the class, found the changed
 # words about twice as often as gradient x input on the word-piece embeddings and as often as
 # 8-step integrated gradients (within the intervals), in one forward pass instead of eight

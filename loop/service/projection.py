@@ -1,6 +1,6 @@
 """The local boundary projection: a 2D slice of the decision function around a query.
 
-For a query x in R^n (DESIGN.md section 4) the plane through x is spanned by
+For a query x in R^n (docs/method.md section 4) the plane through x is spanned by
 an orthonormal pair (u1, u2):
 
 - u1: minus the input gradient of the model's logit margin, normalised: the

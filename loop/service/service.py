@@ -1,7 +1,7 @@
 """The annotation service: what the page and the API endpoints call.
 
 It wraps a :class:`nudge.loop.session.session.Session` with the ways a person gives a
-direction (DESIGN.md section 1): a click on the local boundary projection
+direction (docs/method.md section 1): a click on the local boundary projection
 (plane coordinates), "towards that example" (a point id), a rewrite (text
 data), or a full vector, each as a :class:`Direction`. The picture is drawn in the
 model's units; every direction is stored in the data's own units (a click is
@@ -32,7 +32,7 @@ from nudge.loop.session.answers import UNCHANGED_REWRITE
 from nudge.loop.session.records import Query
 from nudge.loop.session.session import Session
 from nudge.loop.store.limits import quoted
-from nudge.loop.store.store import Annotation
+from nudge.loop.store.log import Annotation
 from nudge.loop.training.snapshot import ModelSnapshot
 
 # The planes of queries shown: each is 3 vectors of n numbers, so the cache is bounded in bytes
@@ -167,7 +167,7 @@ class AnnotationService:
         server (unless ``stored``: it went in with the query's lease). The first plane kept for a
         query wins; returns the one kept."""
         if not stored:
-            kept = self.session.store.keep_plane(self.session.session_id, query_id, plane.basis_bytes())
+            kept = self.session.leases.queries.keep_plane(query_id, plane.basis_bytes())
             if kept != plane.basis_bytes():
                 plane = Plane.from_basis_bytes(plane.origin, kept)
         self._cache_plane(query_id, plane)
@@ -188,7 +188,7 @@ class AnnotationService:
             plane = self._planes.get(query_id)
         if plane is not None:
             return plane
-        stored = self.session.store.query_plane(self.session.session_id, query_id)
+        stored = self.session.leases.queries.query_plane(query_id)
         if stored is None:
             return None
         point_id, basis = stored

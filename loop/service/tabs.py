@@ -33,7 +33,7 @@ from nudge.loop.service.handing import Proposal, claim, propose, release
 from nudge.loop.service.service import AnnotationService, Direction, Picture
 from nudge.loop.session.answers import who_annotates
 from nudge.loop.session.records import Query
-from nudge.loop.store.store import Annotation
+from nudge.loop.store.log import Annotation
 
 logger = logging.getLogger(__name__)
 
@@ -305,7 +305,7 @@ class Tabs:
         return Shown(query, self.service.query_picture(query))
 
     def _is_open(self, query_id: str) -> bool:
-        record = self.session.store.query(self.session.session_id, query_id)
+        record = self.session.leases.queries.query(query_id)
         return record is not None and record.status == "open"
 
     def _move_on(self, tab: Tab, annotator: str) -> Outcome:

@@ -24,7 +24,7 @@ from typing import Protocol
 from nudge.loop.config.settings import SessionConfig
 from nudge.loop.datasets import Dataset
 from nudge.loop.session.records import Query
-from nudge.loop.store.store import Annotation
+from nudge.loop.store.log import Annotation
 from nudge.loop.training.snapshot import ModelSnapshot
 
 HOOKS = ("on_query", "on_answer", "on_retrain")

@@ -7,7 +7,7 @@ a point an annotator skipped is not handed back to them. ``limits`` caps the
 open points one annotator, and one client address, may hold.
 
 The rules are checked where they are enforced: in the database, in the same
-transaction that leases a point (:meth:`nudge.loop.store.store.Store.claim_queries`), so
+transaction that leases a point (:meth:`nudge.loop.store.queries.QueryLeases.claim_queries`), so
 they hold across any number of processes on one database. This class chooses
 the candidates and asks the store for them.
 """
@@ -19,8 +19,9 @@ from collections.abc import Callable
 import numpy as np
 
 from nudge.loop.errors import SessionError
+from nudge.loop.store.lease_rules import LeaseLimits, QueryRecord
 from nudge.loop.store.limits import MAX_QUERY_ID_CHARS, quoted
-from nudge.loop.store.store import LeaseLimits, QueryRecord, Store
+from nudge.loop.store.store import Store
 
 CLAIM_ATTEMPTS = 3  # candidates taken by another process meanwhile: choose again, at most this often
 
@@ -32,8 +33,8 @@ class Leases:
 
     def __init__(self, store: Store, session_id: str, pool: np.ndarray, n_points: int,
                  lease_seconds: float, limits: LeaseLimits = LeaseLimits()) -> None:
-        self.store = store
-        self.session_id = session_id
+        self.queries = store.queries(session_id)
+        self.log = store.log(session_id)
         self.lease_seconds = lease_seconds
         self.limits = limits
         self.pool_mask = np.zeros(n_points, dtype=bool)
@@ -41,12 +42,12 @@ class Leases:
 
     def held_by(self, annotator: str) -> list[QueryRecord]:
         """The annotator's open queries whose lease still runs, oldest first."""
-        return self.store.open_queries(self.session_id, annotator, unexpired=True)
+        return self.queries.open_queries(annotator, unexpired=True)
 
     def unlabelled(self) -> np.ndarray:
         """(N,) mask of the pool points nobody has labelled (leases and skips not considered)."""
         unlabelled = self.pool_mask.copy()
-        for point_id, label, _ in self.store.answered_points(self.session_id):
+        for point_id, label, _ in self.log.answered_points():
             if label is not None:
                 unlabelled[point_id] = False
         return unlabelled
@@ -54,10 +55,10 @@ class Leases:
     def available(self, annotator: str) -> np.ndarray:
         """(N,) mask of the pool points that may be handed to ``annotator`` now."""
         available = self.pool_mask.copy()
-        for point_id, label, by in self.store.answered_points(self.session_id):
+        for point_id, label, by in self.log.answered_points():
             if label is not None or by == annotator:
                 available[point_id] = False
-        for query in self.store.open_queries(self.session_id, unexpired=True):
+        for query in self.queries.open_queries(unexpired=True):
             available[query.point_id] = False
         return available
 
@@ -83,25 +84,25 @@ class Leases:
 
     def free(self, annotator: str, candidates: list[tuple[int, float]], count: int) -> list[tuple[int, float]]:
         """The first ``count`` of ``candidates`` free for ``annotator`` now (nothing is leased)."""
-        return self.store.free_points(self.session_id, annotator, candidates, count)
+        return self.queries.free_points(annotator, candidates, count)
 
     def claim_ranked(self, annotator: str, count: int, candidates: list[tuple[int, float]], model_version: int,
                      client: str | None = None, plane: bytes | None = None) -> list[QueryRecord]:
         """Lease up to ``count`` of ranked ``candidates`` (best first) that are free now (see
-        :meth:`nudge.loop.store.store.Store.claim_queries`, which checks each one as it leases it)."""
-        return self.store.claim_queries(
-            self.session_id, annotator, candidates, count, lease_seconds=self.lease_seconds,
+        :meth:`nudge.loop.store.queries.QueryLeases.claim_queries`, which checks each one as it leases it)."""
+        return self.queries.claim_queries(
+            annotator, candidates, count, lease_seconds=self.lease_seconds,
             model_version=model_version, client=client, limits=self.limits, plane=plane,
         )
 
     def release(self, record: QueryRecord) -> None:
         """Give an open query back unanswered: its point may go to anyone again."""
-        self.store.release_query(self.session_id, record.id)
+        self.queries.release_query(record.id)
 
     def reopen(self, annotator: str, model_version: int, client: str | None = None):
-        """Undo the annotator's last answer (see :meth:`nudge.loop.store.store.Store.undo_last`)."""
-        return self.store.undo_last(self.session_id, annotator, lease_seconds=self.lease_seconds,
-                                    model_version=model_version, client=client)
+        """Undo the annotator's last answer (see :meth:`nudge.loop.store.log.AnswerLog.undo_last`)."""
+        return self.log.undo_last(annotator, lease_seconds=self.lease_seconds,
+                                  model_version=model_version, client=client)
 
     def in_pool(self, point_id: int) -> bool:
         """True when ``point_id`` names a pool point (any other integer: False)."""
@@ -113,8 +114,8 @@ class Leases:
         point_id = int(point_id)
         if not self.in_pool(point_id):
             raise SessionError(f"point {point_id} is not in the pool")
-        return self.store.lease_point(self.session_id, annotator, point_id, lease_seconds=self.lease_seconds,
-                                      model_version=model_version, client=client)
+        return self.queries.lease_point(annotator, point_id, lease_seconds=self.lease_seconds,
+                                        model_version=model_version, client=client)
 
     def record(self, query_id: str) -> QueryRecord:
         """The query named ``query_id``; a SessionError when there is none."""
@@ -122,7 +123,7 @@ class Leases:
         # longer than any stored id, or with a NUL (which PostgreSQL refuses in text): unknown too
         record = None
         if len(text) <= MAX_QUERY_ID_CHARS and "\x00" not in text:
-            record = self.store.query(self.session_id, text)
+            record = self.queries.query(text)
         if record is None:
             raise SessionError(f"unknown query id {quoted(query_id)}")
         return record

@@ -22,8 +22,9 @@ from nudge.loop.config.settings import SessionConfig
 from nudge.loop.datasets.texts import text_encoder, texts_to_embed
 from nudge.loop.errors import SessionError
 from nudge.loop.session.session import Session
+from nudge.loop.store.lease_rules import LeaseLimits
 from nudge.loop.store.limits import MAX_SESSION_NAME_CHARS, check_session_name, quoted
-from nudge.loop.store.store import LeaseLimits, SessionExists, Store
+from nudge.loop.store.store import SessionExists, Store
 from nudge.loop.training.shared import SharedTrainer
 
 DEFAULT_DATASET = "moons"

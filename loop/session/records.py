@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nudge.loop.store.store import Annotation
+from nudge.loop.store.log import Annotation
 
 
 @dataclass(frozen=True)

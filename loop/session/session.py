@@ -1,6 +1,6 @@
 """A session: a data set, a learner, a query strategy and the annotation log.
 
-The log in the :class:`nudge.loop.store.store.Store` is the source of truth; the model is
+The log in the :class:`nudge.loop.store.log.AnswerLog` is the source of truth; the model is
 derived from it. A restarted session rebuilds its model from the log and
 carries on. The parts, each replaceable:
 
@@ -43,9 +43,10 @@ from nudge.loop.session.leasing import Leases
 from nudge.loop.session.records import Query
 from nudge.loop.stopping.rule import StoppingRule
 from nudge.loop.stopping.specs import check_stop_specs
+from nudge.loop.store.lease_rules import LeaseLimits, QueryRecord
 from nudge.loop.store.limits import quoted
-from nudge.loop.store.log import AnswerLog
-from nudge.loop.store.store import Annotation, LeaseLimits, QueryRecord, Store
+from nudge.loop.store.log import Annotation
+from nudge.loop.store.store import Store
 from nudge.loop.training.context import TrainingContext
 from nudge.loop.training.ranking import choose_queries
 from nudge.loop.training.snapshot import ModelSnapshot
@@ -76,7 +77,7 @@ class Session:
         self.config = config
         self.dataset = dataset
         self.data = data or DataState(1, int(dataset.present.sum()), 0, 0, None)
-        self.log = AnswerLog(store, session_id)
+        self.log = store.log(session_id)
         self._rounds_before = self.log.last_round()  # rounds count on from there: monotonic across restarts
         self.stopping = StoppingRule.from_config(config.stop, dataset, self.log, seed=config.seed)
         self.callbacks = list(callbacks)
@@ -352,8 +353,8 @@ class Session:
 
     def _store_answer(self, record: QueryRecord, label: int | None, vectors, targets, sources,
                       annotator: str, rewrite: str | None, towards: list[str | None]) -> Annotation:
-        annotation = self.store.add_annotation(
-            self.session_id, query_id=record.id, point_id=record.point_id, label=label,
+        annotation = self.log.add_annotation(
+            query_id=record.id, point_id=record.point_id, label=label,
             directions=vectors, targets=targets, sources=sources, annotator=annotator,
             model_version=self.model.version, round=self._rounds_before + self.trainer.retrains + 1, rewrite=rewrite,
             towards=towards if any(t is not None for t in towards) else None,
@@ -429,7 +430,7 @@ class Session:
         ``data``: the data's version, items, removed items and the answers stranded on them."""
         snapshot = self.model
         # the light query: the page polls this, and decoding every stored direction took ~50 ms at 200 CAD labels
-        standing = self.store.answered_points(self.session_id)
+        standing = self.log.answered_points()
         n_answers = sum(1 for _, label, _ in standing if label is not None)
         return {
             "session": self.session_id,
@@ -442,10 +443,10 @@ class Session:
             "n_directions": snapshot.n_directions,
             "n_answers": n_answers,
             "n_skips": len(standing) - n_answers,
-            "n_undone": self.store.count_annotations(self.session_id) - len(standing),
+            "n_undone": self.log.count() - len(standing),
             "accuracy": snapshot.accuracy,
             "model_problem": self.trainer.problem,  # None, or why the model served is not the newest
-            "evaluation": self.log.latest_evaluation(),
+            "evaluation": self.log.evaluations.latest(),
             "pool_size": int(self.leases.pool_mask.sum()),
             "data": self.data.as_dict(),
             "stopping": self.stopping.status(),

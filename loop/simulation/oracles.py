@@ -65,7 +65,7 @@ class Answer:
     point along it leads to class ``targets[j]``"; ``targets`` has one class index per direction (an empty
     list with directions means "the other class", for two classes). ``how``
     names who answered (e.g. ``"oracle-exact"``); ``source`` says how the
-    directions were made, in the store's terms (``nudge.loop.store.store.DIRECTION_SOURCES``):
+    directions were made, in the store's terms (``nudge.loop.store.schema.DIRECTION_SOURCES``):
     ``"rewrite"`` for E(revision) - E(original) (so a session may add the
     revision as an example), ``"towards-example"`` for the way to another
     point, ``"oracle"`` for the way to a generator's true boundary.

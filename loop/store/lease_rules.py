@@ -1,4 +1,4 @@
-"""The lease rules, as statements run inside one transaction of :class:`nudge.loop.store.store.Store`.
+"""The lease rules, as statements run inside one transaction (by :mod:`nudge.loop.store.queries` and the answer log).
 
 Who holds a point, which points are free for an annotator, how many more one may
 be leased, whether an answer may still be taken: each function reads or writes
@@ -172,3 +172,10 @@ def query_from_row(row) -> QueryRecord:
         row.id, row.point_id, row.annotator, row.issued_at, row.lease_until,
         row.model_version, row.score, row.status,
     )
+
+
+def queries_found(tx: Transaction, session_id: str, query_ids: list[str]) -> list[QueryRecord]:
+    """The stored queries among ``query_ids``, in their order (how a write tells whether it landed)."""
+    rows = tx.execute(select(queries).where(queries.c.session_id == session_id, queries.c.id.in_(query_ids)))
+    found = {row.id: query_from_row(row) for row in rows}
+    return [found[query_id] for query_id in query_ids if query_id in found]

@@ -13,7 +13,6 @@ current lease holder, and (session, version) is unique.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import uuid
@@ -22,7 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, insert, select, update
 
 from nudge.loop.store.database import Database, Transaction
-from nudge.loop.store.schema import models, trainer_leases
+from nudge.loop.store.schema import models, stored_json, trainer_leases
 
 LEASE_SECONDS = 6.0  # a dead trainer is replaced within this (plus one poll)
 
@@ -175,7 +174,7 @@ def _split(data: bytes) -> tuple[bytes, ...]:
 
 
 def _published(row) -> PublishedModel:
-    ids = json.loads(row.annotation_ids) if isinstance(row.annotation_ids, str) else row.annotation_ids
+    ids = stored_json(row.annotation_ids)
     return PublishedModel(
         int(row.version), row.trainer, tuple(int(i) for i in ids), int(row.n_labeled),
         int(row.n_directions), row.accuracy, _split(bytes(row.weights)),

@@ -10,8 +10,7 @@ import numpy as np
 
 from nudge.loop.config.settings import SessionConfig
 from nudge.loop.datasets import Dataset
-from nudge.loop.store.log import AnswerLog
-from nudge.loop.store.store import Annotation
+from nudge.loop.store.log import Annotation, AnswerLog
 from nudge.loop.training.snapshot import ModelSnapshot
 
 

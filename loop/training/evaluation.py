@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
-from nudge.loop.store.store import Annotation
+from nudge.loop.store.log import Annotation
 
 CV_FOLDS = 5
 CV_MIN_NEW = 5  # answers since the last cross-validation before the next one

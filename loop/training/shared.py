@@ -73,7 +73,7 @@ class SharedTrainer(Trainer):
                     f"nudge.estimators.DirectionClassifier (or subclass), not {type(estimator).__name__}"
                 )
         self.context = context
-        database = context.log.store.db
+        database = context.log.db
         self.registry = ModelRegistry(database, context.name)
         self.lease = TrainerLease(database, context.name, self.name, self.lease_seconds)
         self.snapshot = ModelSnapshot.untrained(context.new_learner())

@@ -43,7 +43,7 @@ from nudge.estimators import pack_targets
 from nudge.loop.compute.engine import Engine
 from nudge.loop.compute.memory import release_freed_memory
 from nudge.loop.errors import StoreError
-from nudge.loop.store.store import Annotation
+from nudge.loop.store.log import Annotation
 from nudge.loop.training.context import TrainingContext
 from nudge.loop.training.evaluation import Evaluation, cross_validated, cross_validation_due
 from nudge.loop.training.ranking import Ranking, rank_pool
@@ -298,7 +298,7 @@ class Trainer:
         measured = cross_validated(answers, context.dataset.X, self.training_rows, context.new_learner,
                                    context.config.seed)
         if measured is not None:
-            context.log.add_evaluation(
+            context.log.evaluations.add(
                 model_version=snapshot.version, n_labeled=snapshot.n_labeled, n_directions=snapshot.n_directions,
                 accuracy=measured.accuracy, train_seconds=time.perf_counter() - started, kind=measured.kind,
                 n_evaluated=measured.n,
@@ -341,7 +341,7 @@ class Trainer:
         ranking = self.rank(snapshot)
         self.snapshot, self.ranking, self.problem = snapshot, ranking, None
         measured = snapshot.evaluation
-        self.context.log.add_evaluation(
+        self.context.log.evaluations.add(
             model_version=snapshot.version, n_labeled=snapshot.n_labeled, n_directions=snapshot.n_directions,
             accuracy=None if measured is None else measured.accuracy, train_seconds=train_seconds,
             kind=None if measured is None else measured.kind, n_evaluated=None if measured is None else measured.n,
