@@ -50,7 +50,7 @@ from nudge.loop.service.texts import SHOWN_AS
 from nudge.loop.session.answers import answer_rules, check_text, who_annotates
 from nudge.loop.session.records import Query
 from nudge.loop.store.limits import MAX_CLIENT_CHARS
-from nudge.loop.store.store import Annotation
+from nudge.loop.store.log import Annotation
 from nudge.ui.gradio_compat import Blocks, with_unknown_components_refused
 
 logger = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from nudge.loop.export.items import SessionItems
-from nudge.loop.store.store import Annotation
+from nudge.loop.store.log import Annotation
 
 FEATURE_PREFIX = "feature:"  # a feature column whose name an export column has already
 
