@@ -31,12 +31,12 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from nudge.estimators.attribution import (
     HiddenStateAttributor,
+    OcclusionAttributor,
     SentenceAttributor,
     WordAttributions,
     word_spans,
@@ -54,7 +54,19 @@ from nudge.loop.training.snapshot import ModelSnapshot
 # words about twice as often as gradient x input on the word-piece embeddings and as often as
 # 8-step integrated gradients (within the intervals), in one forward pass instead of eight
 # forward and backward ones (0.2 s against 2.1 s per review, one thread, load 7-10).
-DEFAULT_ATTRIBUTOR = HiddenStateAttributor
+
+
+def hidden_state_shares(encoder: SentenceEncoder) -> SentenceAttributor:
+    """Each word's share of the class score through the encoder's last hidden states (one forward pass)."""
+    return HiddenStateAttributor(encoder.sentence_model())
+
+
+def occlusion(encoder: SentenceEncoder) -> SentenceAttributor:
+    """Leave each word out and embed the text again with the encoder (one embedding per word)."""
+    return OcclusionAttributor(encoder.sentence_model(), encoder.embed_uncached)
+
+
+DEFAULT_ATTRIBUTOR = hidden_state_shares
 CACHE_SIZE = 256  # explained (model version, point) pairs kept
 WAIT_SECONDS = 60.0
 
@@ -94,15 +106,15 @@ class Explainer:
     encoder : the :class:`SentenceEncoder` the data set was embedded with (the model whose
         weights the attributions go through). Default: the session's
         (:meth:`nudge.loop.session.session.Session.text_encoder`), so the sentence model is loaded once.
-    attributor : builds the attributor from the loaded sentence model, e.g.
-        ``functools.partial(SentenceAttributor, n_steps=8)`` for integrated gradients.
-        Default :data:`DEFAULT_ATTRIBUTOR`.
+    attributor : builds the attributor from the encoder, e.g. :func:`occlusion`, or
+        ``lambda encoder: SentenceAttributor(encoder.sentence_model(), n_steps=8)`` for integrated
+        gradients. Default :data:`DEFAULT_ATTRIBUTOR`.
     before_each : called on the worker before each job, e.g.
         :meth:`nudge.loop.service.help_limits.AnnotationsFirst.wait_turn` (help waits while annotators are served).
     """
 
     def __init__(self, session: Session, encoder: SentenceEncoder | None = None,
-                 attributor: Callable[[Any], SentenceAttributor] = DEFAULT_ATTRIBUTOR,
+                 attributor: Callable[[SentenceEncoder], SentenceAttributor] = DEFAULT_ATTRIBUTOR,
                  before_each: Callable[[], None] | None = None) -> None:
         self.session = session
         self.encoder = encoder
@@ -307,7 +319,7 @@ class Explainer:
         worker and a request never load two copies)."""
         with self._load_lock:
             if self._attributor is None:
-                self._attributor = self.make_attributor(self._text_encoder().sentence_model())
+                self._attributor = self.make_attributor(self._text_encoder())
             return self._attributor
 
     def _query_id(self, query_id) -> str:
