@@ -9,8 +9,9 @@
   rewrite of a query's text, whether it now reads as another class, the word-level diff and
   a warning when the rewrite is unchanged or changes nothing the model reads.
 
-Highlights take a forward pass of the sentence model per review (integrated gradients, if
-chosen, several with their backward passes) and a text's reading one more, so both are computed
+Highlights take a forward pass of the sentence model per review and, by occlusion (the
+default), one embedding per word left out (integrated gradients, if chosen, several forward
+and backward passes); a text's reading takes one more, so both are computed
 off the answer path: on one worker thread (so simultaneous requests queue instead of taking the
 cores the annotators' requests need), highlights each (model version, point) once, kept in a
 small cache. How many calls one client may have waiting is bounded by the caller
@@ -49,11 +50,12 @@ from nudge.loop.session.session import Session
 from nudge.loop.store.limits import quoted
 from nudge.loop.training.snapshot import ModelSnapshot
 
-# Chosen on the CAD dev split by bench/bench_highlights.py (README, "Do the highlights point at
-# the words people change?"): hidden-state shares, ranked towards the class, found the changed
-# words about twice as often as gradient x input on the word-piece embeddings and as often as
-# 8-step integrated gradients (within the intervals), in one forward pass instead of eight
-# forward and backward ones (0.2 s against 2.1 s per review, one thread, load 7-10).
+# Chosen on the CAD dev split by bench/bench_highlights.py (bench/README.md, "Highlights"). With
+# MiniLM, hidden-state shares matched 8-step integrated gradients at a tenth of the cost; with
+# e5-small (200 labels, 40 pairs) leaving out the 24 words the hidden-state shares rank highest
+# and re-embedding found the changed words more often (precision@5 41.5% against 34.0%) at
+# about ten times the cost (26 embeddings a review), still off the answer path.
+OCCLUSION_SHORTLIST = 24  # words left out (and texts embedded) per review by the page's highlights
 
 
 def hidden_state_shares(encoder: SentenceEncoder) -> SentenceAttributor:
@@ -61,12 +63,13 @@ def hidden_state_shares(encoder: SentenceEncoder) -> SentenceAttributor:
     return HiddenStateAttributor(encoder.sentence_model())
 
 
-def occlusion(encoder: SentenceEncoder) -> SentenceAttributor:
-    """Leave each word out and embed the text again with the encoder (one embedding per word)."""
-    return OcclusionAttributor(encoder.sentence_model(), encoder.embed_uncached)
+def occlusion(encoder: SentenceEncoder, shortlist: int | None = OCCLUSION_SHORTLIST) -> SentenceAttributor:
+    """Leave each of the ``shortlist`` words with the largest hidden-state shares out (every word: None)
+    and embed the text again with the encoder: one embedding per word left out."""
+    return OcclusionAttributor(encoder.sentence_model(), encoder.embed_uncached, shortlist=shortlist)
 
 
-DEFAULT_ATTRIBUTOR = hidden_state_shares
+DEFAULT_ATTRIBUTOR = occlusion
 CACHE_SIZE = 256  # explained (model version, point) pairs kept
 WAIT_SECONDS = 60.0
 
@@ -152,8 +155,8 @@ class Explainer:
         unread_words, max_weight, probabilities, prediction, method, completeness_gap: [per class]}.
         ``start``/``end`` index ``text`` (the stored text, HTML line breaks included),
         ``readable_span`` indexes ``readable_text`` (line breaks as a person reads them);
-        weights are log-odds shares, positive towards the class. Waits for the computation
-        (one forward pass of the sentence model).
+        weights are log-odds changes, positive towards the class. Waits for the computation
+        (by default a forward pass and one embedding per word left out, see :func:`occlusion`).
         """
         query = self.session.query(self._query_id(query_id))
         return {"query_id": query.query_id, **self.explain_point(query.point_id)}
