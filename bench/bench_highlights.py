@@ -7,7 +7,12 @@ Run (from the repository root; the shared CAD copy is found beside the project, 
     .venv/bin/python bench/bench_highlights.py --quick                 # under a minute
 
 Methods: a number of integrated-gradients steps on the word-piece embeddings (1 = gradient x
-input) or "hidden" (each word piece's share through the last hidden states, the shipped one).
+input), "hidden" (each word piece's share through the last hidden states) or "occlusion" (each
+word left out and the text embedded again by the encoder, one batch per review; "occlusion:3":
+runs of three words left out, a word getting the mean drop of the runs holding it; "occlusion@32":
+only the 32 words with the largest hidden-state shares left out).
+``--encoder`` picks the sentence model (default: the text default); ``--limit N`` loads N pairs of
+each split only (the pool too), so a slow encoder embeds fewer texts.
 
 For models trained by the loop (shipped session defaults: direction loss, boundary querying,
 rewrites also added as examples, the exact oracle answering with the human revisions; retrained
@@ -42,11 +47,12 @@ import numpy as np
 from bench_quality import interval
 from common import load_average, median_p95, print_end, print_machine, set_threads, submit_answer
 
-from nudge.estimators.attribution import HiddenStateAttributor, SentenceAttributor, word_spans
+from nudge.estimators.attribution import OcclusionAttributor, SentenceAttributor, word_spans
+from nudge.estimators.encoder_registry import DEFAULT_TEXT_ENCODER, make_text_encoder
 from nudge.estimators.encoders import SentenceEncoder
 from nudge.loop.config.settings import SessionConfig
 from nudge.loop.datasets import Dataset, load_dataset, spread
-from nudge.loop.service.explain import DEFAULT_ATTRIBUTOR, Explainer, word_changes
+from nudge.loop.service.explain import DEFAULT_ATTRIBUTOR, Explainer, hidden_state_shares, word_changes
 from nudge.loop.session.session import Session
 from nudge.loop.simulation.oracles import make_oracle
 from nudge.loop.store.store import Store
@@ -172,9 +178,17 @@ def attribution_scores(pairs: list[Pair], models: dict[int, dict[int, ModelSnaps
 
 def attributor_named(method: str, encoder: SentenceEncoder) -> tuple[SentenceAttributor, str]:
     """A --methods entry: a number of integrated-gradients steps on the word-piece embeddings
-    (1: gradient x input), or "hidden" (shares of the last hidden states)."""
+    (1: gradient x input), "hidden" (shares of the last hidden states) or "occlusion[:WINDOW]"."""
     if method == "hidden":
-        return HiddenStateAttributor(encoder.sentence_model()), "hidden-state shares"
+        return hidden_state_shares(encoder), "hidden-state shares"
+    if method.startswith("occlusion"):
+        window = int(method.partition(":")[2] or 1)
+        shortlist = int(method.partition("@")[2]) if "@" in method else None
+        name = ("occlusion" + ("" if window == 1 else f", {window}-word runs")
+                + ("" if shortlist is None else f", top {shortlist} hidden"))
+        attributor = OcclusionAttributor(encoder.sentence_model(), encoder.embed_uncached, window=window,
+                                         shortlist=shortlist)
+        return attributor, name
     steps = int(method)
     name = "gradient x input" if steps == 1 else f"integrated gradients, {steps} steps"
     return SentenceAttributor(encoder.sentence_model(), n_steps=steps), name
@@ -184,6 +198,16 @@ def cell(values: np.ndarray) -> str:
     """'mean±half' in % of a (pairs, seeds) array: seeds averaged per pair, interval over pairs."""
     mean, half = interval(values.mean(axis=1) * 100)
     return f"{mean:5.1f}±{half:4.1f}"
+
+
+def print_against_lexicon(rows: dict[str, dict[int, np.ndarray]], budget: int) -> None:
+    """Each model ranking's precision@5 minus the signed lexicon's, paired over the same pairs."""
+    lexicon = rows["VADER lexicon, signed"][budget][..., 0].mean(axis=1)
+    print(f"precision@5 minus the VADER lexicon's (signed), same pairs, {budget} labels (mean ± 95% interval):")
+    for name, by_budget in rows.items():
+        if not name.startswith(("random", "VADER")):
+            mean, half = interval((by_budget[budget][..., 0].mean(axis=1) - lexicon) * 100)
+            print(f"  {name:40}{mean:+6.1f}±{half:4.1f}")
 
 
 def print_table(rows: dict[str, dict[int, np.ndarray]], budgets: list[int]) -> None:
@@ -231,6 +255,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--budgets", default=",".join(map(str, BUDGETS)))
     parser.add_argument("--pairs", type=int, help="score only this many pairs, spread through the split (default all)")
+    parser.add_argument("--encoder", default=DEFAULT_TEXT_ENCODER, help=f"text encoder (default {DEFAULT_TEXT_ENCODER})")
+    parser.add_argument("--limit", type=int, help="load only this many pairs of each split (default all)")
     parser.add_argument("--latency-reviews", type=int, default=100)
     parser.add_argument("--data-dir", help="the CAD folder (default: beside the project, or the cache)")
     parser.add_argument("--threads", type=int, default=1, help="torch / BLAS threads (default 1)")
@@ -245,8 +271,9 @@ def main() -> None:
     set_threads(args.threads)
     print_machine(args.threads)
 
-    encoder = SentenceEncoder()
-    dataset = load_dataset("cad-imdb", data_dir=args.data_dir, encoder=encoder)
+    encoder = make_text_encoder(args.encoder)
+    dataset = load_dataset("cad-imdb", data_dir=args.data_dir, encoder=encoder, limit=args.limit)
+    print(f"encoder {args.encoder}; {len(dataset.pool)} pool reviews, {len(dataset.test)} test", flush=True)
     pairs = scored_pairs(dataset, args.split, args.pairs)
     print(f"{args.split} split: {len(pairs)} pairs scored (revisions that only insert words left out); "
           f"{np.mean([len(p.changed) for p in pairs]):.1f} changed of {np.mean([p.n_words for p in pairs]):.0f} "
@@ -274,18 +301,23 @@ def main() -> None:
         print(f"precision@5 and recall@10 (%) against the words the human revision changed, {args.split} split, "
               f"{len(seeds)} seeds (mean ± 95% interval over pairs)")
         print_table(rows, budgets)
+        print_against_lexicon(rows, max(budgets))
         sys.stdout.flush()
 
-    print(f"\nlatency over {args.latency_reviews} train-split reviews, {max(budgets)}-label model, "
-          f"{DEFAULT_ATTRIBUTOR.__name__} (seconds)")
-    for threads in dict.fromkeys((args.threads, 2)):
-        load = load_average()
-        timing = latency(dataset, sessions[seeds[0]], encoder, args.latency_reviews, threads)
-        print("  " + f"{threads} thread(s): " + ", ".join(
-            f"{name} median {m:.3f} p95 {p:.3f}" for name, (m, p) in timing.items()) + f"  (load before {load})")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({"split": args.split, "budgets": budgets, "seeds": seeds, "scores": saved}))
+    unlabelled = len(dataset.pool) - max(budgets)
+    if args.latency_reviews > unlabelled:
+        print(f"\nlatency not measured: {args.latency_reviews} queries asked, {unlabelled} pool reviews unlabelled")
+    elif args.latency_reviews:
+        print(f"\nlatency over {args.latency_reviews} train-split reviews, {max(budgets)}-label model, "
+              f"{DEFAULT_ATTRIBUTOR.__name__} (seconds)")
+        for threads in dict.fromkeys((args.threads, 2)):
+            load = load_average()
+            timing = latency(dataset, sessions[seeds[0]], encoder, args.latency_reviews, threads)
+            print("  " + f"{threads} thread(s): " + ", ".join(
+                f"{name} median {m:.3f} p95 {p:.3f}" for name, (m, p) in timing.items()) + f"  (load before {load})")
     print_end()
 
 

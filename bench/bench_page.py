@@ -13,6 +13,12 @@ the next point is drawn (``#projection``'s ``data-point-id`` changes). The
 session starts empty or pre-filled with 200 answers of the exact oracle
 (bench/common.py), default settings (retrain after every answer).
 
+Two trainers (``--trainers``, both by default, one after the other in the same run so their
+ratio shares the load): ``in-process``, the page served in this process with a
+:class:`SharedTrainer` on a thread beside it (as ``nudge serve --train-here``), and ``child``,
+the real ``nudge serve`` as its own process over the pre-filled database, training in its child
+``nudge train`` as it does by default (issue 18), so no retrain shares the page's interpreter.
+
 In the same run, the floor: a trivial Gradio event (a button whose handler adds
 one to a number in a text box), click to the frame after the DOM changes,
 timed the same way; and a trivial server function (the page's way to the
@@ -53,12 +59,25 @@ from pathlib import Path
 
 import gradio as gr
 import numpy as np
-from common import DATASET_LOADERS, bench_parser, load_average, median_p95, prefilled_session, print_end, start_run
+from common import (
+    DATASET_LOADERS,
+    MOONS_SAMPLES,
+    ServeProcess,
+    bench_parser,
+    filled_session,
+    load_average,
+    median_p95,
+    prefilled_session,
+    print_end,
+    start_run,
+)
 from playwright.sync_api import sync_playwright
 
 from nudge.loop.compute.memory import freeze_startup_objects
+from nudge.loop.config.settings import SessionConfig
 from nudge.loop.datasets import load_dataset
 from nudge.loop.service.service import AnnotationService
+from nudge.loop.store.store import Store
 from nudge.loop.training.shared import SharedTrainer
 from nudge.ui.app import AnnotationApp, launch_app
 
@@ -68,6 +87,7 @@ LABELS = (0, 200)
 TARGET_MS = 100.0
 FLOOR_EVENTS = 40
 TEXT_LABELS = 200
+TRAINERS = ("in-process", "child")
 PHRASE = "Not at all good. "  # typed at the start of each review, where the model reads
 DEBOUNCE_MS = 300.0  # ui/page/text_help.js PREDICT_MS
 
@@ -189,37 +209,19 @@ def measure_floor(browser, events: int) -> tuple[list[float], list[float]]:
 
 
 def run_page(browser, dataset, n_labels: int, rounds: int, think: float, folder: Path, frozen: bool) -> dict:
-    """The scripted person on a fresh page over a session pre-filled with n_labels answers; ``frozen``: the
-    collector set as ``nudge serve`` sets it once started (nudge.loop.compute.memory.freeze_startup_objects)."""
+    """The scripted person on a fresh page over a session pre-filled with n_labels answers, served in this
+    process with a SharedTrainer; ``frozen``: the collector set as ``nudge serve`` sets it once started
+    (nudge.loop.compute.memory.freeze_startup_objects)."""
     session = prefilled_session(dataset, n_labels, db=str(folder / f"{dataset.name}-{n_labels}-{frozen}.db"),
-                                trainer=SharedTrainer())  # as nudge serve trains and publishes
+                                trainer=SharedTrainer())  # as nudge serve --train-here trains and publishes
     app = AnnotationApp(AnnotationService(session))
     demo = launch_app(app.build(), server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
                       quiet=True)
     if frozen:
         freeze_startup_objects()
-    name = f"typed-{dataset.name}-{n_labels}"
-    rng = np.random.default_rng(n_labels)
+    already = len(session.log.annotations())
     try:
-        page = browser.new_page(viewport={"width": 1280, "height": 1100})
-        page.goto(demo.local_url)
-        page.wait_for_function("() => document.querySelector('#projection')?.dataset.pointId")
-        page.evaluate(CLOCKS)
-        already = len(session.log.annotations())
-        page.locator("#annotator-name input").fill(name)  # typed, no Enter
-        page.locator("h2").first.click()  # the focus leaves the name box, as a person's would
-        for _ in range(rounds):
-            point = int(page.locator("#projection").get_attribute("data-point-id"))
-            x, y = page.evaluate(CLICK_SPOT, [float(rng.uniform(0.05, 0.95)), float(rng.uniform(0.05, 0.95))])
-            page.keyboard.press(page.evaluate(CLASS_KEY, int(dataset.y[point])))
-            page.mouse.click(x, y)
-            page.keyboard.press("Enter")
-            page.wait_for_function("old => document.querySelector('#projection').dataset.pointId !== old",
-                                   arg=str(point), timeout=60_000)
-            if think:
-                time.sleep(think)
-        clocks = page.evaluate("() => window.__bench")
-        page.close()
+        clocks, name = person_rounds(browser, demo.local_url, dataset, n_labels, rounds, think)
         store_answers = session.log.annotations()[already:]
         found = dict(app.tabs.found)
     finally:
@@ -228,6 +230,62 @@ def run_page(browser, dataset, n_labels: int, rounds: int, think: float, folder:
         app.close()
         session.close()
         session.store.close()
+    return {**counted(clocks, store_answers, name, rounds), "prepared": found.get("prepared", 0)}
+
+
+def run_served(browser, dataset, options: dict, n_labels: int, rounds: int, think: float, folder: Path,
+               threads: int) -> dict:
+    """The scripted person on the page of a real ``nudge serve`` process (its trainer a child ``nudge train``)
+    over a database pre-filled with n_labels answers; retrain after every answer, as in :func:`run_page`.
+    ``options``: the data set's loading options, as ``nudge serve`` takes them (``--n-samples`` ...)."""
+    db = folder / f"{dataset.name}-{n_labels}-served.db"
+    filler = filled_session(dataset, n_labels, config=SessionConfig(dataset=dataset.name, dataset_options=options),
+                            db=str(db))
+    session_id, already = filler.session_id, len(filler.log.annotations())
+    filler.close()
+    filler.store.close()
+    arguments = [item for key, value in options.items() for item in (f"--{key.replace('_', '-')}", str(value))]
+    server = ServeProcess(["--dataset", dataset.name, *arguments, "--db", str(db), "--session", session_id,
+                           "--retrain-every", "1"], threads)
+    try:
+        clocks, name = person_rounds(browser, server.wait_ready(), dataset, n_labels, rounds, think)
+    finally:
+        server.stop()
+    store = Store(str(db))
+    try:
+        store_answers = store.log(session_id).annotations()[already:]
+    finally:
+        store.close()
+    return {**counted(clocks, store_answers, name, rounds), "prepared": None}
+
+
+def person_rounds(browser, url: str, dataset, n_labels: int, rounds: int, think: float) -> tuple[dict, str]:
+    """The scripted person's ``rounds`` on the page at ``url``: (the in-page clocks, the name typed)."""
+    name = f"typed-{dataset.name}-{n_labels}"
+    rng = np.random.default_rng(n_labels)
+    page = browser.new_page(viewport={"width": 1280, "height": 1100})
+    page.goto(url)
+    page.wait_for_function("() => document.querySelector('#projection')?.dataset.pointId", timeout=120_000)
+    page.evaluate(CLOCKS)
+    page.locator("#annotator-name input").fill(name)  # typed, no Enter
+    page.locator("h2").first.click()  # the focus leaves the name box, as a person's would
+    for _ in range(rounds):
+        point = int(page.locator("#projection").get_attribute("data-point-id"))
+        x, y = page.evaluate(CLICK_SPOT, [float(rng.uniform(0.05, 0.95)), float(rng.uniform(0.05, 0.95))])
+        page.keyboard.press(page.evaluate(CLASS_KEY, int(dataset.y[point])))
+        page.mouse.click(x, y)
+        page.keyboard.press("Enter")
+        page.wait_for_function("old => document.querySelector('#projection').dataset.pointId !== old",
+                               arg=str(point), timeout=60_000)
+        if think:
+            time.sleep(think)
+    clocks = page.evaluate("() => window.__bench")
+    page.close()
+    return clocks, name
+
+
+def counted(clocks: dict, store_answers: list, name: str, rounds: int) -> dict:
+    """A row's latencies (ms) and what was stored of the person's inputs."""
     return {
         "latencies": [min(f for f in clocks["frame"] if f > e) - e for e in clocks["enter"]],
         "drawn": [min(d for d in clocks["drawn"] if d > e) - e for e in clocks["enter"]],
@@ -235,7 +293,6 @@ def run_page(browser, dataset, n_labels: int, rounds: int, think: float, folder:
         "answers": len(store_answers),
         "named": sum(a.annotator == name for a in store_answers),
         "clicks": rounds,
-        "prepared": found.get("prepared", 0),
     }
 
 
@@ -320,12 +377,21 @@ def main() -> None:
     parser.add_argument("--text-think", type=float, default=2.0, help="seconds spent reading each review (default 2)")
     parser.add_argument("--typing-ms", type=float, default=100.0, help="ms between keys typed (default 100)")
     parser.add_argument("--text-only", action="store_true", help="only the text help, not the Enter rows")
+    parser.add_argument("--trainers", default=",".join(TRAINERS),
+                        help="in-process (SharedTrainer beside the page, this process), child (nudge serve as a "
+                        "process, training in its child), or both (default)")
+    parser.add_argument("--encoder", help="the text encoder of cad-imdb (default: the text default)")
+    parser.add_argument("--limit", type=int, help="cad-imdb: only this many pairs of each split (pool included), "
+                        "so a slow encoder embeds fewer texts (default all)")
     parser.add_argument("--collectors", default="frozen", help="frozen (start-up objects out of the garbage "
                         "collector's walks, as nudge serve runs), unfrozen, or both: frozen,unfrozen")
     args = start_run(parser)
     collectors = args.collectors.split(",")
     if not set(collectors) <= {"frozen", "unfrozen"}:
         raise SystemExit("--collectors takes frozen, unfrozen or frozen,unfrozen")
+    trainers = args.trainers.split(",")
+    if not set(trainers) <= set(TRAINERS):
+        raise SystemExit(f"--trainers takes {', '.join(TRAINERS)} or both, comma-separated")
     rounds = args.rounds or (10 if args.quick else 50)
     names = [] if args.text_only else ["moons"] if args.quick else args.datasets.split(",")
     reviews = args.text_reviews if args.text_reviews is not None else 0 if args.quick else 30
@@ -337,9 +403,17 @@ def main() -> None:
 
     def dataset(name: str):
         if name not in loaded:
-            loaded[name] = (load_dataset("cad-imdb", data_dir=args.data_dir) if name == "cad-imdb" and args.data_dir
-                            else DATASET_LOADERS[name]())
+            custom = args.data_dir or args.encoder or args.limit
+            loaded[name] = (load_dataset("cad-imdb", data_dir=args.data_dir, encoder=args.encoder, limit=args.limit)
+                            if name == "cad-imdb" and custom else DATASET_LOADERS[name]())
         return loaded[name]
+
+    def served_options(name: str) -> dict:
+        """The options with which ``nudge serve`` loads the same data set as :func:`dataset`."""
+        if name == "moons":
+            return {"n_samples": MOONS_SAMPLES}
+        options = {"data_dir": args.data_dir, "encoder": args.encoder, "limit": args.limit}
+        return {key: value for key, value in options.items() if value is not None}
 
     results, text_help = [], []
     with sync_playwright() as playwright, tempfile.TemporaryDirectory() as folder:
@@ -349,13 +423,20 @@ def main() -> None:
             floor_events, floor_functions = measure_floor(browser, FLOOR_EVENTS)
         for name in names:
             for n_labels in sizes:
-                for collector in collectors:
-                    row = run_page(browser, dataset(name), n_labels, rounds, args.think, Path(folder),
-                                   frozen=collector == "frozen")
-                    row.update(dataset=name, labels=n_labels, collector=collector, load=load_average())
-                    results.append(row)
-                    print(f"  {name} from {n_labels} labels, collector {collector}, done (load {row['load']})",
-                          flush=True)
+                for trainer in trainers:
+                    for collector in collectors if trainer == "in-process" else ["frozen"]:  # as nudge serve runs
+                        load = load_average()
+                        if trainer == "in-process":
+                            row = run_page(browser, dataset(name), n_labels, rounds, args.think, Path(folder),
+                                           frozen=collector == "frozen")
+                        else:
+                            row = run_served(browser, dataset(name), served_options(name), n_labels, rounds,
+                                             args.think, Path(folder), args.threads)
+                        row.update(dataset=name, labels=n_labels, trainer=trainer, collector=collector,
+                                   load=f"{load} -> {load_average()}")
+                        results.append(row)
+                        print(f"  {name} from {n_labels} labels, {trainer} trainer, collector {collector}, done "
+                              f"(load {row['load']})", flush=True)
         if names:
             more_events, more_functions = measure_floor(browser, FLOOR_EVENTS)
         if reviews:
@@ -375,6 +456,17 @@ def main() -> None:
     print_end()
 
 
+def print_trainer_ratios(results: list[dict]) -> None:
+    """p95 with the child trainer over p95 with the in-process one, per data set and labels (same run)."""
+    p95 = {(r["dataset"], r["labels"], r["trainer"]): median_p95(r["latencies"])[1] for r in results
+           if r["collector"] == "frozen"}
+    for (name, labels, trainer), child in p95.items():
+        in_process = p95.get((name, labels, "in-process"))
+        if trainer == "child" and in_process:
+            print(f"  {name} from {labels} labels: p95 child trainer / in-process trainer = "
+                  f"{child:.1f} / {in_process:.1f} ms = {child / in_process:.2f}")
+
+
 def print_rows(results: list[dict], floor_events: list, floor_functions: list) -> None:
     """The Enter rows against the floor."""
     event_median, event_p95 = median_p95([frame for _, frame in floor_events])
@@ -385,16 +477,20 @@ def print_rows(results: list[dict], floor_events: list, floor_functions: list) -
         print(f"  {what:<24} {dom_median:6.1f} / {dom_p95:6.1f}   frame {frame_median:6.1f} / {frame_p95:6.1f}")
     print("page, Enter -> next point drawn (before the frame), median / p95 ms:")
     for row in results:
-        print(f"  {row['dataset']:<9} {row['labels']:>4} labels {row['collector']:>8}  {median_p95(row['drawn'])[0]:6.1f} / "
-              f"{median_p95(row['drawn'])[1]:6.1f}")
+        print(f"  {row['dataset']:<9} {row['labels']:>4} labels {row['trainer']:>10} {row['collector']:>8}  "
+              f"{median_p95(row['drawn'])[0]:6.1f} / {median_p95(row['drawn'])[1]:6.1f}")
     print("\nEnter -> the frame after the next point is drawn (ms):")
-    print("\n| pool | labels | collector | median | p95 | p95 / floor p95 | next point ready | arrows stored / clicked "
-          "| names stored / typed | load (1 min) |")
-    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("\n| pool | labels | trainer | collector | median | p95 | p95 / floor p95 | next point ready "
+          "| arrows stored / clicked | names stored / typed | load (1 min, start -> end) |")
+    print("| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for row in results:
         median, p95 = median_p95(row["latencies"])
-        print(f"| {row['dataset']} | {row['labels']} | {row['collector']} | {median:.1f} | {p95:.1f} | {p95 / event_p95:.2f} | "
-              f"{row['prepared']} / {row['answers']} | {row['arrows']} / {row['clicks']} | {row['named']} / {row['answers']} | {row['load'].split()[0]} |")
+        ready = "n/a" if row["prepared"] is None else f"{row['prepared']} / {row['answers']}"
+        start, _, end = row["load"].partition(" -> ")
+        print(f"| {row['dataset']} | {row['labels']} | {row['trainer']} | {row['collector']} | {median:.1f} | "
+              f"{p95:.1f} | {p95 / event_p95:.2f} | {ready} | {row['arrows']} / {row['clicks']} | "
+              f"{row['named']} / {row['answers']} | {start.split()[0]} -> {end.split()[0]} |")
+    print_trainer_ratios(results)
     print(f"\ntarget: p95 <= {TARGET_MS:.0f} ms at 200 labels, every arrow and name kept")
     for row in results:
         if row["labels"] != 200:
@@ -402,7 +498,7 @@ def print_rows(results: list[dict], floor_events: list, floor_functions: list) -
         p95 = median_p95(row["latencies"])[1]
         kept = row["arrows"] == row["clicks"] and row["named"] == row["answers"] == row["clicks"]
         verdict = "pass" if p95 <= TARGET_MS and kept else "MISS"
-        print(f"  {row['dataset']:<9} ({row['collector']}) p95 {p95:6.1f} ms ({p95 / TARGET_MS:.2f}x the target), "
+        print(f"  {row['dataset']:<9} ({row['trainer']}, {row['collector']}) p95 {p95:6.1f} ms ({p95 / TARGET_MS:.2f}x the target), "
               f"inputs {'all kept' if kept else 'LOST'}: {verdict}")
     print(f"mean Enter -> drawn over all rows: {statistics.mean(l for r in results for l in r['latencies']):.1f} ms")
 

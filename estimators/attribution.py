@@ -15,8 +15,11 @@ ways, one path each (:meth:`SentenceAttributor.path`):
   s(e) - s(e') up to the quadrature error, reported as ``delta``. With
   ``n_steps=1``: gradient x (input - baseline) at the text.
 - :class:`HiddenStateAttributor`: each position's exact share of a linear
-  classifier's score through the last hidden states, in one forward pass
-  (the shipped choice, made on the CAD dev split by bench/bench_highlights.py).
+  classifier's score through the last hidden states, in one forward pass.
+- :class:`OcclusionAttributor`: leave one word (or a short run of words) out,
+  re-embed every such variant with the encoder that made the vectors, and take
+  the drop in each class score; one embedding per word. The methods are
+  compared on the CAD revisions by bench/bench_highlights.py.
 
 Word pieces are gathered into words (letters and digits with inner
 apostrophes, see :func:`word_spans`; IMDb's ``<br />`` markup and punctuation
@@ -294,3 +297,104 @@ def gather_to_words(
     np.add.at(weights, word[inside], per_piece[inside])
     read[word[inside]] = True
     return weights, read
+
+
+class OcclusionAttributor(SentenceAttributor):
+    """Leave-one-out through the real encoder: a word's weight towards class c is how much c's
+    log-odds drop when the word is left out of the text and the text is embedded again.
+
+    Model-faithful by construction (what the classifier would read without the word), at the
+    cost of one embedding per read word: all variants go to ``embed`` in one call. With
+    ``window`` > 1, runs of ``window`` consecutive words (a short phrase) are left out, sliding
+    one word at a time, and a word gets the mean drop of the runs that hold it. With
+    ``shortlist``, only that many words are left out (one at a time): those with the largest
+    hidden-state share (:class:`HiddenStateAttributor`, either sign, any class), so a long text
+    costs ``shortlist`` embeddings; the others get 0. The baseline is the text with every read
+    word left out; ``delta`` (sum of the weights - (scores - baseline scores)) is how far the
+    drops are from adding up. Unread words (past the model's word pieces) are never left out
+    and get 0.
+
+    Parameters
+    ----------
+    model : the loaded ``SentenceTransformer`` (its tokenizer says which words are read).
+    embed : ``embed(texts) -> (N, d)`` float32, the encoder's own embedding of texts, uncached
+        (:meth:`nudge.estimators.encoders.SentenceEncoder.embed_uncached`).
+    window : words left out together (default 1: single words).
+    shortlist : leave out only this many words, chosen by their hidden-state shares (default
+        None: every read word; needs ``window`` 1).
+    """
+
+    def __init__(self, model, embed: Callable[[list[str]], np.ndarray], window: int = 1,
+                 shortlist: int | None = None) -> None:
+        if window < 1 or (shortlist is not None and (shortlist < 1 or window != 1)):
+            raise ValueError(f"window must be at least 1, and shortlist at least 1 with window 1; got window "
+                             f"{window}, shortlist {shortlist}")
+        super().__init__(model, n_steps=1)
+        self.embed_texts = embed
+        self.window = window
+        self.shortlist = shortlist
+        self._prior = None if shortlist is None else HiddenStateAttributor(model)
+
+    @property
+    def description(self) -> str:
+        what = "the word" if self.window == 1 else f"each run of {self.window} words holding it"
+        chosen = "" if self.shortlist is None else (f" (the {self.shortlist} words with the largest "
+                                                    "hidden-state shares; the others 0)")
+        return f"the drop of the class score when {what} is left out and the text embedded again{chosen}"
+
+    def attribute(self, text: str, logits: Callable[[Tensor], Tensor]) -> WordAttributions:
+        pieces = self.word_pieces(text)
+        spans = word_spans(text)
+        _, read = gather_to_words(np.zeros((len(pieces.special), 1)), pieces.offsets, pieces.special, spans)
+        n_read = int(read.sum())
+        if self._prior is None:
+            runs = sliding_runs(n_read, self.window)
+        else:
+            largest = np.abs(self._prior.attribute(text, logits).weights[:n_read]).max(axis=1, initial=0.0)
+            runs = [(int(i), int(i) + 1) for i in np.sort(np.argsort(-largest, kind="stable")[:self.shortlist])]
+
+        def scores_of(texts: list[str]) -> np.ndarray:
+            with torch.no_grad():
+                return log_odds(logits(torch.from_numpy(self.embed_texts(texts)))).numpy()
+
+        weights, scores, baseline_scores = occlusion_weights(text, spans, n_read, runs, scores_of)
+        probabilities = 1.0 / (1.0 + np.exp(-scores))  # log-odds s_c = log p_c - log(1 - p_c)
+        delta = weights.sum(axis=0) - (scores - baseline_scores)
+        return WordAttributions(text, spans, weights, read, pieces.read_chars(len(text), self.max_pieces),
+                                scores, baseline_scores, probabilities, delta)
+
+
+def left_out(text: str, spans: np.ndarray, first: int, last: int) -> str:
+    """``text`` without its words [first, last) and what lies between them."""
+    if first >= last:
+        return text
+    return text[: spans[first, 0]] + text[spans[last - 1, 1]:]
+
+
+def sliding_runs(n_words: int, window: int) -> list[tuple[int, int]]:
+    """Runs [first, last) of ``window`` consecutive words among ``n_words``, one word apart
+    (one run of all when fewer)."""
+    if n_words == 0:
+        return []
+    return [(first, min(first + window, n_words)) for first in range(max(n_words - window, 0) + 1)]
+
+
+def occlusion_weights(text: str, spans: np.ndarray, n_read: int, runs: list[tuple[int, int]],
+                      scores_of: Callable[[list[str]], np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each word's drop of each class score when left out: ((W, C) weights, (C,) the text's
+    scores, (C,) the scores with all ``n_read`` first words left out).
+
+    ``scores_of(texts) -> (N, C)`` scores every variant in one call: the text, the baseline, then
+    the text without each run [first, last) of ``runs``. A word's weight is the mean drop over
+    the runs holding it; words in no run get 0.
+    """
+    variants = [text, left_out(text, spans, 0, n_read), *(left_out(text, spans, a, b) for a, b in runs)]
+    scored = np.asarray(scores_of(variants), dtype=np.float64)
+    scores, baseline_scores = scored[0], scored[1]
+    weights = np.zeros((len(spans), scored.shape[1]))
+    held = np.zeros(len(spans))
+    for (first, last), dropped in zip(runs, scored[2:]):
+        weights[first:last] += scores - dropped
+        held[first:last] += 1
+    weights[held > 0] /= held[held > 0, None]
+    return weights, scores, baseline_scores

@@ -10,9 +10,13 @@ from transformers import AutoTokenizer, BertConfig, BertModel
 
 from nudge.estimators.attribution import (
     HiddenStateAttributor,
+    OcclusionAttributor,
     SentenceAttributor,
     gather_to_words,
+    left_out,
     log_odds,
+    occlusion_weights,
+    sliding_runs,
     word_spans,
 )
 from nudge.estimators.encoders import SentenceEncoder, default_model_path
@@ -166,3 +170,65 @@ def test_an_unknown_baseline_token_is_refused(tiny_model):
         SentenceAttributor(tiny_model, baseline_token="<nonsense-token>")
     with pytest.raises(ValueError, match="n_steps"):
         SentenceAttributor(tiny_model, n_steps=0)
+
+
+WORD_VALUES = {"good": 2.0, "bad": -3.0, "film": 0.5}  # a toy encoder + classifier: the score sums word values
+
+
+def toy_scores(texts: list[str]) -> np.ndarray:
+    """(N, 2) log-odds of (Negative, Positive): s = sum of the words' values, and -s."""
+    totals = [sum(WORD_VALUES.get(text[a:b], 0.0) for a, b in word_spans(text)) for text in texts]
+    return np.array([[-s, s] for s in totals])
+
+
+def test_occlusion_is_the_drop_of_the_score_when_a_word_is_left_out():
+    text = "a good film, bad"  # s = 2 + 0.5 - 3 = -0.5
+    spans = word_spans(text)
+    assert [left_out(text, spans, 1, 2), left_out(text, spans, 2, 4)] == ["a  film, bad", "a good "]
+    calls = []
+    assert sliding_runs(4, 1) == [(0, 1), (1, 2), (2, 3), (3, 4)]
+    weights, scores, baseline = occlusion_weights(text, spans, 4, sliding_runs(4, 1),
+                                                  lambda texts: calls.append(texts) or toy_scores(texts))
+    assert len(calls) == 1 and len(calls[0]) == 2 + 4  # one batch: the text, the baseline, a variant per word
+    # without "a": -0.5 (drop 0); "good": -2.5 (drop 2); "film": -1 (drop 0.5); "bad": 2.5 (drop -3)
+    np.testing.assert_allclose(weights[:, 1], [0.0, 2.0, 0.5, -3.0])
+    np.testing.assert_allclose(weights[:, 0], [0.0, -2.0, -0.5, 3.0])
+    np.testing.assert_allclose(scores, [0.5, -0.5])
+    np.testing.assert_allclose(baseline, [0.0, 0.0])  # every word left out: ""
+
+
+def test_occlusion_of_runs_of_words_and_of_unread_words():
+    text = "a good film, bad"
+    spans = word_spans(text)
+    # runs of two: "a good" (drop 2), "good film" (drop 2.5), "film, bad" (drop -2.5); means over the runs
+    assert sliding_runs(4, 2) == [(0, 2), (1, 3), (2, 4)] and sliding_runs(1, 2) == [(0, 1)]
+    weights, _, _ = occlusion_weights(text, spans, 4, sliding_runs(4, 2), toy_scores)
+    np.testing.assert_allclose(weights[:, 1], [2.0, (2.0 + 2.5) / 2, (2.5 - 2.5) / 2, -2.5])
+    # only the first three words read: "bad" is never left out and gets 0; the baseline keeps it
+    weights, _, baseline = occlusion_weights(text, spans, 3, sliding_runs(3, 1), toy_scores)
+    np.testing.assert_allclose(weights[:, 1], [0.0, 2.0, 0.5, 0.0])
+    np.testing.assert_allclose(baseline, [3.0, -3.0])
+    weights, scores, baseline = occlusion_weights("...", word_spans("..."), 0, sliding_runs(0, 1), toy_scores)
+    assert weights.shape == (0, 2) and np.all(scores == baseline)
+
+
+def test_occlusion_goes_through_the_encoder(tiny_model):
+    classifier = head(16, 2)
+    attributor = OcclusionAttributor(tiny_model, tiny_model.encode)
+    text = "a fine film, really"
+    result = attributor.attribute(text, classifier)
+    with torch.no_grad():
+        expected = log_odds(classifier(torch.from_numpy(tiny_model.encode([text, "a  film, really"]))))
+    np.testing.assert_allclose(result.scores, expected[0].numpy(), rtol=1e-5)
+    np.testing.assert_allclose(result.weights[1], (expected[0] - expected[1]).numpy(), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(result.probabilities, torch.softmax(
+        classifier(torch.from_numpy(tiny_model.encode([text]))), -1)[0].detach().numpy(), atol=1e-6)
+    # a shortlist of 2: the two words with the largest hidden-state shares are left out, the others get 0
+    shortlisted = OcclusionAttributor(tiny_model, tiny_model.encode, shortlist=2).attribute(text, classifier)
+    shares = np.abs(HiddenStateAttributor(tiny_model).attribute(text, classifier).weights).max(axis=1)
+    chosen = np.argsort(-shares)[:2]
+    np.testing.assert_allclose(shortlisted.weights[chosen], result.weights[chosen], rtol=1e-5, atol=1e-7)
+    assert np.all(np.delete(shortlisted.weights, chosen, axis=0) == 0)
+    for wrong in ({"window": 0}, {"shortlist": 0}, {"window": 2, "shortlist": 3}):
+        with pytest.raises(ValueError, match="window"):
+            OcclusionAttributor(tiny_model, tiny_model.encode, **wrong)
