@@ -1,4 +1,4 @@
-"""The ``nudge`` command: one module per subcommand (simulate, export, embed, train), and the
+"""The ``nudge`` command: one module per subcommand (simulate, export, embed, train, agreement), and the
 subcommands other packages register (``serve`` comes from ui/ through the ``nudge.commands``
 entry point group, so loop/ never imports ui/). The shared argparse pieces: :mod:`nudge.loop.cli.args`."""
 
@@ -8,6 +8,7 @@ import argparse
 import sys
 from importlib.metadata import entry_points
 
+from nudge.loop.cli.agreement import add_agreement
 from nudge.loop.cli.embed import add_embed
 from nudge.loop.cli.export import add_export
 from nudge.loop.cli.simulate import add_simulate
@@ -24,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in entry_points(group="nudge.commands"):
         command.load()(subparsers)
-    for add in (add_train, add_simulate, add_export, add_embed):
+    for add in (add_train, add_simulate, add_export, add_embed, add_agreement):
         add(subparsers)
     return parser
 

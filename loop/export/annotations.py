@@ -14,7 +14,7 @@ from nudge.loop.store.store import Store
 
 FORMATS = ("jsonl", "csv")
 CSV_COLUMNS = ("session", "id", "query_id", "point_id", "label", "directions", "targets", "sources",
-               "rewrite", "annotator", "created_at", "model_version", "round", "undone")
+               "rewrite", "annotator", "created_at", "model_version", "round", "undone", "resolved_by")
 CSV_JSON_COLUMNS = ("directions", "targets", "sources")
 # What makes a spreadsheet read a cell as a formula (OWASP "CSV Injection"; ASVS 1.2.10 adds NUL).
 FORMULA_STARTS = ("=", "+", "-", "@")

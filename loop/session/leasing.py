@@ -4,7 +4,9 @@ A point handed to an annotator (an open query) is handed to no one else until
 it is answered, skipped, released, or its lease runs out. A point answered
 with a label is not handed out again (a relabel is asked for explicitly), and
 a point an annotator skipped is not handed back to them. ``limits`` caps the
-open points one annotator, and one client address, may hold.
+open points one annotator, and one client address, may hold. With ``overlap``,
+some points go to several different annotators, one at a time, never twice to
+one (:mod:`nudge.loop.store.overlap`).
 
 The rules are checked where they are enforced: in the database, in the same
 transaction that leases a point (:meth:`nudge.loop.store.store.Store.claim_queries`), so
@@ -20,6 +22,7 @@ import numpy as np
 
 from nudge.loop.errors import SessionError
 from nudge.loop.store.limits import MAX_QUERY_ID_CHARS, quoted
+from nudge.loop.store.overlap import Overlap
 from nudge.loop.store.store import LeaseLimits, QueryRecord, Store
 
 CLAIM_ATTEMPTS = 3  # candidates taken by another process meanwhile: choose again, at most this often
@@ -31,11 +34,12 @@ class Leases:
     """The leases of one session's pool (N points, of which ``pool`` may be asked)."""
 
     def __init__(self, store: Store, session_id: str, pool: np.ndarray, n_points: int,
-                 lease_seconds: float, limits: LeaseLimits = LeaseLimits()) -> None:
+                 lease_seconds: float, limits: LeaseLimits = LeaseLimits(), overlap: Overlap = Overlap()) -> None:
         self.store = store
         self.session_id = session_id
         self.lease_seconds = lease_seconds
         self.limits = limits
+        self.overlap = overlap
         self.pool_mask = np.zeros(n_points, dtype=bool)
         self.pool_mask[pool] = True
 
@@ -44,19 +48,18 @@ class Leases:
         return self.store.open_queries(self.session_id, annotator, unexpired=True)
 
     def unlabelled(self) -> np.ndarray:
-        """(N,) mask of the pool points nobody has labelled (leases and skips not considered)."""
+        """(N,) mask of the pool points not labelled enough (by anyone; by enough people, for a point
+        given to several; leases and skips not considered)."""
         unlabelled = self.pool_mask.copy()
-        for point_id, label, _ in self.store.answered_points(self.session_id):
-            if label is not None:
-                unlabelled[point_id] = False
+        unlabelled[list(self.overlap.done_points(self.store.answered_points(self.session_id)))] = False
         return unlabelled
 
     def available(self, annotator: str) -> np.ndarray:
         """(N,) mask of the pool points that may be handed to ``annotator`` now."""
+        answers = self.store.answered_points(self.session_id)
         available = self.pool_mask.copy()
-        for point_id, label, by in self.store.answered_points(self.session_id):
-            if label is not None or by == annotator:
-                available[point_id] = False
+        available[list(self.overlap.done_points(answers))] = False
+        available[[mark.point_id for mark in answers if mark.annotator == annotator]] = False
         for query in self.store.open_queries(self.session_id, unexpired=True):
             available[query.point_id] = False
         return available
@@ -83,7 +86,7 @@ class Leases:
 
     def free(self, annotator: str, candidates: list[tuple[int, float]], count: int) -> list[tuple[int, float]]:
         """The first ``count`` of ``candidates`` free for ``annotator`` now (nothing is leased)."""
-        return self.store.free_points(self.session_id, annotator, candidates, count)
+        return self.store.free_points(self.session_id, annotator, candidates, count, self.overlap)
 
     def claim_ranked(self, annotator: str, count: int, candidates: list[tuple[int, float]], model_version: int,
                      client: str | None = None, plane: bytes | None = None) -> list[QueryRecord]:
@@ -91,7 +94,7 @@ class Leases:
         :meth:`nudge.loop.store.store.Store.claim_queries`, which checks each one as it leases it)."""
         return self.store.claim_queries(
             self.session_id, annotator, candidates, count, lease_seconds=self.lease_seconds,
-            model_version=model_version, client=client, limits=self.limits, plane=plane,
+            model_version=model_version, client=client, limits=self.limits, plane=plane, overlap=self.overlap,
         )
 
     def release(self, record: QueryRecord) -> None:
@@ -101,7 +104,7 @@ class Leases:
     def reopen(self, annotator: str, model_version: int, client: str | None = None):
         """Undo the annotator's last answer (see :meth:`nudge.loop.store.store.Store.undo_last`)."""
         return self.store.undo_last(self.session_id, annotator, lease_seconds=self.lease_seconds,
-                                    model_version=model_version, client=client)
+                                    model_version=model_version, client=client, overlap=self.overlap)
 
     def in_pool(self, point_id: int) -> bool:
         """True when ``point_id`` names a pool point (any other integer: False)."""

@@ -4,34 +4,40 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nudge.loop.store.overlap import Mark, Overlap
 from nudge.loop.store.store import Annotation, Store
 
 
 @dataclass(frozen=True)
 class AnswerLog:
-    """The answers (and evaluations) of the session ``session_id`` in ``store``."""
+    """The answers (and evaluations) of the session ``session_id`` in ``store``; ``overlap`` says which
+    points go to several annotators, and so when a point's answers settle it (:mod:`nudge.loop.store.overlap`)."""
 
     store: Store
     session_id: str
+    overlap: Overlap = Overlap()
 
     def annotations(self, *, include_undone: bool = True) -> list[Annotation]:
         """Every answer, in the order they were made."""
         return self.store.annotations(self.session_id, include_undone=include_undone)
 
     def effective(self) -> list[Annotation]:
-        """Per point, its latest answer that is neither undone nor a skip; by annotation id."""
-        latest: dict[int, Annotation] = {}
-        for annotation in self.annotations(include_undone=False):
-            latest[annotation.point_id] = annotation
-        return sorted((a for a in latest.values() if not a.is_skip), key=lambda a: a.id)
+        """Per settled point, the answer training takes (its latest label; on a shared point, the
+        agreeing or resolved one: :meth:`Overlap.settled`); by annotation id."""
+        settled = self.overlap.settled(self.annotations(include_undone=False))
+        return sorted(settled.values(), key=lambda a: a.id)
 
     def labelled_points(self) -> dict[int, int]:
-        """Point id -> class index of every point whose current answer is a label."""
-        latest = {point_id: label for point_id, label, _ in self.answered_points()}
-        return {point_id: label for point_id, label in latest.items() if label is not None}
+        """Point id -> class index of every settled point (see :meth:`effective`)."""
+        return {point_id: mark.label for point_id, mark in self.overlap.settled(self.answered_points()).items()}
 
-    def answered_points(self) -> list[tuple[int, int | None, str]]:
-        """(point_id, label or None for a skip, annotator) of every answer not undone, oldest first."""
+    def disagreements(self) -> dict[int, list[Annotation]]:
+        """Shared points whose annotators' labels differ and that no one resolved: point id -> each
+        annotator's newest label, oldest first (:meth:`Overlap.disagreements`)."""
+        return self.overlap.disagreements(self.annotations(include_undone=False))
+
+    def answered_points(self) -> list[Mark]:
+        """(point_id, label or None for a skip, annotator, resolved_by) of every answer not undone, oldest first."""
         return self.store.answered_points(self.session_id)
 
     def state(self) -> tuple[int, int, int]:

@@ -30,6 +30,7 @@ from nudge.loop.store import lease_rules as rules
 from nudge.loop.store.database import Database, Transaction
 from nudge.loop.store.lease_rules import LeaseLimits, QueryRecord
 from nudge.loop.store.limits import check_session_name
+from nudge.loop.store.overlap import Mark, Overlap
 from nudge.loop.store.schema import (
     DIRECTION_SOURCES,
     SCHEMA_VERSION,
@@ -62,6 +63,7 @@ class Annotation:
     round: int
     undone: bool
     towards: list[str | None] | None = None
+    resolved_by: str | None = None  # the lead who settled a disagreement with this answer
 
     @property
     def is_skip(self) -> bool:
@@ -84,6 +86,7 @@ class Annotation:
             "round": self.round,
             "undone": self.undone,
             "towards": self.towards,
+            "resolved_by": self.resolved_by,
         }
 
 
@@ -191,6 +194,7 @@ class Store:
         client: str | None = None,
         limits: LeaseLimits = LeaseLimits(),
         plane: bytes | None = None,
+        overlap: Overlap = Overlap(),
     ) -> list[QueryRecord]:
         """Lease to ``annotator`` up to ``count`` of the ``candidates`` (point id, score), best first,
         that are free now: no unexpired open lease, no label, not passed on by this annotator.
@@ -200,13 +204,14 @@ class Store:
         annotator (or the client address) already holds as many open points as
         ``limits`` allow. Returns fewer than ``count`` when the candidates run out.
         ``plane``: the basis of the plane the (one) candidate is shown in, stored with its query.
+        ``overlap``: the points that go to several annotators (free until enough labelled them).
         """
         candidates = list(candidates)  # an attempt run again reads them again
         query_ids = [uuid.uuid4().hex for _ in range(count)]  # the same in every attempt: found if one landed
 
         def claim(tx: Transaction) -> list[QueryRecord]:
             left = rules.room(tx, session_id, annotator, client, limits, count)
-            free = itertools.islice(rules.free_ones(tx, session_id, candidates, annotator), left)
+            free = itertools.islice(rules.free_ones(tx, session_id, candidates, annotator, overlap), left)
             return [rules.insert_query(tx, session_id, query_id, point_id, annotator, lease_seconds,
                                        model_version, score, client, plane)
                     for query_id, (point_id, score) in zip(query_ids, free)]
@@ -216,12 +221,12 @@ class Store:
                              if tried else None)
 
     def free_points(self, session_id: str, annotator: str, candidates: Iterable[tuple[int, float | None]],
-                    count: int) -> list[tuple[int, float | None]]:
+                    count: int, overlap: Overlap = Overlap()) -> list[tuple[int, float | None]]:
         """The first ``count`` candidates that :meth:`claim_queries` would lease to ``annotator`` now
         (read only: by the time one is claimed it may be taken)."""
         candidates = list(candidates)  # an attempt run again reads them again
-        return self.db.read(lambda tx: list(itertools.islice(rules.free_ones(tx, session_id, candidates, annotator),
-                                                             count)))
+        return self.db.read(lambda tx: list(itertools.islice(
+            rules.free_ones(tx, session_id, candidates, annotator, overlap), count)))
 
     def lease_point(self, session_id: str, annotator: str, point_id: int, *, lease_seconds: float,
                     model_version: int, client: str | None = None) -> QueryRecord:
@@ -299,10 +304,14 @@ class Store:
         round: int,
         rewrite: str | None = None,
         towards: Sequence[str | None] | None = None,
+        resolved_by: str | None = None,
+        overlap: Overlap = Overlap(),
     ) -> Annotation:
         """Write one answer and close its query, in one session-locked, committed transaction.
 
         ``towards``: per direction, the item id it moves towards (None where it does not).
+        ``resolved_by``: the lead whose review this is (an answer without a query).
+        ``overlap``: the session's, which says when a point is labelled enough to be taken by no one else.
 
         The query must be open, ``annotator``'s and for ``point_id``. An answer
         whose lease ran out still counts while no one else holds the point and no
@@ -326,12 +335,13 @@ class Store:
             sources=list(sources), rewrite=rewrite, annotator=annotator,
             model_version=model_version, round=round, undone=False,
             towards=None if towards is None else [None if t is None else str(t) for t in towards],
+            resolved_by=resolved_by,
         )
 
         def store(tx: Transaction) -> Annotation:
             row = {**values, "created_at": tx.now}
             if query_id is not None:
-                rules.check_answerable(tx, session_id, query_id, annotator, int(point_id))
+                rules.check_answerable(tx, session_id, query_id, annotator, int(point_id), overlap)
                 tx.execute(update(queries).where(queries.c.session_id == session_id, queries.c.id == query_id)
                            .values(status="skipped" if label is None else "answered", closed_at=tx.now))
             new_id = tx.execute(annotations.insert().values(**row)).inserted_primary_key[0]
@@ -347,7 +357,7 @@ class Store:
         return self.db.write(store, lock=session_id, landed=landed)
 
     def undo_last(self, session_id: str, annotator: str, *, lease_seconds: float, model_version: int,
-                  client: str | None = None) -> tuple[Annotation, QueryRecord | None] | None:
+                  client: str | None = None, overlap: Overlap = Overlap()) -> tuple[Annotation, QueryRecord | None] | None:
         """Undo ``annotator``'s last active answer and lease its point back to them, atomically.
 
         The annotator's other open queries are released. Returns (the undone answer,
@@ -369,7 +379,7 @@ class Store:
             tx.execute(update(annotations).where(annotations.c.id == row.id).values(undone=True))
             rules.release(tx, session_id, queries.c.annotator == annotator)
             taken = (rules.holder(tx, session_id, undone.point_id) is not None
-                     or rules.labelled(tx, session_id, undone.point_id))  # labelled by someone since
+                     or rules.labelled(tx, session_id, undone.point_id, overlap))  # labelled by someone since
             record = None if taken else rules.insert_query(tx, session_id, query_id, undone.point_id, annotator,
                                                            lease_seconds, model_version, None, client)
             return undone, record
@@ -391,18 +401,18 @@ class Store:
         return self.db.read(lambda tx: [_annotation_from_values(row.id, row._mapping)
                                         for row in tx.execute(statement.order_by(annotations.c.id))])
 
-    def answered_points(self, session_id: str) -> list[tuple[int, int | None, str]]:
-        """(point_id, label or None for a skip, annotator) of every answer not undone, oldest first.
+    def answered_points(self, session_id: str) -> list[Mark]:
+        """(point_id, label or None for a skip, annotator, resolved_by) of every answer not undone, oldest first.
 
         The light form of :meth:`annotations` for the per-query bookkeeping: it
         does not decode the stored direction vectors.
         """
         statement = (
-            select(annotations.c.point_id, annotations.c.label, annotations.c.annotator)
+            select(annotations.c.point_id, annotations.c.label, annotations.c.annotator, annotations.c.resolved_by)
             .where(annotations.c.session_id == session_id, annotations.c.undone.is_(False))
             .order_by(annotations.c.id)
         )
-        return self.db.read(lambda tx: [tuple(row) for row in tx.execute(statement)])
+        return self.db.read(lambda tx: [Mark(*row) for row in tx.execute(statement)])
 
     def log_state(self, session_id: str) -> tuple[int, int, int]:
         """(answers, answers undone, newest answer id): changes whenever the log does (cheap to poll)."""
@@ -482,4 +492,5 @@ def _annotation_from_values(annotation_id: int, values) -> Annotation:
         round=int(values["round"]),
         undone=bool(values["undone"]),
         towards=_json(values.get("towards")),
+        resolved_by=values.get("resolved_by"),
     )
