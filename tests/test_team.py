@@ -9,7 +9,7 @@ from gradio_client.exceptions import AppError
 
 from nudge.loop.cli import main
 from nudge.loop.store.database import Database
-from nudge.loop.store.publication import Publications
+from nudge.loop.store.publication import ModelRegistry
 from nudge.loop.store.store import Store
 
 from conftest import nudge_serve, wait_for
@@ -65,7 +65,7 @@ def test_an_overlap_item_reaches_two_people_and_the_lead_resolution_trains(team,
     resolution = store.annotations(SESSION)[-1]
     assert (resolution.id, resolution.resolved_by, resolution.label) == (resolved["answer_id"], "lead", 1)
     other = lead.predict(query["point_id"] + 1 if query["point_id"] < 29 else 0, None, "0", api_name="/resolve")
-    models = Publications(Database(db), SESSION)  # a second class: the model can train
+    models = ModelRegistry(Database(db), SESSION)  # a second class: the model can train
     wait_for(lead, lambda _: {resolution.id, other["answer_id"]} <= trained_on(models), timeout=120)
     answers = {a.id for a in store.annotations(SESSION) if a.resolved_by is None}
     assert not answers & trained_on(models)  # alice's and bob's answers alone never trained
@@ -90,7 +90,7 @@ def test_the_team_page_is_the_leads_and_the_page_has_a_logout(team):
         assert http.get("config").status_code == 401  # logged out
 
 
-def trained_on(models: Publications) -> set[int]:
+def trained_on(models: ModelRegistry) -> set[int]:
     """The answers the newest published model was trained on."""
     newest = models.newest()
     return set() if newest is None else set(newest.annotation_ids)
