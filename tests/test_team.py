@@ -4,6 +4,7 @@ prints the same numbers; annotators see their own standing."""
 
 import httpx
 import pytest
+from conftest import nudge_serve, wait_for
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
@@ -11,8 +12,6 @@ from nudge.loop.cli import main
 from nudge.loop.store.database import Database
 from nudge.loop.store.publication import ModelRegistry
 from nudge.loop.store.store import Store
-
-from conftest import nudge_serve, wait_for
 
 SESSION = "team"
 LOGINS = {"alice": "wonderland", "bob": "builder", "lead": "in-charge"}

@@ -1,12 +1,11 @@
 """The team in a browser: an annotator sees their count and agreement and logs out; the lead follows the
 Team link to /team, sees the disagreement with both answers and resolves it there."""
 
+from conftest import nudge_serve
 from gradio_client import Client
+from page_driver import BROWSER_TESTS, browser, next_point, shown_point  # noqa: F401 (a fixture)
 
 from nudge.loop.store.store import Store
-
-from conftest import nudge_serve
-from page_driver import BROWSER_TESTS, browser, next_point, shown_point  # noqa: F401 (a fixture)
 
 pytestmark = BROWSER_TESTS
 LOGINS = {"alice": "wonderland", "bob": "builder", "lead": "in-charge"}
