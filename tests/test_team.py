@@ -76,8 +76,12 @@ def test_an_overlap_item_reaches_two_people_and_the_lead_resolution_trains(team,
 def test_nudge_agreement_prints_the_table(team, capsys):
     _, db = team
     assert main(["agreement", "--db", str(db), "--session", SESSION, "--no-model"]) == 0
-    printed = capsys.readouterr().out
-    assert "alice & bob" in printed and "Krippendorff's alpha" in printed
+    without_model = capsys.readouterr().out
+    assert "alice & bob" in without_model and "Krippendorff's alpha" in without_model
+    assert main(["agreement", "--db", str(db), "--session", SESSION]) == 0
+    with_model = capsys.readouterr().out.splitlines()
+    alice = next(line for line in with_model if line.startswith("alice"))
+    assert alice.split()[6] != "-"  # her agreement with the current model (a trained one is published)
 
 
 def test_the_team_page_is_the_leads_and_the_page_has_a_logout(team):
