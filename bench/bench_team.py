@@ -156,7 +156,8 @@ def main() -> None:
     print(f"\nlowest agreement with the others: {lowest['agreement_with_others']}; lowest direction cosine: "
           f"{lowest['direction_cosine_with_others']} (singled out: "
           f"{'yes' if set(lowest.values()) == {'noisy'} else 'no'})")
-    print("\n| session | Enter -> next drawn, median ms | p95 ms | p95 / no-overlap p95 | load (1/5/15 min, before / after) |")
+    print("\n| session | Enter -> next drawn, median ms | p95 ms | p95 / no-overlap p95 "
+          "| load (1/5/15 min, before / after) |")
     print("| --- | --- | --- | --- | --- |")
     base = median_p95(rows[0.0]["times"])[1]
     for overlap, row in rows.items():

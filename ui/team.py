@@ -87,9 +87,10 @@ def render(report: dict) -> str:
         setting = f"{given} go to {overlap['annotators_per_item']} annotators"
     else:
         setting = "no overlap: start a session with --overlap 0.1 to measure agreement"
-    parts = [f"<h2>The team</h2><p>{html.escape(setting)} · {overall['shared_items']} shared items · equal labels "
-             f"{_cell('share_equal', overall['share_equal'])} · Krippendorff's alpha {_cell('alpha', overall['alpha'])}"
-             f" · direction cosine {_cell('x', overall['direction_cosine'])}</p>",
+    parts = [f"<h2>The team</h2><p>{html.escape(setting)} · {overall['shared_items']} shared items · "
+             f"equal labels {_cell('share_equal', overall['share_equal'])} · "
+             f"Krippendorff's alpha {_cell('alpha', overall['alpha'])} · "
+             f"direction cosine {_cell('direction_cosine', overall['direction_cosine'])}</p>",
              _table(ANNOTATOR_COLUMNS, report["annotators"], "team-annotators"),
              _table(PAIR_COLUMNS, [{**pair, "annotators": " & ".join(pair["annotators"])} for pair in report["pairs"]],
                     "team-pairs"),
@@ -97,10 +98,12 @@ def render(report: dict) -> str:
     for item in report["disagreements"]:
         shown = item.get("text") or ", ".join(f"{name} = {value:.4g}" for name, value in item["features"].items())
         answers = "".join(f"<li>answer {a['answer_id']}: {html.escape(a['annotator'])} said "
-                          f"<b>{html.escape(a['label'])}</b> ({a['directions']} directions)</li>" for a in item["answers"])
+                          f"<b>{html.escape(a['label'])}</b> ({a['directions']} directions)"
+                          + (f", rewrite: <i>{html.escape(a['rewrite'])}</i>" if a["rewrite"] else "") + "</li>"
+                          for a in item["answers"])
         parts.append(f"<div class='disagreement' data-point='{item['point_id']}'><p>point {item['point_id']} "
                      f"(item {html.escape(str(item['item_id']))}): {html.escape(shown)}</p><ul>{answers}</ul>"
-                     f"<p>direction cosine {_cell('x', item['direction_cosine'])}</p></div>")
+                     f"<p>direction cosine {_cell('direction_cosine', item['direction_cosine'])}</p></div>")
     return "\n".join(parts)
 
 

@@ -357,7 +357,8 @@ class Store:
         return self.db.write(store, lock=session_id, landed=landed)
 
     def undo_last(self, session_id: str, annotator: str, *, lease_seconds: float, model_version: int,
-                  client: str | None = None, overlap: Overlap = Overlap()) -> tuple[Annotation, QueryRecord | None] | None:
+                  client: str | None = None,
+                  overlap: Overlap = Overlap()) -> tuple[Annotation, QueryRecord | None] | None:
         """Undo ``annotator``'s last active answer and lease its point back to them, atomically.
 
         The annotator's other open queries are released. Returns (the undone answer,
