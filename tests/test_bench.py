@@ -17,7 +17,8 @@ from nudge.loop.datasets import Dataset
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 SCRIPTS = ["bench_baseline", "bench_embed", "bench_highlights", "bench_latency", "bench_memory", "bench_page",
-           "bench_quality", "bench_scaling", "bench_strategies", "bench_training", "bench_variant_quality", "bench_wide"]
+           "bench_quality", "bench_scaling", "bench_strategies", "bench_team", "bench_training",
+           "bench_variant_quality", "bench_wide"]
 
 
 @pytest.fixture(scope="module")

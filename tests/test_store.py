@@ -150,8 +150,8 @@ def test_a_claim_passes_over_leased_labelled_and_passed_on_points_in_batches(sto
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_a_database_from_before_the_added_columns_is_brought_up_to_date(kind, tmp_path, request):
-    """A schema-1 database (no fingerprint, client, closed_at or plane) gains them, in the types of its
-    own dialect, and keeps what it held."""
+    """A schema-1 database (no fingerprint, client, closed_at, plane or resolved_by) gains them, in the types
+    of its own dialect, and keeps what it held."""
     from sqlalchemy import text
 
     from nudge.loop.store.schema import ADDED_COLUMNS
@@ -171,5 +171,8 @@ def test_a_database_from_before_the_added_columns_is_brought_up_to_date(kind, tm
         (claimed,) = store.queries("s1").claim_queries("bob", [(8, 0.5)], 1, lease_seconds=60.0, model_version=1,
                                                        client="10.0.0.1", plane=b"\x00\x01" * 8)
         assert store.queries("s1").keep_plane(claimed.id, b"other") == b"\x00\x01" * 8  # the binary column holds bytes
+        store.log("s1").add_annotation(query_id=None, point_id=7, label=1, directions=[], targets=[], sources=[],
+                                       annotator="lead", model_version=1, round=1, resolved_by="lead")  # schema 4
+        assert store.log("s1").annotations()[-1].resolved_by == "lead"
     finally:
         store.close()

@@ -59,7 +59,7 @@ def stored(app) -> list:
 def test_next_describes_the_query_with_its_projection(running_app):
     api = client(running_app)
     assert set(api.view_api(print_info=False, return_format="dict")["named_endpoints"]) == {
-        "/next", "/submit", "/skip", "/undo", "/status", "/explain", "/predict_text"}
+        "/next", "/submit", "/skip", "/undo", "/status", "/explain", "/predict_text", "/standing", "/team", "/resolve"}
     query = api.predict("ann", api_name="/next")
     dataset = running_app.session.dataset
     assert query["annotator"] == "ann" and query["classes"] == ["0", "1"]

@@ -18,7 +18,9 @@ prepared, on the explainer's worker thread).
 
 Named API endpoints for scripted clients (gradio_client): ``/next``,
 ``/submit``, ``/skip``, ``/undo``, ``/status``, ``/explain`` and
-``/predict_text``; they return the same data the page draws. Launch with
+``/predict_text``; they return the same data the page draws. ``/standing`` is the
+caller's own count and agreement; ``/team`` and ``/resolve`` are the lead's
+(``--lead``), as is the page ``/team`` (:mod:`nudge.ui.team`). Launch with
 :func:`launch_app`.
 
 A person's mistake (a :class:`nudge.loop.errors.SessionError`, or a store that
@@ -46,12 +48,14 @@ from nudge.loop.service.explain import Explainer
 from nudge.loop.service.help_limits import AnnotationsFirst, PerClientLimit
 from nudge.loop.service.service import AnnotationService, Direction, Picture
 from nudge.loop.service.tabs import Outcome, Tabs
+from nudge.loop.service.team import Team
 from nudge.loop.service.texts import SHOWN_AS
 from nudge.loop.session.answers import answer_rules, check_text, who_annotates
 from nudge.loop.session.records import Query
 from nudge.loop.store.limits import MAX_CLIENT_CHARS
 from nudge.loop.store.log import Annotation
 from nudge.ui.gradio_compat import Blocks, with_unknown_components_refused
+from nudge.ui.team import TeamPage, check_lead, login_of
 
 logger = logging.getLogger(__name__)
 
@@ -92,8 +96,11 @@ def annotator_name(typed: str, request: gr.Request | None) -> str:
 class AnnotationApp:
     """Builds the Blocks app around one service."""
 
-    def __init__(self, service: AnnotationService) -> None:
+    def __init__(self, service: AnnotationService, lead: str | None = None) -> None:
+        """``lead``: the login that sees the team's page (/team) and resolves disagreements (``--lead``)."""
         self.service = service
+        self.lead = lead
+        self.team = Team(service.session)
         self.dataset = service.session.dataset
         self.is_text = self.dataset.texts is not None
         self.first = AnnotationsFirst()
@@ -101,13 +108,15 @@ class AnnotationApp:
         self.help = PerClientLimit(HELP_PER_CLIENT)
         self.tabs = Tabs(service, on_prepared=self.explainer.prefetch_point if self.is_text else None)
         self.class_names = list(self.dataset.class_names)
-        self._status: tuple[float, dict, Counter, list] | None = None
+        self._status: tuple[float, dict, dict, list] | None = None
 
     # ------------------------------------------------------------------ the page
     def open_tab(self, request: gr.Request = None) -> dict:
-        """Page load: register the tab; the page's value is its token and login (None without --auth)."""
+        """Page load: register the tab; the page's value is its token, login (None without --auth) and
+        whether that login is the lead's (who gets a link to the team's page)."""
         login = getattr(request, "username", None) if request is not None else None
-        return {"token": self.tabs.open(login, client_address(request)), "login": login}
+        return {"token": self.tabs.open(login, client_address(request)), "login": login,
+                "lead": login is not None and login == self.lead}
 
     def page_begin(self, data: dict) -> dict:
         """The tab's query as it opens (or its name changes); an undone answer it shows comes back with it
@@ -172,8 +181,9 @@ class AnnotationApp:
             annotator = self.tabs.seen(token, name)
         except SessionError:
             annotator = None
-        status, mine, history = self._session_status()
-        return {"line": self._status_line(status, None if annotator is None else mine[annotator]),
+        status, standings, history = self._session_status()
+        standing = None if annotator is None else standings.get(annotator, {"labels": 0, "agreement": None})
+        return {"line": self._status_line(status, standing),
                 "history": history, "measured": measured_as(status["evaluation"]["kind"]),
                 "model_version": status["model_version"]}
 
@@ -206,24 +216,26 @@ class AnnotationApp:
         return described
 
     # ------------------------------------------------------------------ status
-    def _session_status(self) -> tuple[dict, Counter, list]:
-        """The session's status, answers per annotator and accuracy history, read at most once a second."""
+    def _session_status(self) -> tuple[dict, dict, list]:
+        """The session's status, each annotator's standing and the accuracy history, read at most once a second."""
         cached = self._status
         if cached is not None and time.monotonic() - cached[0] < STATUS_SECONDS:
             return cached[1:]
         session = self.service.session
         status = self.service.status()
-        mine = Counter(by for _, label, by in session.log.answered_points() if label is not None)
         kind = status["evaluation"]["kind"]  # one kind per session: test labels or none
         history = [[row["n_labeled"], row["accuracy"]] for row in session.log.evaluations.history()
                    if row["accuracy"] is not None and (row["kind"] or "test") == kind]
-        self._status = (time.monotonic(), status, mine, history)
-        return status, mine, history
+        standings = self.team.standings()
+        self._status = (time.monotonic(), status, standings, history)
+        return status, standings, history
 
     @staticmethod
-    def _status_line(status: dict, mine: int | None) -> str:
+    def _status_line(status: dict, standing: dict | None) -> str:
         training = "retraining…" if status["retraining"] else "up to date"
-        yours = "enter your name" if mine is None else f"yours {mine}"
+        yours = "enter your name" if standing is None else f"yours {standing['labels']}"
+        if standing is not None and standing["agreement"] is not None:
+            yours += f", {standing['agreement']:.0%} agreeing with others on shared items"
         problem = "" if status["model_problem"] is None else f" · note: {status['model_problem']}"
         return (f"Answers {status['n_answers']} ({yours}) · skips {status['n_skips']} · "
                 f"model v{status['model_version']} ({training}) trained on {status['n_labeled']} labels and "
@@ -306,6 +318,35 @@ class AnnotationApp:
 
         return _api("predict_text", read)
 
+    def api_team(self, request: gr.Request = None) -> dict:
+        """The lead's view (the lead's login only): the overlap setting, per annotator their labels, skips,
+        median seconds per answer, agreement with the others and the model, the pairs (kappa, direction
+        cosine), Krippendorff's alpha, and the disagreements waiting for review with the items."""
+        def report() -> dict:
+            check_lead(self.lead, login_of(request))
+            return self.team.report()
+
+        return _api("team", report)
+
+    def api_resolve(self, point_id: int, accept: int | None = None, label: str | None = None,
+                    request: gr.Request = None) -> dict:
+        """The lead resolves a point: accept one answer (its answer id, from /team) or relabel it (label =
+        class name or index). The resolution is what the point trains with; the export says who resolved it."""
+        def review() -> dict:
+            lead = check_lead(self.lead, login_of(request))
+            return self.team.resolve(lead, point_id, accept=accept, label=None if label in (None, "") else label)
+
+        return _api("resolve", self._first(review))
+
+    def api_standing(self, annotator: str = "", request: gr.Request = None) -> dict:
+        """The caller's own standing: {"labels", "agreement"} (agreement with the others on shared items;
+        None until they share one)."""
+        def own() -> dict:
+            name = annotator_name(annotator, request)
+            return self.team.standings().get(name, {"labels": 0, "agreement": None})
+
+        return _api("standing", own)
+
     def _first(self, handler: Callable) -> Callable:
         """``handler``, served as an annotation request: help jobs wait while it runs (:class:`AnnotationsFirst`)."""
         @functools.wraps(handler)
@@ -341,10 +382,14 @@ class AnnotationApp:
             gr.api(self.api_skip, api_name="skip")
             gr.api(self.api_undo, api_name="undo")
             gr.api(self.api_status, api_name="status")
+            gr.api(self.api_standing, api_name="standing")
+            gr.api(self.api_team, api_name="team")
+            gr.api(self.api_resolve, api_name="resolve")
             # the help calls: a group of their own, so however many wait, the annotators' calls are served
             gr.api(self.api_explain, api_name="explain", concurrency_id="help", concurrency_limit=HELP_HANDLERS)
             gr.api(self.api_predict_text, api_name="predict_text", concurrency_id="help",
                    concurrency_limit=HELP_HANDLERS)
+        TeamPage(self.team, self.lead, self.class_names).add_to(demo)
         return demo
 
     def close(self) -> None:

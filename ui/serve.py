@@ -100,6 +100,9 @@ def add_serve(subparsers) -> None:
                         help="require a login (repeat for several annotators)")
     parser.add_argument("--auth-file", metavar="PATH",
                         help="require a login: one user:password per line (keeps passwords out of ps)")
+    parser.add_argument("--lead", metavar="NAME",
+                        help="the login that sees the team's page (/team: progress, agreement, disagreements) and "
+                        "resolves disagreements (needs --auth)")
     parser.set_defaults(run=run_serve)
 
 
@@ -135,6 +138,7 @@ def run_serve(args: argparse.Namespace) -> int:
         prevent_thread_lock=True, quiet=True,
     )
     limits = lease_limits(args, auth is not None)  # refused before any embedding, not after it
+    check_lead_login(args.lead, auth)
     plan = plan_session(args.db, requested_settings(args), args.session)
     engine = make_engine(args.engine, args.address)
     try:
@@ -144,7 +148,7 @@ def run_serve(args: argparse.Namespace) -> int:
                                engine=None if args.engine == "local" else engine, accept_new_data=args.add_rows)
         trainer = trainer_process(plan, args) if in_child else None
         try:
-            serve_session(session, port, launch, share=args.share)
+            serve_session(session, port, launch, share=args.share, lead=args.lead)
         finally:
             if trainer is not None:
                 trainer.stop()
@@ -161,11 +165,21 @@ def trainer_process(plan: SessionPlan, args: argparse.Namespace) -> TrainerProce
     return TrainerProcess(url, plan.name, engine).start()
 
 
-def serve_session(session: Session, port: int | None, launch: dict, *, share: bool) -> None:
-    """Serve the annotation page of ``session`` until Ctrl+C."""
+def check_lead_login(lead: str | None, auth) -> None:
+    """``--lead`` names one of the logins (ValueError otherwise)."""
+    if lead is None:
+        return
+    names = [] if auth is None else [name for name, _ in auth]
+    if lead not in names:
+        raise ValueError(f"--lead {lead!r} is not one of the logins given with --auth: "
+                         f"{', '.join(names) or 'none'}")
+
+
+def serve_session(session: Session, port: int | None, launch: dict, *, share: bool, lead: str | None = None) -> None:
+    """Serve the annotation page of ``session`` until Ctrl+C (``lead``: the login that sees /team)."""
     from nudge.ui.app import AnnotationApp, launch_app
 
-    app = AnnotationApp(AnnotationService(session))
+    app = AnnotationApp(AnnotationService(session), lead=lead)
     try:
         demo = app.build()
         launch_app(demo, server_port=port, **launch)

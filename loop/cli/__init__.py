@@ -1,5 +1,5 @@
 """The ``nudge`` command: one module per subcommand (simulate, sessions, export, export-model and predict,
-embed, train), and the
+embed, train, agreement), and the
 subcommands other packages register (``serve`` comes from ui/ through the ``nudge.commands``
 entry point group, so loop/ never imports ui/). The shared argparse pieces: :mod:`nudge.loop.cli.args`."""
 
@@ -9,6 +9,7 @@ import argparse
 import sys
 from importlib.metadata import entry_points
 
+from nudge.loop.cli.agreement import add_agreement
 from nudge.loop.cli.embed import add_embed
 from nudge.loop.cli.export import add_export
 from nudge.loop.cli.model import add_export_model, add_predict
@@ -27,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in entry_points(group="nudge.commands"):
         command.load()(subparsers)
-    for add in (add_train, add_simulate, add_sessions, add_export, add_export_model, add_predict, add_embed):
+    for add in (add_train, add_simulate, add_sessions, add_export, add_export_model, add_predict, add_embed,
+                add_agreement):
         add(subparsers)
     return parser
 

@@ -204,6 +204,13 @@ def add_session_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retrain-every", type=int, help="retrain after every k answers (default 1)")
     add_retrain_arguments(parser, with_defaults=False)
     add_stop_argument(parser, "the status says when one is met")
+    team = parser.add_argument_group("a team: items given to several annotators, to measure agreement")
+    team.add_argument("--overlap", type=float, metavar="SHARE",
+                      help="a new session gives this share of its items (e.g. 0.1) to several annotators, never "
+                      "twice to one; they train once their labels agree or the lead resolves them")
+    team.add_argument("--overlap-every", type=int, metavar="N", help="... or every N-th item (instead of --overlap)")
+    team.add_argument("--annotators-per-item", type=int, metavar="K",
+                      help="how many different annotators an overlapping item goes to (default 2)")
     parser.add_argument("--set", dest="estimator", action="append", metavar="PARAM=VALUE",
                         help="estimator parameter of a new session, e.g. --set max_epochs=50 (repeatable)")
     add_engine_arguments(parser, "where the trainer scores the pool for each new model: here, or a Dask cluster")
@@ -214,7 +221,8 @@ def requested_settings(args: argparse.Namespace) -> dict:
     given = {
         "dataset": args.dataset, "scaling": args.scaling, "loss": args.loss, "strategy": args.strategy,
         "retrain_every": args.retrain_every, "full_refit_every": args.full_refit_every,
-        "warm_epochs": args.warm_epochs,
+        "warm_epochs": args.warm_epochs, "overlap": args.overlap, "overlap_every": args.overlap_every,
+        "annotators_per_item": args.annotators_per_item,
     }
     requested = {name: value for name, value in given.items() if value is not None}
     if dataset_options(args):

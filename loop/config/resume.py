@@ -18,7 +18,8 @@ from nudge.loop.config.settings import SessionConfig
 from nudge.loop.errors import SessionError
 
 LEGACY_TEXT_ENCODER = "minilm"  # what embedded every text session made before encoders were a choice
-PINNED = ("dataset", "dataset_options", "scaling", "loss", "estimator", "seed", "max_directions", "augment_rewrites")
+PINNED = ("dataset", "dataset_options", "scaling", "loss", "estimator", "seed", "max_directions", "augment_rewrites",
+          "overlap", "overlap_every", "annotators_per_item")
 ADJUSTABLE = ("strategy", "retrain_every", "full_refit_every", "warm_epochs", "lease_seconds", "stop")
 
 

@@ -15,6 +15,7 @@ from nudge.estimators.scaling import SCALINGS
 from nudge.loop.config.references import decode, encode
 from nudge.loop.errors import SessionError
 from nudge.loop.stopping.specs import check_stop_specs
+from nudge.loop.store.overlap import Overlap
 from nudge.strategies import get_strategy
 
 EstimatorFactory = Callable[..., Any]  # factory(n_features=, n_classes=, seed=) -> estimator
@@ -88,6 +89,10 @@ class SessionConfig(SharedSettings):
     retrain_every : retrain (warm-started) after every k answers.
     lease_seconds : how long a handed-out point stays reserved for its annotator.
     augment_rewrites : a rewrite also adds its text as a labelled example of the other class.
+    overlap / overlap_every : a share of the items (0..1), or every n-th item, given to
+        ``annotators_per_item`` different annotators (never twice to one) so that their agreement can
+        be measured; such an item trains once its labels agree or the lead resolved them. Which items
+        follows from the seed (:mod:`nudge.loop.store.overlap`). 0: none (every item to one annotator).
 
     Custom classes and functions are stored by import name and must be importable
     again to resume the session: a lambda is refused at once, and one defined in the
@@ -100,9 +105,13 @@ class SessionConfig(SharedSettings):
     retrain_every: int = 1
     lease_seconds: float = 600.0
     augment_rewrites: bool = True
+    overlap: float = 0.0
+    overlap_every: int = 0
+    annotators_per_item: int = 2
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        self.overlap_rule()  # a bad overlap is refused now
         try:
             get_strategy(self.strategy)
         except ValueError as error:
@@ -131,6 +140,10 @@ class SessionConfig(SharedSettings):
         if unknown:
             raise SessionError(f"unknown session settings {sorted(unknown)}")
         return cls(**{key: decode(value, f"setting {key}") for key, value in values.items()})
+
+    def overlap_rule(self) -> Overlap:
+        """Which items go to several annotators (none unless ``overlap`` or ``overlap_every`` is set)."""
+        return Overlap(share=self.overlap, every=self.overlap_every, per_item=self.annotators_per_item, seed=self.seed)
 
     @property
     def strategy_name(self) -> str:

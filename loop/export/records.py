@@ -7,7 +7,8 @@ A record (JSON-ready)::
     session, annotation_id, query_id, item_id, point_id,
     text (text sets) | features {name: value} (tables, images, points), image_path (images from files),
     answer ("label" | "skip" | "undone"), label (class name; None for a skip),
-    annotator, time (ISO 8601, UTC), model_version, round,
+    annotator, resolved_by (the lead whose review this answer is; None for an annotator's own), time (ISO 8601,
+    UTC), model_version, round,
     directions [[...]] (data units), direction_targets [class names], direction_sources [...],
     rewrite (text sets), towards_ids [item id or None per direction], towards_texts (text sets)
 """
@@ -53,6 +54,7 @@ def _record(session_id: str, annotation: Annotation, items: SessionItems) -> dic
         "answer": answer_kind(annotation),
         "label": None if annotation.label is None else names[annotation.label],
         "annotator": annotation.annotator,
+        "resolved_by": annotation.resolved_by,
         "time": iso_time(annotation.created_at),
         "model_version": annotation.model_version,
         "round": annotation.round,

@@ -4,7 +4,9 @@ A point handed to an annotator (an open query) is handed to no one else until
 it is answered, skipped, released, or its lease runs out. A point answered
 with a label is not handed out again (a relabel is asked for explicitly), and
 a point an annotator skipped is not handed back to them. ``limits`` caps the
-open points one annotator, and one client address, may hold.
+open points one annotator, and one client address, may hold. With ``overlap``,
+some points go to several different annotators, one at a time, never twice to
+one (:mod:`nudge.loop.store.overlap`).
 
 The rules are checked where they are enforced: in the database, in the same
 transaction that leases a point (:meth:`nudge.loop.store.queries.QueryLeases.claim_queries`), so
@@ -21,6 +23,7 @@ import numpy as np
 from nudge.loop.errors import SessionError
 from nudge.loop.store.lease_rules import LeaseLimits, QueryRecord
 from nudge.loop.store.limits import MAX_QUERY_ID_CHARS, quoted
+from nudge.loop.store.overlap import Overlap
 from nudge.loop.store.store import Store
 
 CLAIM_ATTEMPTS = 3  # candidates taken by another process meanwhile: choose again, at most this often
@@ -32,11 +35,12 @@ class Leases:
     """The leases of one session's pool (N points, of which ``pool`` may be asked)."""
 
     def __init__(self, store: Store, session_id: str, pool: np.ndarray, n_points: int,
-                 lease_seconds: float, limits: LeaseLimits = LeaseLimits()) -> None:
-        self.queries = store.queries(session_id)
-        self.log = store.log(session_id)
+                 lease_seconds: float, limits: LeaseLimits = LeaseLimits(), overlap: Overlap = Overlap()) -> None:
+        self.queries = store.queries(session_id, overlap)
+        self.log = store.log(session_id, overlap)
         self.lease_seconds = lease_seconds
         self.limits = limits
+        self.overlap = overlap
         self.pool_mask = np.zeros(n_points, dtype=bool)
         self.pool_mask[pool] = True
 
@@ -45,19 +49,18 @@ class Leases:
         return self.queries.open_queries(annotator, unexpired=True)
 
     def unlabelled(self) -> np.ndarray:
-        """(N,) mask of the pool points nobody has labelled (leases and skips not considered)."""
+        """(N,) mask of the pool points not labelled enough (by anyone; by enough people, for a point
+        given to several; leases and skips not considered)."""
         unlabelled = self.pool_mask.copy()
-        for point_id, label, _ in self.log.answered_points():
-            if label is not None:
-                unlabelled[point_id] = False
+        unlabelled[list(self.overlap.done_points(self.log.answered_points()))] = False
         return unlabelled
 
     def available(self, annotator: str) -> np.ndarray:
         """(N,) mask of the pool points that may be handed to ``annotator`` now."""
+        answers = self.log.answered_points()
         available = self.pool_mask.copy()
-        for point_id, label, by in self.log.answered_points():
-            if label is not None or by == annotator:
-                available[point_id] = False
+        available[list(self.overlap.done_points(answers))] = False
+        available[[mark.point_id for mark in answers if mark.annotator == annotator]] = False
         for query in self.queries.open_queries(unexpired=True):
             available[query.point_id] = False
         return available

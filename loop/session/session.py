@@ -28,6 +28,7 @@ from nudge.loop.config.resume import record_text_encoder, resumed_settings, with
 from nudge.loop.config.settings import SessionConfig
 from nudge.loop.datasets import Dataset, load_dataset
 from nudge.loop.errors import SavedBut, SessionError, StoreError, record_saved, saved_but
+from nudge.loop.session.agreement import AgreementReport, ModelReading, agreement
 from nudge.loop.session.answers import (
     check_annotator,
     check_direction,
@@ -77,12 +78,13 @@ class Session:
         self.config = config
         self.dataset = dataset
         self.data = data or DataState(1, int(dataset.present.sum()), 0, 0, None)
-        self.log = store.log(session_id)
+        self.log = store.log(session_id, config.overlap_rule())
         self._rounds_before = self.log.last_round()  # rounds count on from there: monotonic across restarts
         self.stopping = StoppingRule.from_config(config.stop, dataset, self.log, seed=config.seed)
         self.callbacks = list(callbacks)
         self._encoder = encoder
-        self.leases = Leases(store, session_id, dataset.pool, len(dataset.X), config.lease_seconds, lease_limits)
+        self.leases = Leases(store, session_id, dataset.pool, len(dataset.X), config.lease_seconds, lease_limits,
+                             self.log.overlap)
         self.trainer = trainer or InlineTrainer()
         self.trainer.attach(TrainingContext(
             name=session_id, dataset=dataset, config=config, log=self.log, new_learner=self.new_learner,
@@ -228,6 +230,15 @@ class Session:
     def effective_annotations(self) -> list[Annotation]:
         """Per point, its latest answer that is neither undone nor a skip; by annotation id."""
         return self.log.effective()
+
+    def agreement(self) -> AgreementReport:
+        """How far the annotators agree, with one another and with the current model
+        (:mod:`nudge.loop.session.agreement`); answers on items no longer in the data are left out."""
+        snapshot, present = self.model, self.dataset.present
+        reading = None
+        if snapshot.is_fitted:
+            reading = ModelReading(snapshot.learner.predict, self.dataset.X, self.dataset.scaling.direction_to_model)
+        return agreement([a for a in self.log.annotations(include_undone=False) if present[a.point_id]], reading)
 
     def _evaluate_learner(self, learner) -> float | None:
         """Accuracy of ``learner`` on the held-out test split (None when there is none)."""
@@ -392,6 +403,37 @@ class Session:
         return self.submit(record.id, label, directions, annotator=annotator, sources=sources, targets=targets,
                            towards=towards)
 
+    def resolve(self, point_id: int, *, lead: str, accept: int | None = None,
+                label: int | str | None = None) -> Annotation:
+        """The lead ``lead`` settles a point (a disagreement on a shared one): ``accept`` an answer on it
+        (its annotation id; its label and directions are taken) or give a new ``label`` (no directions).
+
+        Stored as an answer of ``lead`` with ``resolved_by``; the newest resolution is what the point
+        trains with from now on, whatever its annotators answered (:mod:`nudge.loop.store.overlap`).
+        """
+        lead = check_annotator(lead)
+        point_id = int(point_id)
+        if not self.leases.in_pool(point_id):
+            raise SessionError(f"point {point_id} is not in the pool")
+        if (accept is None) == (label is None):
+            raise SessionError("resolve by accepting one answer (its id) or by giving a label: one of the two")
+        if accept is not None:
+            chosen = next((a for a in self.log.annotations(include_undone=False)
+                           if a.id == accept and a.point_id == point_id and not a.is_skip), None)
+            if chosen is None:
+                raise SessionError(f"answer {accept} is not a label given on point {point_id}")
+            given = dict(label=chosen.label, directions=chosen.directions, targets=chosen.targets,
+                         sources=chosen.sources, rewrite=chosen.rewrite, towards=chosen.towards)
+        else:
+            given = dict(label=label_index(label, self.dataset.class_names), directions=[], targets=[], sources=[])
+        annotation = self.log.add_annotation(
+            query_id=None, point_id=point_id, annotator=lead, resolved_by=lead,
+            model_version=self.model.version, round=self._rounds_before + self.trainer.retrains + 1, **given)
+        record_saved("your review was saved")
+        self._notify("on_answer", annotation)
+        self.request_retrain()
+        return annotation
+
     def _tip_class(self, point_id: int, label: int, vectors: list[np.ndarray]):
         """For more than two classes: direction j -> the likeliest other class at its tip (None untrained)."""
         snapshot = self.model
@@ -431,7 +473,7 @@ class Session:
         snapshot = self.model
         # the light query: the page polls this, and decoding every stored direction took ~50 ms at 200 CAD labels
         standing = self.log.answered_points()
-        n_answers = sum(1 for _, label, _ in standing if label is not None)
+        n_answers = sum(1 for mark in standing if mark.label is not None)
         return {
             "session": self.session_id,
             "dataset": self.dataset.name,

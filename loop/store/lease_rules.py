@@ -10,15 +10,17 @@ of its own.
 from __future__ import annotations
 
 import itertools
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import func, select, update
 
 from nudge.loop.errors import SessionError, StoreError
 from nudge.loop.store.database import Transaction
 from nudge.loop.store.limits import quoted
+from nudge.loop.store.overlap import Mark, Overlap
 from nudge.loop.store.schema import annotations, queries
 
 FREE_CHECK_BATCH = 64  # candidates checked per pair of statements
@@ -76,31 +78,44 @@ def holder(tx: Transaction, session_id: str, point_id: int, *, besides: str | No
 
 
 def free_ones(tx: Transaction, session_id: str, candidates: Iterable[tuple[int, float | None]],
-              annotator: str) -> Iterator[tuple[int, float | None]]:
+              annotator: str, overlap: Overlap = Overlap()) -> Iterator[tuple[int, float | None]]:
     """The candidates free for ``annotator`` now, in their order, each once; checked a batch at a
     time (two statements per batch, however many of them are leased or labelled), lazily: a
-    caller that stops early checks no further batch."""
+    caller that stops early checks no further batch. A point ``overlap`` shares stays free for
+    others until enough different annotators labelled it."""
     remaining, seen = iter(candidates), set()
     while batch := list(itertools.islice(remaining, FREE_CHECK_BATCH)):
-        taken = _not_free_among(tx, session_id, [int(point_id) for point_id, _ in batch], annotator)
+        taken = _not_free_among(tx, session_id, [int(point_id) for point_id, _ in batch], annotator, overlap)
         for point_id, score in batch:
             if int(point_id) not in taken and int(point_id) not in seen:
                 seen.add(int(point_id))
                 yield int(point_id), score
 
 
-def _not_free_among(tx: Transaction, session_id: str, point_ids: list[int], annotator: str) -> set[int]:
-    """Those of ``point_ids`` with an unexpired open lease, a label, or passed on (or answered) by ``annotator``."""
+def _not_free_among(tx: Transaction, session_id: str, point_ids: list[int], annotator: str,
+                    overlap: Overlap) -> set[int]:
+    """Those of ``point_ids`` with an unexpired open lease, labelled enough (:meth:`Overlap.done`),
+    or passed on (or answered) by ``annotator``."""
     held = select(queries.c.point_id).where(
         queries.c.session_id == session_id, queries.c.point_id.in_(point_ids),
         queries.c.status == "open", queries.c.lease_until > tx.now,
     )
-    answered = select(annotations.c.point_id).where(
-        annotations.c.session_id == session_id, annotations.c.point_id.in_(point_ids),
-        annotations.c.undone.is_(False),
-        (annotations.c.label.is_not(None)) | (annotations.c.annotator == annotator),
-    )
-    return {int(point_id) for point_id in tx.execute(held.union(answered)).scalars()}
+    taken = {int(point_id) for point_id in tx.execute(held).scalars()}
+    answers: dict[int, list[Mark]] = defaultdict(list)
+    for mark in _marks(tx, session_id, point_ids):
+        answers[mark.point_id].append(mark)
+    return taken | {point_id for point_id, given in answers.items()
+                    if any(mark.annotator == annotator for mark in given) or overlap.done(point_id, given)}
+
+
+def _marks(tx: Transaction, session_id: str, point_ids: list[int]) -> list[Mark]:
+    """The answers not undone on ``point_ids``, oldest first, without their directions."""
+    rows = tx.execute(
+        select(annotations.c.point_id, annotations.c.label, annotations.c.annotator, annotations.c.resolved_by)
+        .where(annotations.c.session_id == session_id, annotations.c.point_id.in_(point_ids),
+               annotations.c.undone.is_(False))
+        .order_by(annotations.c.id))
+    return [Mark(int(row.point_id), row.label, row.annotator, row.resolved_by) for row in rows]
 
 
 def room(tx: Transaction, session_id: str, annotator: str, client: str | None, limits: LeaseLimits,
@@ -129,7 +144,8 @@ def room(tx: Transaction, session_id: str, annotator: str, client: str | None, l
     return max(left, 0)
 
 
-def check_answerable(tx: Transaction, session_id: str, query_id: str, annotator: str, point_id: int) -> None:
+def check_answerable(tx: Transaction, session_id: str, query_id: str, annotator: str, point_id: int,
+                     overlap: Overlap = Overlap()) -> None:
     """Refuse (SessionError) an answer to a query that is not open, not the annotator's, for
     another point, or whose lease ran out and whose point someone else holds or labelled."""
     row = tx.execute(
@@ -145,19 +161,16 @@ def check_answerable(tx: Transaction, session_id: str, query_id: str, annotator:
         raise StoreError(f"query {query_id} is for point {row.point_id}, not {point_id}; nothing was saved")
     if row.lease_until >= tx.now:
         return
-    if holder(tx, session_id, point_id, besides=query_id) is not None or labelled(tx, session_id, point_id):
+    if holder(tx, session_id, point_id, besides=query_id) is not None or labelled(tx, session_id, point_id, overlap):
         raise SessionError(
             f"your time on point {point_id} ran out and it went to someone else meanwhile; "
             "nothing was saved — take the next point"
         )
 
 
-def labelled(tx: Transaction, session_id: str, point_id: int) -> bool:
-    """True when the point carries a label that is not undone."""
-    return tx.execute(select(exists(select(annotations.c.id).where(
-        annotations.c.session_id == session_id, annotations.c.point_id == point_id,
-        annotations.c.undone.is_(False), annotations.c.label.is_not(None),
-    )))).scalar()
+def labelled(tx: Transaction, session_id: str, point_id: int, overlap: Overlap = Overlap()) -> bool:
+    """True when the point is labelled enough to go to no one else (:meth:`Overlap.done`)."""
+    return overlap.done(point_id, _marks(tx, session_id, [point_id]))
 
 
 def release(tx: Transaction, session_id: str, which) -> None:

@@ -22,6 +22,7 @@ from nudge.loop.store import lease_rules as rules
 from nudge.loop.store.database import Database, Transaction
 from nudge.loop.store.evaluations import Evaluations
 from nudge.loop.store.lease_rules import QueryRecord
+from nudge.loop.store.overlap import Mark, Overlap
 from nudge.loop.store.schema import DIRECTION_SOURCES, annotations, queries, stored_json
 
 
@@ -45,6 +46,7 @@ class Annotation:
     round: int
     undone: bool
     towards: list[str | None] | None = None
+    resolved_by: str | None = None  # the lead who settled a disagreement with this answer
 
     @property
     def is_skip(self) -> bool:
@@ -67,15 +69,19 @@ class Annotation:
             "round": self.round,
             "undone": self.undone,
             "towards": self.towards,
+            "resolved_by": self.resolved_by,
         }
 
 
 class AnswerLog:
-    """The answers (and evaluations) of the session ``session_id`` in the database ``db``."""
+    """The answers (and evaluations) of the session ``session_id`` in the database ``db``; ``overlap``
+    says which points go to several annotators, and so when a point's answers settle it
+    (:mod:`nudge.loop.store.overlap`)."""
 
-    def __init__(self, db: Database, session_id: str) -> None:
+    def __init__(self, db: Database, session_id: str, overlap: Overlap = Overlap()) -> None:
         self.db = db
         self.session_id = session_id
+        self.overlap = overlap
         self.evaluations = Evaluations(db, session_id)
 
     def add_annotation(
@@ -92,10 +98,12 @@ class AnswerLog:
         round: int,
         rewrite: str | None = None,
         towards: Sequence[str | None] | None = None,
+        resolved_by: str | None = None,
     ) -> Annotation:
         """Write one answer and close its query, in one session-locked, committed transaction.
 
         ``towards``: per direction, the item id it moves towards (None where it does not).
+        ``resolved_by``: the lead whose review this is (an answer without a query).
 
         The query must be open, ``annotator``'s and for ``point_id``. An answer
         whose lease ran out still counts while no one else holds the point and no
@@ -119,12 +127,13 @@ class AnswerLog:
             sources=list(sources), rewrite=rewrite, annotator=annotator,
             model_version=model_version, round=round, undone=False,
             towards=None if towards is None else [None if t is None else str(t) for t in towards],
+            resolved_by=resolved_by,
         )
 
         def store(tx: Transaction) -> Annotation:
             row = {**values, "created_at": tx.now}
             if query_id is not None:
-                rules.check_answerable(tx, self.session_id, query_id, annotator, int(point_id))
+                rules.check_answerable(tx, self.session_id, query_id, annotator, int(point_id), self.overlap)
                 tx.execute(update(queries).where(queries.c.session_id == self.session_id, queries.c.id == query_id)
                            .values(status="skipped" if label is None else "answered", closed_at=tx.now))
             new_id = tx.execute(annotations.insert().values(**row)).inserted_primary_key[0]
@@ -162,7 +171,7 @@ class AnswerLog:
             tx.execute(update(annotations).where(annotations.c.id == row.id).values(undone=True))
             rules.release(tx, self.session_id, queries.c.annotator == annotator)
             taken = (rules.holder(tx, self.session_id, undone.point_id) is not None
-                     or rules.labelled(tx, self.session_id, undone.point_id))  # labelled by someone since
+                     or rules.labelled(tx, self.session_id, undone.point_id, self.overlap))  # labelled by someone since
             record = None if taken else rules.insert_query(tx, self.session_id, query_id, undone.point_id, annotator,
                                                            lease_seconds, model_version, None, client)
             return undone, record
@@ -184,18 +193,18 @@ class AnswerLog:
         return self.db.read(lambda tx: [_annotation_from_values(row.id, row._mapping)
                                         for row in tx.execute(statement.order_by(annotations.c.id))])
 
-    def answered_points(self) -> list[tuple[int, int | None, str]]:
-        """(point_id, label or None for a skip, annotator) of every answer not undone, oldest first.
+    def answered_points(self) -> list[Mark]:
+        """(point_id, label or None for a skip, annotator, resolved_by) of every answer not undone, oldest first.
 
         The light form of :meth:`annotations` for the per-query bookkeeping: it
         does not decode the stored direction vectors.
         """
         statement = (
-            select(annotations.c.point_id, annotations.c.label, annotations.c.annotator)
+            select(annotations.c.point_id, annotations.c.label, annotations.c.annotator, annotations.c.resolved_by)
             .where(annotations.c.session_id == self.session_id, annotations.c.undone.is_(False))
             .order_by(annotations.c.id)
         )
-        return self.db.read(lambda tx: [tuple(row) for row in tx.execute(statement)])
+        return self.db.read(lambda tx: [Mark(*row) for row in tx.execute(statement)])
 
     def state(self) -> tuple[int, int, int]:
         """(answers, answers undone, newest answer id): changes whenever the log does (cheap to poll)."""
@@ -217,16 +226,19 @@ class AnswerLog:
         ).scalar_one())
 
     def effective(self) -> list[Annotation]:
-        """Per point, its latest answer that is neither undone nor a skip; by annotation id."""
-        latest: dict[int, Annotation] = {}
-        for annotation in self.annotations(include_undone=False):
-            latest[annotation.point_id] = annotation
-        return sorted((a for a in latest.values() if not a.is_skip), key=lambda a: a.id)
+        """Per settled point, the answer training takes (its latest label; on a shared point, the
+        agreeing or resolved one: :meth:`Overlap.settled`); by annotation id."""
+        settled = self.overlap.settled(self.annotations(include_undone=False))
+        return sorted(settled.values(), key=lambda a: a.id)
 
     def labelled_points(self) -> dict[int, int]:
-        """Point id -> class index of every point whose current answer is a label."""
-        latest = {point_id: label for point_id, label, _ in self.answered_points()}
-        return {point_id: label for point_id, label in latest.items() if label is not None}
+        """Point id -> class index of every settled point (see :meth:`effective`)."""
+        return {point_id: mark.label for point_id, mark in self.overlap.settled(self.answered_points()).items()}
+
+    def disagreements(self) -> dict[int, list[Annotation]]:
+        """Shared points whose annotators' labels differ and that no one resolved: point id -> each
+        annotator's newest label, oldest first (:meth:`Overlap.disagreements`)."""
+        return self.overlap.disagreements(self.annotations(include_undone=False))
 
 
 def _annotation_from_values(annotation_id: int, values) -> Annotation:
@@ -245,4 +257,5 @@ def _annotation_from_values(annotation_id: int, values) -> Annotation:
         round=int(values["round"]),
         undone=bool(values["undone"]),
         towards=stored_json(values.get("towards")),
+        resolved_by=values.get("resolved_by"),
     )

@@ -19,17 +19,20 @@ from nudge.loop.errors import SessionError
 from nudge.loop.store import lease_rules as rules
 from nudge.loop.store.database import Database, Transaction
 from nudge.loop.store.lease_rules import LeaseLimits, QueryRecord
+from nudge.loop.store.overlap import Overlap
 from nudge.loop.store.schema import queries
 
 Candidates = Iterable[tuple[int, float | None]]  # (point id, score), best first
 
 
 class QueryLeases:
-    """The queries of the session ``session_id`` in the database ``db``."""
+    """The queries of the session ``session_id`` in the database ``db``; ``overlap``: the points that go
+    to several annotators (free for others until enough of them labelled it)."""
 
-    def __init__(self, db: Database, session_id: str) -> None:
+    def __init__(self, db: Database, session_id: str, overlap: Overlap = Overlap()) -> None:
         self.db = db
         self.session_id = session_id
+        self.overlap = overlap
 
     def claim_queries(self, annotator: str, candidates: Candidates, count: int, *, lease_seconds: float,
                       model_version: int, client: str | None = None, limits: LeaseLimits = LeaseLimits(),
@@ -48,7 +51,7 @@ class QueryLeases:
 
         def claim(tx: Transaction) -> list[QueryRecord]:
             left = rules.room(tx, self.session_id, annotator, client, limits, count)
-            free = itertools.islice(rules.free_ones(tx, self.session_id, candidates, annotator), left)
+            free = itertools.islice(rules.free_ones(tx, self.session_id, candidates, annotator, self.overlap), left)
             return [rules.insert_query(tx, self.session_id, query_id, point_id, annotator, lease_seconds,
                                        model_version, score, client, plane)
                     for query_id, (point_id, score) in zip(query_ids, free)]
@@ -62,7 +65,7 @@ class QueryLeases:
         (read only: by the time one is claimed it may be taken)."""
         candidates = list(candidates)  # an attempt run again reads them again
         return self.db.read(lambda tx: list(itertools.islice(
-            rules.free_ones(tx, self.session_id, candidates, annotator), count)))
+            rules.free_ones(tx, self.session_id, candidates, annotator, self.overlap), count)))
 
     def lease_point(self, annotator: str, point_id: int, *, lease_seconds: float, model_version: int,
                     client: str | None = None) -> QueryRecord:

@@ -5,7 +5,8 @@ sessions        one row per session: its settings (JSON), the fingerprint of its
 queries         every point handed to an annotator: who, from which address, lease, status.
 annotations     every answer (label + directions in the data's units, or a skip), never deleted:
                 undo marks a row ``undone``; a newer answer on the same point supersedes an older
-                one. ``towards``: per direction, the item id it moves towards (or null).
+                one. ``towards``: per direction, the item id it moves towards (or null). ``resolved_by``: the
+                lead who settled a disagreement with this answer (null for an annotator's own answer).
 evaluations     accuracy after each retrain (derived, for progress plots): ``kind`` "test" (on the
                 labelled test set) or "cross-validated" (on the answers), ``n_evaluated`` items.
 items           one row per item of a session's data: its point id (the row of the session's X,
@@ -43,7 +44,7 @@ from sqlalchemy import (
 
 from nudge.loop.errors import StoreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DIRECTION_SOURCES = ("arrow", "towards-example", "rewrite", "api", "oracle")
 
 metadata = MetaData()
@@ -101,6 +102,7 @@ annotations = Table(
     Column("round", Integer, nullable=False),
     Column("undone", Boolean, nullable=False, default=False),
     Column("towards", JSON),  # per direction the item id it moves towards, or null (None: none recorded)
+    Column("resolved_by", String(200)),  # the lead whose review this answer is (None: an annotator's answer)
     Index("ix_annotations_point", "session_id", "point_id"),
 )
 
@@ -174,7 +176,7 @@ data_versions = Table(
 ADDED_COLUMNS = {
     "sessions": ["fingerprint", "scaling"],
     "queries": ["client", "closed_at", "plane"],
-    "annotations": ["towards"],
+    "annotations": ["towards", "resolved_by"],
     "evaluations": ["kind", "n_evaluated"],
 }
 

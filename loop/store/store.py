@@ -17,6 +17,7 @@ from nudge.loop.errors import StoreError
 from nudge.loop.store.database import Database, Transaction
 from nudge.loop.store.limits import check_session_name
 from nudge.loop.store.log import AnswerLog
+from nudge.loop.store.overlap import Overlap
 from nudge.loop.store.queries import QueryLeases
 from nudge.loop.store.schema import SCHEMA_VERSION, sessions, stored_json
 
@@ -95,13 +96,13 @@ class Store:
         return self.db.read(lambda tx: list(tx.execute(select(sessions.c.id).order_by(sessions.c.created_at))
                                             .scalars()))
 
-    def log(self, session_id: str) -> AnswerLog:
-        """The answer log (and evaluations) of a session."""
-        return AnswerLog(self.db, session_id)
+    def log(self, session_id: str, overlap: Overlap = Overlap()) -> AnswerLog:
+        """The answer log (and evaluations) of a session; ``overlap``: its points given to several annotators."""
+        return AnswerLog(self.db, session_id, overlap)
 
-    def queries(self, session_id: str) -> QueryLeases:
-        """The queries (points handed out, their leases) of a session."""
-        return QueryLeases(self.db, session_id)
+    def queries(self, session_id: str, overlap: Overlap = Overlap()) -> QueryLeases:
+        """The queries (points handed out, their leases) of a session; ``overlap`` as for :meth:`log`."""
+        return QueryLeases(self.db, session_id, overlap)
 
     def close(self) -> None:
         self.db.dispose()

@@ -15,7 +15,7 @@ function nudgeBase(element, config) {
     submit: $('#submit-button'), skip: $('#skip-button'), undo: $('#undo-button'), clear: $('#clear-button'),
     progress: $('#progress-plot'), progressTitle: $('#progress-title'), highlightNote: $('#highlight-note'), feedback: $('#rewrite-feedback'),
     reading: $('#rewrite-feedback .reading'), warning: $('#rewrite-feedback .warning'),
-    diff: $('#rewrite-feedback .diff'),
+    diff: $('#rewrite-feedback .diff'), account: $('.account'), teamLink: $('.team-link'),
   };
   // matplotlib's tab10 then tab20's lighter halves: 20 colours that do not repeat; then a rule (golden-angle hues)
   const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f',

@@ -86,7 +86,7 @@ function nudgeRound({ui, rules, say, typedName}, state, server, handlers) {
     return 'guest-' + Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
   }
 
-  // the page's value from the server: the tab's token and the login (null without --auth)
+  // the page's value from the server: the tab's token, the login (null without --auth) and whether it is the lead's
   function start(value) {
     if (!value || !value.token || state.token) return;
     state.token = value.token;
@@ -94,6 +94,8 @@ function nudgeRound({ui, rules, say, typedName}, state, server, handlers) {
     if (state.login) {
       ui.name.value = state.login; ui.name.readOnly = true;
       ui.nameNote.textContent = 'logged in';
+      ui.account.hidden = false; // a logout (Gradio's /logout) and, for the lead, the team's page
+      ui.teamLink.hidden = !value.lead;
     } else {
       state.name = typedName(localStorage.getItem(NAME_KEY) || '') || guestName();
       localStorage.setItem(NAME_KEY, state.name);
