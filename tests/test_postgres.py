@@ -5,6 +5,7 @@ it as root, or it fails to come up).
 """
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -130,8 +131,12 @@ def test_nudge_serve_on_postgres_keeps_answers_through_kill_9(database, tmp_path
     assert [a.query_id for a in store.log("served").annotations()] == acknowledged
     store.close()
     with nudge_serve(database, "--session", "served", log=tmp_path / "again.log") as server:
-        status = Client(server.url, verbose=False).predict(api_name="/status")
-        assert status["n_answers"] == 3 and status["n_labeled"] == 3
+        api = Client(server.url, verbose=False)
+        assert api.predict(api_name="/status")["n_answers"] == 3
+        deadline = time.monotonic() + 120  # the trainer (a child of the server) retrains from the log
+        while api.predict(api_name="/status")["n_labeled"] < 3:
+            assert time.monotonic() < deadline, "no model was trained on the 3 answers kept"
+            time.sleep(0.2)
 
 
 def test_servers_that_start_together_on_a_new_database_make_its_tables_and_session_once(database):
