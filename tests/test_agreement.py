@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from nudge.loop.session.agreement import ModelReading, agreement, cosine
-from nudge.loop.store.store import Annotation
+from nudge.loop.store.log import Annotation
 
 
 def answer(annotator, point_id, label, directions=(), *, at=0.0, answer_id=0, resolved_by=None, targets=None):
