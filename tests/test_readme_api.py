@@ -17,7 +17,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
 
 def api_example() -> str:
     """The python block of the README's section on the API."""
-    section = README.read_text().split("### The API (gradio_client or plain HTTP)", 1)[1]
+    section = README.read_text().split("\n### The API\n", 1)[1]
     return section.split("```python\n", 1)[1].split("```", 1)[0]
 
 
@@ -40,5 +40,5 @@ def test_the_readme_api_example_runs_verbatim(tmp_path, monkeypatch, data):
         done = run_against(server.url)
         assert done.returncode == 0, done.stderr[-3000:]
         assert "Traceback" not in server.output()
-    (answer,) = Store(db).annotations("readme")  # answered with label "1" (class 1 either way), then undone
+    (answer,) = Store(db).log("readme").annotations()  # answered with label "1" (class 1 either way), then undone
     assert (answer.label, answer.annotator, answer.sources, answer.undone) == (1, "alice", ["arrow"], True)
