@@ -44,6 +44,7 @@ import numpy as np
 from common import load_average, print_end, print_machine, set_threads
 from scipy import stats
 
+from nudge.loop.config.references import encode
 from nudge.loop.simulation.simulate import SimulationConfig, simulate, write_results
 
 BUDGETS = (10, 20, 50, 100, 200)
@@ -137,24 +138,25 @@ def run_scenario(scenario: Scenario, seeds: tuple[int, ...], budgets: tuple[int,
     """Every chosen loss on ``seeds``, one seed at a time; the results so far are written after each seed,
     so a run stopped early keeps its finished seeds (``--report`` prints them)."""
     shipped = [loss for loss in losses if loss != PAPER]
-    results: dict = {"runs": []}
-    for seed in seeds:
+    runs: list[dict] = []
+    for done, seed in enumerate(seeds, start=1):
         config = SimulationConfig(
             dataset=scenario.dataset, dataset_options=scenario.dataset_options, losses=tuple(shipped or LOSSES),
             strategies=STRATEGIES, augment=scenario.augment, budget=max(budgets), batch_size=10,
             seeds=(seed,), oracle=scenario.oracle, **scenario.oracle_noise,
         )
         started = time.perf_counter()
-        seed_results = simulate(config) if shipped else {"config": None, "runs": []}
+        seed_runs = simulate(config)["runs"] if shipped else []
         if PAPER in losses:
-            paper = simulate(dataclasses.replace(config, losses=("direction",), estimator=PAPER_FORM))
-            for run in paper["runs"]:
+            paper = simulate(dataclasses.replace(config, losses=("direction",), estimator=PAPER_FORM))["runs"]
+            for run in paper:
                 run["loss"] = PAPER
-            seed_results["runs"] += paper["runs"]
-        results = {"config": results.get("config") or seed_results["config"],
-                   "runs": results["runs"] + seed_results["runs"]}
+            seed_runs += paper
+        runs += seed_runs
+        record = encode(dataclasses.asdict(dataclasses.replace(config, seeds=seeds[:done])), "the simulation settings")
+        results = {"config": {**record, "losses": losses}, "runs": runs}
         write_results(results, out / scenario.name)
-        print(f"  {scenario.name} seed {seed}: {len(seed_results['runs'])} runs in "
+        print(f"  {scenario.name} seed {seed}: {len(seed_runs)} runs in "
               f"{time.perf_counter() - started:.0f} s, load average now {load_average()}", flush=True)
     return results
 
