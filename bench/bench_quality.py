@@ -25,14 +25,17 @@ nearest-opposite oracle (true label, direction to the nearest pool point of
 another class, which is the direction's target class), and ``gaussians-9-exact``
 with the exact oracle (the way to the nearest point of the true, Bayes,
 boundary and the class beyond it). Each scenario's results.json, results.csv
-and learning_curves.png go to ``--out/<scenario>``;
-``--only gaussians,gaussians-9,gaussians-9-exact,digits`` runs the multiclass ones alone.
+and learning_curves.png go to ``--out/<scenario>``, rewritten after every seed
+(``--report`` prints the tables of what is there, so a run stopped early keeps
+its finished seeds); ``--only gaussians,gaussians-9,gaussians-9-exact,digits``
+runs the multiclass ones alone, ``--losses ce,direction`` compares fewer losses.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +44,7 @@ import numpy as np
 from common import load_average, print_end, print_machine, set_threads
 from scipy import stats
 
+from nudge.loop.config.references import encode
 from nudge.loop.simulation.simulate import SimulationConfig, simulate, write_results
 
 BUDGETS = (10, 20, 50, 100, 200)
@@ -129,13 +133,60 @@ def print_scenario(results: dict, key: str, budgets: tuple[int, ...]) -> None:
         print(f"  {loss + ' - ce / ' + strategy + (' + augment' if augment else ''):44}" + "".join(cells))
 
 
+def run_scenario(scenario: Scenario, seeds: tuple[int, ...], budgets: tuple[int, ...], losses: list[str],
+                 out: Path) -> dict:
+    """Every chosen loss on ``seeds``, one seed at a time; the results so far are written after each seed,
+    so a run stopped early keeps its finished seeds (``--report`` prints them)."""
+    shipped = [loss for loss in losses if loss != PAPER]
+    runs: list[dict] = []
+    for done, seed in enumerate(seeds, start=1):
+        config = SimulationConfig(
+            dataset=scenario.dataset, dataset_options=scenario.dataset_options, losses=tuple(shipped or LOSSES),
+            strategies=STRATEGIES, augment=scenario.augment, budget=max(budgets), batch_size=10,
+            seeds=(seed,), oracle=scenario.oracle, **scenario.oracle_noise,
+        )
+        started = time.perf_counter()
+        seed_runs = simulate(config)["runs"] if shipped else []
+        if PAPER in losses:
+            paper = simulate(dataclasses.replace(config, losses=("direction",), estimator=PAPER_FORM))["runs"]
+            for run in paper:
+                run["loss"] = PAPER
+            seed_runs += paper
+        runs += seed_runs
+        record = encode(dataclasses.asdict(dataclasses.replace(config, seeds=seeds[:done])), "the simulation settings")
+        results = {"config": {**record, "losses": losses}, "runs": runs}
+        write_results(results, out / scenario.name)
+        print(f"  {scenario.name} seed {seed}: {len(seed_runs)} runs in "
+              f"{time.perf_counter() - started:.0f} s, load average now {load_average()}", flush=True)
+    return results
+
+
+def report(results: dict, name: str, budgets: tuple[int, ...]) -> None:
+    """Print one scenario's tables: accuracy, and on the revised test reviews when there are any."""
+    seeds = sorted({run["seed"] for run in results["runs"]})
+    print(f"\n== {name} ({len(seeds)} seeds: {seeds}; load average now {load_average()})")
+    print("test accuracy, % (mean ± 95% interval half-width)")
+    print_scenario(results, "accuracy", budgets)
+    if any("accuracy_revised" in r for run in results["runs"] for r in run["rounds"]):
+        print("accuracy on the revised test reviews, %")
+        print_scenario(results, "accuracy_revised", budgets)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("runs/quality"))
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--only", help="comma-separated scenario names to run")
+    parser.add_argument("--losses", default=",".join((*LOSSES, PAPER)),
+                        help=f"comma-separated losses to compare (default all: {', '.join((*LOSSES, PAPER))})")
+    parser.add_argument("--report", action="store_true",
+                        help="run nothing: print the tables of the results already in --out")
     args = parser.parse_args()
+    losses = args.losses.split(",")
+    unknown = sorted(set(losses) - {*LOSSES, PAPER})
+    if unknown:
+        parser.error(f"unknown loss(es) {', '.join(unknown)}; choose from {', '.join((*LOSSES, PAPER))}")
     set_threads(1)
     print_machine(1)
     seeds = tuple(range(3 if args.quick else args.seeds))
@@ -144,26 +195,14 @@ def main() -> None:
     if args.only:
         chosen = [s for s in chosen if s.name in args.only.split(",")]
     for scenario in chosen:
-        config = SimulationConfig(
-            dataset=scenario.dataset, dataset_options=scenario.dataset_options, losses=LOSSES,
-            strategies=STRATEGIES, augment=scenario.augment, budget=max(budgets), batch_size=10,
-            seeds=seeds, oracle=scenario.oracle, **scenario.oracle_noise,
-        )
-        started = time.perf_counter()
-        results = simulate(config)
-        paper = simulate(dataclasses.replace(config, losses=("direction",), estimator=PAPER_FORM))
-        for run in paper["runs"]:
-            run["loss"] = PAPER
-        results["runs"] += paper["runs"]
-        write_results(results, args.out / scenario.name)
-        print(f"\n== {scenario.name} ({len(seeds)} seeds, {time.perf_counter() - started:.0f} s, "
-              f"{scenario.oracle} oracle{', noise ' + str(scenario.oracle_noise) if scenario.oracle_noise else ''}; "
-              f"load average now {load_average()})")
-        print("test accuracy, % (mean ± 95% interval half-width)")
-        print_scenario(results, "accuracy", budgets)
-        if any("accuracy_revised" in r for run in results["runs"] for r in run["rounds"]):
-            print("accuracy on the revised test reviews, %")
-            print_scenario(results, "accuracy_revised", budgets)
+        if args.report:
+            results = json.loads((args.out / scenario.name / "results.json").read_text())
+        else:
+            started = time.perf_counter()
+            results = run_scenario(scenario, seeds, budgets, losses, args.out)
+            print(f"  {scenario.name}: {time.perf_counter() - started:.0f} s, {scenario.oracle} oracle"
+                  f"{', noise ' + str(scenario.oracle_noise) if scenario.oracle_noise else ''}")
+        report(results, scenario.name, budgets)
     print_end()
 
 
