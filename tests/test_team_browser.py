@@ -29,7 +29,7 @@ def test_standing_logout_and_the_leads_review(tmp_path, browser):  # noqa: F811
         alice = log_in(alices, server.url, "alice")
         point = shown_point(alice)
         assert alice.locator(".team-link").is_hidden() and alice.locator(".logout-link").is_visible()
-        alice.keyboard.press("1")  # class "0"
+        alice.keyboard.press("0")  # class "0" (classes named by numbers are keyed by their names)
         alice.keyboard.press("Enter")
         next_point(alice, point)
         bob = Client(server.url, auth=("bob", LOGINS["bob"]), verbose=False)
