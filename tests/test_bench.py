@@ -16,8 +16,8 @@ from nudge.loop.config.settings import SessionConfig
 from nudge.loop.datasets import Dataset
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
-SCRIPTS = ["bench_baseline", "bench_embed", "bench_highlights", "bench_latency", "bench_memory", "bench_page",
-           "bench_quality", "bench_scaling", "bench_strategies", "bench_team", "bench_training",
+SCRIPTS = ["bench_baseline", "bench_embed", "bench_finetune", "bench_highlights", "bench_latency", "bench_memory",
+           "bench_page", "bench_quality", "bench_scaling", "bench_strategies", "bench_team", "bench_training",
            "bench_variant_quality", "bench_wide"]
 
 
