@@ -397,7 +397,10 @@ def test_explain_gives_a_querys_words_with_a_weight_per_class(review_session, la
     for word in result["words"]:
         assert text[word["start"]:word["end"]] == word["word"] == result["readable_text"][slice(*word["readable_span"])]
         assert word["read"] and word["weights"][0] == pytest.approx(-word["weights"][1])
-    assert max(result["words"], key=lambda w: w["weights"][label])["word"] in GOOD_WORDS + BAD_WORDS
+    # the model's sentiment words are among the three words that push hardest towards its class (the
+    # model comes from a background trainer: its version, and so the exact order, may vary with the load)
+    leaders = sorted(result["words"], key=lambda w: w["weights"][label], reverse=True)[:3]
+    assert {w["word"] for w in leaders} & set(GOOD_WORDS + BAD_WORDS)
     assert result["unread_words"] == 0 and result["prediction"] == session.dataset.class_names[label]
 
 
