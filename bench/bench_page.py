@@ -289,7 +289,8 @@ def counted(clocks: dict, store_answers: list, name: str, rounds: int) -> dict:
     return {
         "latencies": [min(f for f in clocks["frame"] if f > e) - e for e in clocks["enter"]],
         "drawn": [min(d for d in clocks["drawn"] if d > e) - e for e in clocks["enter"]],
-        "arrows": sum(a.sources.count("arrow") for a in store_answers),
+        # a click on the picture is an arrow, or the example whose marker it lands on (towards-example)
+        "arrows": sum(a.sources.count("arrow") + a.sources.count("towards-example") for a in store_answers),
         "answers": len(store_answers),
         "named": sum(a.annotator == name for a in store_answers),
         "clicks": rounds,
@@ -481,7 +482,7 @@ def print_rows(results: list[dict], floor_events: list, floor_functions: list) -
               f"{median_p95(row['drawn'])[0]:6.1f} / {median_p95(row['drawn'])[1]:6.1f}")
     print("\nEnter -> the frame after the next point is drawn (ms):")
     print("\n| pool | labels | trainer | collector | median | p95 | p95 / floor p95 | next point ready "
-          "| arrows stored / clicked | names stored / typed | load (1 min, start -> end) |")
+          "| directions stored / clicked | names stored / typed | load (1 min, start -> end) |")
     print("| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for row in results:
         median, p95 = median_p95(row["latencies"])
