@@ -182,7 +182,7 @@ class AnnotationApp:
         except SessionError:
             annotator = None
         status, standings, history = self._session_status()
-        standing = None if annotator is None else standings.get(annotator, {"labels": 0, "agreement": None})
+        standing = None if annotator is None else Team.standing_of(standings, annotator)
         return {"line": self._status_line(status, standing),
                 "history": history, "measured": measured_as(status["evaluation"]["kind"]),
                 "model_version": status["model_version"]}
@@ -343,7 +343,7 @@ class AnnotationApp:
         None until they share one)."""
         def own() -> dict:
             name = annotator_name(annotator, request)
-            return self.team.standings().get(name, {"labels": 0, "agreement": None})
+            return Team.standing_of(self.team.standings(), name)
 
         return _api("standing", own)
 

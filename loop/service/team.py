@@ -19,6 +19,7 @@ from dataclasses import asdict
 from nudge.loop.errors import SessionError
 from nudge.loop.session.agreement import AgreementReport, cosine
 from nudge.loop.session.session import Session
+from nudge.loop.store.limits import quoted
 from nudge.loop.store.log import Annotation
 
 MAX_FEATURES_SHOWN = 20  # feature values shown with a disagreement on a table's item
@@ -64,6 +65,11 @@ class Team:
         return {"point_id": resolution.point_id, "label": session.dataset.class_names[resolution.label],
                 "resolved_by": resolution.resolved_by, "answer_id": resolution.id}
 
+    @staticmethod
+    def standing_of(standings: dict[str, dict], annotator: str) -> dict:
+        """``annotator``'s entry of :meth:`standings`; no labels and no agreement for one not in it yet."""
+        return standings.get(annotator, {"labels": 0, "agreement": None})
+
     def standings(self) -> dict[str, dict]:
         """Per annotator, {"labels": their labels, "agreement": the share of their labels on shared items
         that the others gave too (None until they share one, and always without overlap)}."""
@@ -92,6 +98,8 @@ def _disagreement(session: Session, point_id: int, answers: list[Annotation]) ->
 
 def _integer(value, what: str) -> int:
     try:
+        if isinstance(value, bool):
+            raise TypeError(value)
         return int(value)
     except (TypeError, ValueError):
-        raise SessionError(f"the {what} must be a whole number, not {value!r}") from None
+        raise SessionError(f"the {what} must be a whole number, not {quoted(value)}") from None
