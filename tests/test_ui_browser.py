@@ -490,3 +490,37 @@ def test_highlights_never_hold_up_the_answer(review_session, launch_ui, context,
         state = page.evaluate("() => window.nudgePage.state.highlights")
         assert state["point_id"] == second  # the first point's, late, were not drawn over the second's text
         assert page.locator("#query-text").inner_text() == session.dataset.texts[second].replace("<br />", "\n")
+
+
+# Every vertical position the picture takes while one point is shown: recorded on each change anywhere on the page.
+PICTURE_TOPS = """() => {
+  const canvas = document.querySelector('#projection canvas'), picture = document.querySelector('#projection');
+  const tops = window.pictureTops = [];
+  const record = () => tops.push([picture.dataset.pointId, canvas.getBoundingClientRect().top]);
+  new MutationObserver(record).observe(document.querySelector('.nudge'),
+    {attributes: true, childList: true, subtree: true, characterData: true});
+  record();
+}"""
+
+
+def test_the_picture_stays_where_it_is_while_highlights_and_the_status_come(review_session, launch_ui, context,
+                                                                            monkeypatch):
+    """A person aims at the picture as soon as a point is shown; what comes later (its highlights, the
+    status line of a retrained model) must not move it under the pointer."""
+    session = review_session
+    with launch_ui(session) as running:
+        slowed(monkeypatch, running.app.explainer, "explain_point", 1.0)
+        page = open_page(context, running.url)
+        page.set_viewport_size({"width": 760, "height": 1400})  # narrow: the long lines wrap
+        first = shown_point(page)
+        page.evaluate(PICTURE_TOPS)
+        page.keyboard.press("1")
+        page.keyboard.press("Enter")
+        second = next_point(page, first)
+        highlights_drawn(page)
+        assert session.wait_until_trained(timeout=60)
+        page.wait_for_function("v => document.querySelector('#status-line').textContent.includes('model v' + v)",
+                               arg=session.model.version)
+        tops = page.evaluate("() => window.pictureTops")
+        while_second = {top for point, top in tops if point == str(second)}
+        assert len(while_second) == 1, f"the picture moved while point {second} was shown: {sorted(while_second)}"

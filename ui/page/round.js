@@ -67,8 +67,9 @@ function nudgeRound({ui, rules, say, typedName}, state, server, handlers) {
   async function pollStatus() {
     if (!state.token || document.visibilityState === 'hidden') return;
     const reply = await ask('nudge_status', who());
-    if (!reply) { ui.status.textContent = 'the server does not answer'; return; }
-    ui.status.textContent = reply.line;
+    const line = reply ? reply.line : 'the server does not answer';
+    ui.status.textContent = line; ui.status.title = line; // one line on the page, cut at its width: whole on hover
+    if (!reply) return;
     handlers.status(reply);
   }
 
