@@ -273,6 +273,32 @@ def test_undo_brings_the_answer_back_and_says_what_was_undone(app, session):
     assert app.page_undo(page(app, token)) == {"ok": True, "message": "nothing to undo"}  # no "query": the page stays
 
 
+def test_after_a_restart_the_undone_answer_comes_back_with_its_point(app, session, tmp_path):
+    """The server stops between an undo and the correction: the reopened point, handed to the same person by
+    the next server, still brings their undone answer back, its arrows where they drew them."""
+    token = app.open_tab()["token"]
+    query = app.page_begin(page(app, token))["query"]
+    arrows = [{"a": 0.5, "b": -0.25, "target": None}]
+    app.page_answer(page(app, token, point_id=query["point_id"], label="1", arrows=arrows))
+    assert app.page_undo(page(app, token))["query"]["point_id"] == query["point_id"]
+    app.close()
+    session.close()
+
+    restarted = Session.open(Store(tmp_path / "tabs.db"), SESSION, dataset=load_dataset("moons", n_samples=200))
+    again = AnnotationApp(AnnotationService(restarted))
+    try:
+        reply = again.page_begin(page(again, again.open_tab()["token"]))
+        assert reply["query"]["point_id"] == query["point_id"]
+        restore = reply["restore"]
+        assert restore["label"] == "1"
+        assert restore["arrows"][0]["a"] == pytest.approx(0.5) and restore["arrows"][0]["b"] == pytest.approx(-0.25)
+        assert reply["message"].startswith(f"Your undone answer to point {query['point_id']} is back")
+    finally:
+        again.close()
+        restarted.close()
+        restarted.store.close()
+
+
 def test_a_refusal_is_one_message_and_one_log_line(app, session, caplog):
     token = app.open_tab()["token"]
     query = app.page_begin(page(app, token))["query"]

@@ -287,8 +287,11 @@ class Session:
         return queries[0] if queries else None
 
     def query(self, query_id: str) -> Query:
-        """A query handed out earlier, described with the current model."""
-        return self.describe(self.leases.record(query_id), self.model)
+        """A query handed out earlier, described with the current model; one that gives an undone answer
+        back comes with it (``reopens``), whichever server or process undid it."""
+        record = self.leases.record(query_id)
+        reopens = None if record.reopens is None else self.log.annotation(record.reopens)
+        return self.describe(record, self.model, reopens=reopens)
 
     def describe(self, record: QueryRecord, snapshot: ModelSnapshot | None = None,
                  reopens: Annotation | None = None) -> Query:

@@ -36,6 +36,7 @@ class QueryRecord:
     model_version: int
     score: float | None
     status: str
+    reopens: int | None = None  # the undone answer (its annotation id) this query gives back, if it does
 
 
 @dataclass(frozen=True)
@@ -52,15 +53,16 @@ class LeaseLimits:
 
 def insert_query(tx: Transaction, session_id: str, query_id: str, point_id: int, annotator: str,
                  lease_seconds: float, model_version: int, score: float | None,
-                 client: str | None, plane: bytes | None = None) -> QueryRecord:
+                 client: str | None, plane: bytes | None = None, reopens: int | None = None) -> QueryRecord:
     now = tx.now
     score = None if score is None or not np.isfinite(float(score)) else float(score)
-    record = QueryRecord(query_id, int(point_id), annotator, now, now + lease_seconds, model_version, score, "open")
+    record = QueryRecord(query_id, int(point_id), annotator, now, now + lease_seconds, model_version, score, "open",
+                         reopens)
     tx.execute(
         queries.insert().values(
             id=record.id, session_id=session_id, point_id=record.point_id, annotator=annotator,
             issued_at=now, lease_until=record.lease_until, model_version=model_version,
-            score=record.score, status="open", client=client, plane=plane,
+            score=record.score, status="open", client=client, plane=plane, reopens=reopens,
         )
     )
     return record
@@ -183,7 +185,7 @@ def release(tx: Transaction, session_id: str, which) -> None:
 def query_from_row(row) -> QueryRecord:
     return QueryRecord(
         row.id, row.point_id, row.annotator, row.issued_at, row.lease_until,
-        row.model_version, row.score, row.status,
+        row.model_version, row.score, row.status, row.reopens,
     )
 
 

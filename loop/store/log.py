@@ -173,7 +173,8 @@ class AnswerLog:
             taken = (rules.holder(tx, self.session_id, undone.point_id) is not None
                      or rules.labelled(tx, self.session_id, undone.point_id, self.overlap))  # labelled by someone since
             record = None if taken else rules.insert_query(tx, self.session_id, query_id, undone.point_id, annotator,
-                                                           lease_seconds, model_version, None, client)
+                                                           lease_seconds, model_version, None, client,
+                                                           reopens=undone.id)
             return undone, record
 
         def landed(tx: Transaction, tried):
@@ -192,6 +193,13 @@ class AnswerLog:
             statement = statement.where(annotations.c.undone.is_(False))
         return self.db.read(lambda tx: [_annotation_from_values(row.id, row._mapping)
                                         for row in tx.execute(statement.order_by(annotations.c.id))])
+
+    def annotation(self, annotation_id: int) -> Annotation | None:
+        """The answer stored under ``annotation_id`` in this session (None: there is none)."""
+        statement = select(annotations).where(annotations.c.session_id == self.session_id,
+                                              annotations.c.id == int(annotation_id))
+        row = self.db.read(lambda tx: tx.execute(statement).first())
+        return None if row is None else _annotation_from_values(row.id, row._mapping)
 
     def answered_points(self) -> list[Mark]:
         """(point_id, label or None for a skip, annotator, resolved_by) of every answer not undone, oldest first.

@@ -80,6 +80,7 @@ queries = Table(
     Column("client", String(200)),  # the address the point was handed to (for per-address limits)
     Column("closed_at", Float),  # when it was answered, skipped or released (None while open)
     Column("plane", LargeBinary),  # the basis of the plane it was first shown in (u1, u2 as float64)
+    Column("reopens", Integer),  # the undone answer (annotation id) this query gives back to its annotator
     Index("ix_queries_point", "session_id", "point_id"),
     Index("ix_queries_status", "session_id", "status"),
 )
@@ -175,7 +176,7 @@ data_versions = Table(
 # tables' own, compiled for the database's dialect: BLOB on SQLite is BYTEA on PostgreSQL).
 ADDED_COLUMNS = {
     "sessions": ["fingerprint", "scaling"],
-    "queries": ["client", "closed_at", "plane"],
+    "queries": ["client", "closed_at", "plane", "reopens"],
     "annotations": ["towards", "resolved_by"],
     "evaluations": ["kind", "n_evaluated"],
 }
