@@ -3,6 +3,7 @@
 These are the functions behind the API routes /explain and /predict_text."""
 
 import sqlite3
+import threading
 from contextlib import closing
 
 import numpy as np
@@ -197,3 +198,37 @@ def test_an_untrained_model_is_refused(reviews, encoder):
     with pytest.raises(SessionError, match="not trained"):
         explainer.predict_text("The film was superb.")
     explainer.close()
+
+
+def test_highlights_still_waited_for_when_the_server_closes_are_refused_with_a_reason(reviews, encoder):
+    """Closing the text help cancels the jobs not started: their callers hear that it stopped, not an
+    internal error."""
+    explainer = Explainer(trained_session(reviews, encoder), encoder)
+    started, release = threading.Event(), threading.Event()
+
+    def first_job_holds_the_worker():
+        started.set()
+        release.wait(30)
+
+    explainer.before_each = first_job_holds_the_worker
+    explainer.prefetch_point(0)  # runs first and holds the worker until released
+    assert started.wait(30)
+    explainer.before_each = None
+    outcome = {}
+
+    def wait_for_highlights():
+        try:
+            explainer.explain_point(1)
+        except SessionError as error:
+            outcome["refusal"] = str(error)
+
+    waiter = threading.Thread(target=wait_for_highlights)
+    waiter.start()
+    while not explainer._worker._work_queue.qsize():  # the waiter's job is queued behind the first
+        threading.Event().wait(0.01)
+    closing_thread = threading.Thread(target=explainer.close)
+    closing_thread.start()
+    waiter.join(30)
+    release.set()
+    closing_thread.join(30)
+    assert outcome == {"refusal": "the text help has stopped: the server is shutting down"}

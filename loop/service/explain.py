@@ -29,7 +29,7 @@ import difflib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
@@ -73,6 +73,7 @@ def occlusion(encoder: SentenceEncoder, shortlist: int | None = OCCLUSION_SHORTL
 DEFAULT_ATTRIBUTOR = occlusion
 CACHE_SIZE = 256  # explained (model version, point) pairs kept
 WAIT_SECONDS = 60.0
+STOPPED = "the text help has stopped: the server is shutting down"
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,7 @@ class Explainer:
         try:
             return self._worker.submit(run)
         except RuntimeError:  # closed
-            raise SessionError("the text help has stopped: the server is shutting down") from None
+            raise SessionError(STOPPED) from None
 
     # -------------------------------------------------------------- highlights
     def explain(self, query_id: str) -> dict:
@@ -164,11 +165,8 @@ class Explainer:
 
     def explain_point(self, point_id: int) -> dict:
         """:meth:`explain` for any point of the data set by id (e.g. a candidate to move towards)."""
-        future = self._scheduled(self._point_id(point_id))
-        try:
-            return future.result(timeout=WAIT_SECONDS)
-        except FutureTimeout:
-            raise SessionError(f"the highlights took longer than {WAIT_SECONDS:.0f} s; try again") from None
+        # shared with every caller waiting for the same highlights: left running when one gives up
+        return _waited(self._scheduled(self._point_id(point_id)), "the highlights", cancel_late=False)
 
     def prefetch(self, query_id: str) -> None:
         """Start explaining a query's text now, without waiting (errors are left for :meth:`explain`)."""
@@ -254,12 +252,7 @@ class Explainer:
         text = check_text(text)
         snapshot = self._trained_model()
         query = None if query_id is None else self.session.query(self._query_id(query_id))
-        future = self._submit(self._read, text, snapshot, query)
-        try:
-            return future.result(timeout=WAIT_SECONDS)
-        except FutureTimeout:
-            future.cancel()
-            raise SessionError(f"reading the text took longer than {WAIT_SECONDS:.0f} s; try again") from None
+        return _waited(self._submit(self._read, text, snapshot, query), "reading the text", cancel_late=True)
 
     def _read(self, text: str, snapshot: ModelSnapshot, query) -> dict:
         """:meth:`predict_text`'s work, on the worker thread."""
@@ -359,3 +352,16 @@ def _span(spans: np.ndarray, first: int, last: int) -> list[int]:
         return [int(spans[first, 0]), int(spans[last - 1, 1])]
     at = int(spans[first, 0]) if first < len(spans) else (int(spans[-1, 1]) if len(spans) else 0)
     return [at, at]
+
+
+def _waited(future: Future, doing: str, *, cancel_late: bool):
+    """``future``'s result, waited for at most :data:`WAIT_SECONDS`; a SessionError saying what went wrong
+    when it is late (cancelled too when ``cancel_late``) or was cancelled by the worker's closing."""
+    try:
+        return future.result(timeout=WAIT_SECONDS)
+    except FutureTimeout:
+        if cancel_late:
+            future.cancel()
+        raise SessionError(f"{doing} took longer than {WAIT_SECONDS:.0f} s; try again") from None
+    except CancelledError:  # the worker was closed with this job still waiting
+        raise SessionError(STOPPED) from None
