@@ -49,6 +49,10 @@ CANDIDATES: dict[str, tuple[dict, bool]] = {
     "ce + aug, standardised": ({"criterion": "ce", "standardise": True}, True),
     "cosine, standardised (default)": ({"standardise": True}, False),
     "cosine + aug, standardised (default)": ({"standardise": True}, True),
+    "cosine, standardised, alpha 0.25": ({"standardise": True, "criterion__alpha": 0.25}, False),
+    "cosine, standardised, alpha 0.1": ({"standardise": True, "criterion__alpha": 0.1}, False),
+    "cosine + aug, standardised, alpha 0.25": ({"standardise": True, "criterion__alpha": 0.25}, True),
+    "cosine + aug, standardised, alpha 0.1": ({"standardise": True, "criterion__alpha": 0.1}, True),
     "logistic regression C=100": ({"logistic": True}, False),
     "logistic regression C=100 + aug": ({"logistic": True}, True),
 }
