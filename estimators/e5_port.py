@@ -108,7 +108,7 @@ def read_e5s1(data: bytes) -> dict:
     for _ in range(n_tensors):
         (name_length,) = reader.read("H")
         name = reader.take(name_length).decode()
-        (kind,), (count,), (offset, size) = reader.read("B"), reader.read("I"), reader.read("QQ")
+        (kind,), (count,), (offset, _byte_size) = reader.read("B"), reader.read("I"), reader.read("QQ")
         tensors[name] = _tensor(data, kind, count, offset)
     config = {"hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": heads,
               "intermediate_size": intermediate, "vocab_size": vocabulary,
