@@ -214,21 +214,13 @@ def test_highlights_still_waited_for_when_the_server_closes_are_refused_with_a_r
     explainer.prefetch_point(0)  # runs first and holds the worker until released
     assert started.wait(30)
     explainer.before_each = None
-    outcome = {}
-
-    def wait_for_highlights():
-        try:
-            explainer.explain_point(1)
-        except SessionError as error:
-            outcome["refusal"] = str(error)
-
-    waiter = threading.Thread(target=wait_for_highlights)
-    waiter.start()
-    while not explainer._worker._work_queue.qsize():  # the waiter's job is queued behind the first
-        threading.Event().wait(0.01)
-    closing_thread = threading.Thread(target=explainer.close)
-    closing_thread.start()
-    waiter.join(30)
-    release.set()
-    closing_thread.join(30)
-    assert outcome == {"refusal": "the text help has stopped: the server is shutting down"}
+    explainer.prefetch_point(1)  # queued behind the first
+    closing = threading.Thread(target=explainer.close)  # cancels the queued job, then waits for the first
+    closing.start()
+    try:
+        with pytest.raises(SessionError) as refused:
+            explainer.explain_point(1)  # the queued job's result: cancelled before or while it is waited for
+    finally:
+        release.set()
+        closing.join(30)
+    assert str(refused.value) == "the text help has stopped: the server is shutting down"
