@@ -18,32 +18,20 @@ encoders on the same 64 texts (after warm-up; uncached).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 import warnings
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
-import torch
-from scipy import stats
+from bench_quality import interval
+from common import load_average, set_threads
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 from nudge.loop.datasets import load_dataset
 from nudge.loop.datasets.texts import text_encoder
 
-torch.set_num_threads(1)
-warnings.filterwarnings("ignore", category=ConvergenceWarning)
 CS = (0.1, 1, 10, 100, 1000)
-PARSER = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-PARSER.add_argument("--encoders", default="e5-small,mpnet", help="one or two, the first e5-small")
-PARSER.add_argument("--seeds", type=int, default=10)
-PARSER.add_argument("--rounds", type=int, default=3, help="timing rounds")
-ARGS = PARSER.parse_args()
-ENCODERS = ARGS.encoders.split(",")
-SEEDS = range(ARGS.seeds)
-ROUNDS = ARGS.rounds
 
 
 def l2(a: np.ndarray) -> np.ndarray:
@@ -60,17 +48,22 @@ def training_set(X, CX, y, index, augment):
     return np.concatenate(rows), np.concatenate(labels)
 
 
-def half_width(values) -> float:
-    values = np.asarray(values, dtype=float)
-    if len(values) < 2:
-        return 0.0
-    return float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
+def half_width(values: np.ndarray) -> float:
+    return interval(np.asarray(values, dtype=float))[1]
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--encoders", default="e5-small,mpnet", help="one or two, the first e5-small")
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3, help="timing rounds")
+    args = parser.parse_args()
+    encoders_named, seeds_used, rounds = args.encoders.split(","), range(args.seeds), args.rounds
+    set_threads(1)
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
     start = time.time()
-    data = {enc: load_dataset("cad-imdb", encoder=enc) for enc in ENCODERS}
-    e5 = data[ENCODERS[0]]
+    data = {enc: load_dataset("cad-imdb", encoder=enc) for enc in encoders_named}
+    e5 = data[encoders_named[0]]
     for other in data.values():
         assert e5.item_ids == other.item_ids and (e5.y == other.y).all()
         assert all((getattr(e5, s) == getattr(other, s)).all() for s in ("pool", "dev", "test"))
@@ -86,8 +79,8 @@ def main() -> None:
           f"dims {', '.join(f'{k} {d.X.shape[1]}' for k, d in data.items())}; loaded in {time.time() - start:.0f}s", flush=True)
 
     settings = [("all originals", None, False, [0]),
-                ("200", 200, False, SEEDS), ("200 + revisions", 200, True, SEEDS),
-                ("50", 50, False, SEEDS), ("50 + revisions", 50, True, SEEDS)]
+                ("200", 200, False, seeds_used), ("200 + revisions", 200, True, seeds_used),
+                ("50", 50, False, seeds_used), ("50 + revisions", 50, True, seeds_used)]
     results = {}  # (setting, encoder) -> dict(C, orig list, rev list)
     for name, n, augment, seeds in settings:
         for enc, (X, CX) in feats.items():
@@ -112,7 +105,7 @@ def main() -> None:
     def cell(v):
         return f"{v.mean():5.1f} ± {half_width(v):3.1f}" if len(v) > 1 else f"{v.mean():5.1f}      "
 
-    print(f"\nTest accuracy, % (mean ± 95% t half-width over {len(SEEDS)} seeds; 'all originals' is one fit). "
+    print(f"\nTest accuracy, % (mean ± 95% t half-width over {len(seeds_used)} seeds; 'all originals' is one fit). "
           "C chosen per row on mean dev-original accuracy.")
     print(f"{'training set':17} {'encoder':9} {'C':>6} {'dev':>5}   {'original test':>13}   {'revised test':>12}")
     for name, *_ in settings:
@@ -137,20 +130,20 @@ def main() -> None:
     for enc in encoders.values():
         enc.embed_uncached(texts[:8])  # warm-up
     times = {k: [] for k in encoders}
-    for _ in range(ROUNDS):
+    for _ in range(rounds):
         for k, enc in encoders.items():
             t0 = time.perf_counter()
             enc.embed_uncached(texts)
             times[k].append(time.perf_counter() - t0)
-    print(f"\nEmbedding speed, one thread (torch threads {torch.get_num_threads()}), 64 test originals "
-          f"(mean {np.mean([len(t) for t in texts]):.0f} chars), best of {ROUNDS} alternating rounds "
+    print(f"\nEmbedding speed, one thread, 64 test originals "
+          f"(mean {np.mean([len(t) for t in texts]):.0f} chars), best of {rounds} alternating rounds "
           f"(all rounds in s): ")
     for k in encoders:
         print(f"  {k:9} dtype {encoders[k].dtype:9} {64 / min(times[k]):5.1f} texts/s   "
               f"rounds {', '.join(f'{t:.1f}' for t in times[k])}")
     ratio = min(times["mpnet"]) / min(times["e5-small"])
     print(f"  mpnet costs {ratio:.2f}x e5-small per text; concat costs {1 + ratio:.2f}x e5-small alone")
-    print(f"load average at end: {os.getloadavg()}")
+    print(f"load average at end: {load_average()}")
 
 
 if __name__ == "__main__":
