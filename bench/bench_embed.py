@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from common import bench_parser, load_average, print_end, start_run
 
-from nudge.estimators.encoder_registry import DEFAULT_TEXT_ENCODER, TEXT_ENCODERS, encoder_spec, make_text_encoder
+from nudge.estimators.encoder_registry import DEFAULT_TEXT_ENCODER, encoder_spec, make_text_encoder, sentence_models
 from nudge.loop.compute.embedding import EmbeddingJob
 from nudge.loop.compute.engines import make_engine
 from nudge.loop.datasets import find_cad_dir, read_cad_pairs, spread
@@ -130,7 +130,8 @@ def main() -> None:
     parser = bench_parser(__doc__, "16 reviews, one repeat, one thread", datasets=None)
     parser.add_argument("--texts", type=int, default=64, help="reviews to embed (default 64)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per row (default 3)")
-    parser.add_argument("--encoders", default=",".join(TEXT_ENCODERS), help="comma-separated (default: all)")
+    parser.add_argument("--encoders", default=",".join(sentence_models()),
+                        help="comma-separated (default: every single model; a concatenation costs its parts' sum)")
     parser.add_argument("--cluster", action="store_true", help="also the Dask engine on a loopback cluster")
     parser.add_argument("--data-dir", help="folder of the CAD files (default: found as nudge finds it)")
     args = start_run(parser)

@@ -48,7 +48,7 @@ from sentence_transformers.sentence_transformer.losses import CosineSimilarityLo
 from sklearn.linear_model import LogisticRegression
 from transformers import get_linear_schedule_with_warmup
 
-from nudge.estimators.encoder_registry import DEFAULT_TEXT_ENCODER, TEXT_ENCODERS, encoder_spec, make_text_encoder
+from nudge.estimators.encoder_registry import DEFAULT_TEXT_ENCODER, encoder_spec, make_text_encoder, sentence_models
 from nudge.estimators.encoders import SentenceEncoder
 from nudge.loop.datasets import Dataset, load_dataset
 
@@ -207,7 +207,7 @@ def main() -> None:
     parser = bench_parser(__doc__, "one seed, 20 labels, 40 pairs, 64 word pieces, 40 dev and 40 test pairs",
                           datasets=None)
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--encoder", choices=tuple(TEXT_ENCODERS), default=DEFAULT_TEXT_ENCODER)
+    parser.add_argument("--encoder", choices=tuple(sentence_models()), default=DEFAULT_TEXT_ENCODER)
     parser.add_argument("--labels", type=int, default=200, help="train reviews sampled per seed (default 200)")
     parser.add_argument("--pairs", type=int, default=800, help="SetFit pairs per seed (default 800)")
     parser.add_argument("--train-max-length", type=int, default=256,

