@@ -2,7 +2,7 @@
 
 Two sentence models read a text differently: on CAD IMDb e5-small and mpnet, each
 normalised, side by side give a linear classifier 2 points more on the original
-reviews than e5-small alone (bench/README.md, "Encoders side by side").
+reviews than e5-small alone (bench/README.md, "Two encoders side by side").
 :class:`ConcatenatedEncoder` is one :class:`~nudge.estimators.encoders.SentenceEncoder`
 made of such parts: its identity is the parts' (in order), its vectors (N, d_1 + d_2 + ...)
 are cached under it, and a text a part has cached is not embedded again by that part.
