@@ -4,6 +4,7 @@ import pytest
 
 from nudge.loop.config.settings import SessionConfig
 from nudge.loop.errors import SessionError
+from nudge.loop.service.team import Team
 from nudge.loop.session.session import Session
 from nudge.loop.store.overlap import Mark, Overlap
 from nudge.loop.store.store import Store
@@ -78,12 +79,12 @@ def test_the_lead_resolution_is_what_trains(tmp_path):
     assert first.point_id not in session.labelled_points()  # they disagree: waits for review
     assert list(session.log.disagreements()) == [first.point_id]
     with pytest.raises(SessionError, match="one of the two"):
-        session.resolve(first.point_id, lead="lead")
-    resolution = session.resolve(first.point_id, lead="lead", accept=bobs.id)
+        Team(session).settle(first.point_id, lead="lead")
+    resolution = Team(session).settle(first.point_id, lead="lead", accept=bobs.id)
     assert resolution.resolved_by == "lead" and resolution.label == 1
     assert session.labelled_points()[first.point_id] == 1 and session.log.disagreements() == {}
     assert [a.id for a in session.effective_annotations() if a.point_id == first.point_id] == [resolution.id]
-    relabelled = session.resolve(first.point_id, lead="lead", label="0")  # the newest resolution counts
+    relabelled = Team(session).settle(first.point_id, lead="lead", label="0")  # the newest resolution counts
     assert session.labelled_points()[first.point_id] == 0
     session.retrain()
     assert list(session.model.annotation_ids) == [relabelled.id]  # trained on the newest resolution only

@@ -18,6 +18,7 @@ from dataclasses import asdict
 
 from nudge.loop.errors import SessionError
 from nudge.loop.session.agreement import AgreementReport, cosine
+from nudge.loop.session.answers import check_annotator, label_index
 from nudge.loop.session.session import Session
 from nudge.loop.store.limits import quoted
 from nudge.loop.store.log import Annotation
@@ -59,11 +60,38 @@ class Team:
 
     def resolve(self, lead: str, point_id, *, accept=None, label: int | str | None = None) -> dict:
         """The lead settles ``point_id``: accept the answer ``accept`` (an annotation id) or give ``label``."""
-        session = self.session
-        resolution = session.resolve(_integer(point_id, "point id"), lead=lead,
-                                     accept=None if accept is None else _integer(accept, "answer id"), label=label)
-        return {"point_id": resolution.point_id, "label": session.dataset.class_names[resolution.label],
+        resolution = self.settle(_integer(point_id, "point id"), lead=lead,
+                                 accept=None if accept is None else _integer(accept, "answer id"), label=label)
+        return {"point_id": resolution.point_id, "label": self.session.dataset.class_names[resolution.label],
                 "resolved_by": resolution.resolved_by, "answer_id": resolution.id}
+
+    def settle(self, point_id: int, *, lead: str, accept: int | None = None,
+               label: int | str | None = None) -> Annotation:
+        """The lead ``lead`` settles a point (a disagreement on a shared one): ``accept`` an answer on it
+        (its annotation id; its label and directions are taken) or give a new ``label`` (no directions).
+
+        Stored as an answer of ``lead`` with ``resolved_by``; the newest resolution is what the point
+        trains with from now on, whatever its annotators answered (:mod:`nudge.loop.store.overlap`).
+        """
+        session, lead = self.session, check_annotator(lead)
+        if not session.leases.in_pool(point_id):
+            raise SessionError(f"point {point_id} is not in the pool")
+        if (accept is None) == (label is None):
+            raise SessionError("resolve by accepting one answer (its id) or by giving a label: one of the two")
+        if accept is not None:
+            chosen = next((a for a in session.log.annotations(include_undone=False)
+                           if a.id == accept and a.point_id == point_id and not a.is_skip), None)
+            if chosen is None:
+                raise SessionError(f"answer {accept} is not a label given on point {point_id}")
+            given = dict(label=chosen.label, directions=chosen.directions, targets=chosen.targets,
+                         sources=chosen.sources, rewrite=chosen.rewrite, towards=chosen.towards)
+        else:
+            given = dict(label=label_index(label, session.dataset.class_names), directions=[], targets=[],
+                         sources=[])
+        annotation = session.store_answer(point_id, annotator=lead, resolved_by=lead,
+                                          saved="your review was saved", **given)
+        session.request_retrain()
+        return annotation
 
     @staticmethod
     def standing_of(standings: dict[str, dict], annotator: str) -> dict:

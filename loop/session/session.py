@@ -367,13 +367,26 @@ class Session:
 
     def _store_answer(self, record: QueryRecord, label: int | None, vectors, targets, sources,
                       annotator: str, rewrite: str | None, towards: list[str | None]) -> Annotation:
-        annotation = self.log.add_annotation(
-            query_id=record.id, point_id=record.point_id, label=label,
-            directions=vectors, targets=targets, sources=sources, annotator=annotator,
-            model_version=self.model.version, round=self._rounds_before + self.trainer.retrains + 1, rewrite=rewrite,
+        return self.store_answer(
+            record.point_id, annotator=annotator, query_id=record.id,
+            saved="your answer was saved" if label is not None else "your skip was saved",
+            label=label, directions=vectors, targets=targets, sources=sources, rewrite=rewrite,
             towards=towards if any(t is not None for t in towards) else None,
         )
-        record_saved("your answer was saved" if label is not None else "your skip was saved")
+
+    def store_answer(self, point_id: int, *, annotator: str, saved: str, query_id: str | None = None,
+                     **answer) -> Annotation:
+        """Log an answer on ``point_id`` with this session's model version and round, note it as saved
+        (``saved``: what the person is told should a later step fail) and tell the callbacks.
+
+        ``answer``: what :meth:`nudge.loop.store.log.AnswerLog.add_annotation` takes (label, directions,
+        targets, sources, rewrite, towards, resolved_by). Checking it is the caller's job.
+        """
+        annotation = self.log.add_annotation(
+            query_id=query_id, point_id=point_id, annotator=annotator, model_version=self.model.version,
+            round=self._rounds_before + self.trainer.retrains + 1, **answer,
+        )
+        record_saved(saved)
         self._notify("on_answer", annotation)
         return annotation
 
@@ -406,37 +419,6 @@ class Session:
         return self.submit(record.id, label, directions, annotator=annotator, sources=sources, targets=targets,
                            towards=towards)
 
-    def resolve(self, point_id: int, *, lead: str, accept: int | None = None,
-                label: int | str | None = None) -> Annotation:
-        """The lead ``lead`` settles a point (a disagreement on a shared one): ``accept`` an answer on it
-        (its annotation id; its label and directions are taken) or give a new ``label`` (no directions).
-
-        Stored as an answer of ``lead`` with ``resolved_by``; the newest resolution is what the point
-        trains with from now on, whatever its annotators answered (:mod:`nudge.loop.store.overlap`).
-        """
-        lead = check_annotator(lead)
-        point_id = int(point_id)
-        if not self.leases.in_pool(point_id):
-            raise SessionError(f"point {point_id} is not in the pool")
-        if (accept is None) == (label is None):
-            raise SessionError("resolve by accepting one answer (its id) or by giving a label: one of the two")
-        if accept is not None:
-            chosen = next((a for a in self.log.annotations(include_undone=False)
-                           if a.id == accept and a.point_id == point_id and not a.is_skip), None)
-            if chosen is None:
-                raise SessionError(f"answer {accept} is not a label given on point {point_id}")
-            given = dict(label=chosen.label, directions=chosen.directions, targets=chosen.targets,
-                         sources=chosen.sources, rewrite=chosen.rewrite, towards=chosen.towards)
-        else:
-            given = dict(label=label_index(label, self.dataset.class_names), directions=[], targets=[], sources=[])
-        annotation = self.log.add_annotation(
-            query_id=None, point_id=point_id, annotator=lead, resolved_by=lead,
-            model_version=self.model.version, round=self._rounds_before + self.trainer.retrains + 1, **given)
-        record_saved("your review was saved")
-        self._notify("on_answer", annotation)
-        self.request_retrain()
-        return annotation
-
     def _tip_class(self, point_id: int, label: int, vectors: list[np.ndarray]):
         """For more than two classes: direction j -> the likeliest other class at its tip (None untrained)."""
         snapshot = self.model
@@ -461,7 +443,8 @@ class Session:
         data set's texts, else the default text encoder (made once). Share it (e.g. with
         :class:`nudge.loop.service.explain.Explainer`) rather than loading the sentence model twice."""
         if self._encoder is None:
-            self._encoder = self.dataset.encoder or make_text_encoder()  # the data set's own: a rewrite embeds as its review did
+            # the data set's own: a rewrite embeds as its review did
+            self._encoder = self.dataset.encoder or make_text_encoder()
         return self._encoder
 
     # ------------------------------------------------------------------ status
