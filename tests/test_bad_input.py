@@ -136,7 +136,7 @@ def test_a_huge_bad_value_is_quoted_by_a_short_prefix_in_the_reply_and_the_log(r
         submit(api, query["query_id"], huge)
     message = str(refused.value)
     assert message.startswith("label 'xxxx") and "(1,000,000 characters)" in message and len(message) < 300
-    logged = [r.getMessage() for r in caplog.records if r.name == "nudge.ui.app"]
+    logged = [r.getMessage() for r in caplog.records if r.name == "nudge.ui.failures"]
     assert logged and all(len(line) < 400 for line in logged)
     event, data = raw_submit(running_app, f'{{"data": ["{query["query_id"]}", true, null, null, null, null, "ann"]}}')
     assert event == "error" and "label True is not one of the classes" in json.dumps(data)

@@ -211,11 +211,11 @@ def test_a_refused_action_shows_one_message_and_leaves_every_control_usable(runn
     assert page.locator("#message").inner_text() == "choose a label first (its key is in [ ])"
     page.locator("#annotator-name input").fill("")  # no name: refused by the server
     unfocus(page)
-    with caplog.at_level(logging.WARNING, logger="nudge.ui.app"):
+    with caplog.at_level(logging.WARNING, logger="nudge.ui.failures"):
         press_label(page, 0)
         page.keyboard.press("Enter")
         page.wait_for_function("() => document.querySelector('#message').innerText.includes('enter your name')")
-    assert [r.getMessage() for r in caplog.records if r.name == "nudge.ui.app"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "nudge.ui.failures"] == [
         "refused answer: enter your name (top of the page) before annotating"]
     assert all(r.exc_info is None for r in caplog.records)
     no_error_badges(page)

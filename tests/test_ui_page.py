@@ -172,7 +172,7 @@ def test_the_page_reads_a_rewrite_and_a_name_as_the_server_does(tmp_path, launch
                 box.value = text; box.dispatchEvent(new Event('input')); }""", query["readable_text"])
 
             name = page.locator("#annotator-name input")
-            with caplog.at_level(logging.WARNING, logger="nudge.ui.app"):
+            with caplog.at_level(logging.WARNING, logger="nudge.ui.failures"):
                 # no name to the server either (white space, zero-width, blank letters): refused here, not sent
                 for blank in ("\x85", " \x1c\u3000", "\ufeff", "\u200b\u3164"):
                     name.fill(blank)

@@ -16,7 +16,8 @@ from nudge.loop.service.service import AnnotationService, Direction
 from nudge.loop.service.tabs import Tabs
 from nudge.loop.session.session import Session
 from nudge.loop.store.store import Store, StoreError
-from nudge.ui.app import INTERNAL_ERROR, USER_ERRORS, AnnotationApp
+from nudge.ui.app import AnnotationApp
+from nudge.ui.failures import INTERNAL_ERROR, USER_ERRORS
 
 SMALL = {"max_epochs": 10, "module__hidden": (8,)}
 SESSION = "tabs"
@@ -310,7 +311,7 @@ def test_a_refusal_is_one_message_and_one_log_line(app, session, caplog):
                                                           "the class names here are numbers, so a string of digits "
                                                           "is read as a name; give a class name, or an index as a "
                                                           "whole number (0..1)"}
-    (record,) = [r for r in caplog.records if r.name == "nudge.ui.app"]
+    (record,) = [r for r in caplog.records if r.name == "nudge.ui.failures"]
     assert record.levelno == logging.WARNING and record.exc_info is None and "refused answer" in record.getMessage()
     assert session.store.log(SESSION).annotations() == []
 
@@ -328,7 +329,7 @@ def test_an_internal_error_is_logged_once_with_its_traceback_and_saves_nothing(a
     with caplog.at_level(logging.WARNING):
         reply = orjson_loads(functions["nudge_answer"](page(app, token, point_id=query["point_id"], label="0")))
     assert reply == {"ok": False, "message": INTERNAL_ERROR}
-    (record,) = [r for r in caplog.records if r.name == "nudge.ui.app"]
+    (record,) = [r for r in caplog.records if r.name == "nudge.ui.failures"]
     assert record.levelno == logging.ERROR and record.exc_info is not None
     assert session.store.log(SESSION).annotations() == []
 

@@ -23,27 +23,20 @@ caller's own count and agreement; ``/team`` and ``/resolve`` are the lead's
 (``--lead``), as is the page ``/team`` (:mod:`nudge.ui.team`). Launch with
 :func:`launch_app`.
 
-A person's mistake (a :class:`nudge.loop.errors.SessionError`, or a store that
-refuses) is answered with its message and one log line; anything else is an
-internal error: logged once with its traceback, answered "internal error:
-nothing was saved". A request that fails after it committed an answer (or an
-undo) says so: "your answer was saved, but ..." (:func:`nudge.loop.errors.what_was_saved`).
+What a failed request is told, and logged: :mod:`nudge.ui.failures`; the page's words:
+:mod:`nudge.ui.wording`; checks of what the page sends: :mod:`nudge.ui.page_input`.
 """
 
 from __future__ import annotations
 
 import functools
-import logging
 import time
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import gradio as gr
-import orjson
-from fastapi import Response
 
-from nudge.loop.errors import SavedBut, SessionError, StoreError, forget_saved, saved_but, what_was_saved
+from nudge.loop.errors import SessionError
 from nudge.loop.service.explain import Explainer
 from nudge.loop.service.help_limits import AnnotationsFirst, PerClientLimit
 from nudge.loop.service.service import AnnotationService, Direction, Picture
@@ -54,13 +47,12 @@ from nudge.loop.session.answers import answer_rules, check_text, who_annotates
 from nudge.loop.session.records import Query
 from nudge.loop.store.limits import MAX_CLIENT_CHARS
 from nudge.loop.store.log import Annotation
+from nudge.ui.failures import api_call, page_function
 from nudge.ui.gradio_compat import Blocks, with_unknown_components_refused
+from nudge.ui.page_input import list_of_dicts, point_of, text_field, who
 from nudge.ui.team import TeamPage, check_lead, login_of
+from nudge.ui.wording import measured_as, status_line, undo_message
 
-logger = logging.getLogger(__name__)
-
-USER_ERRORS = (SessionError, StoreError, SavedBut)
-INTERNAL_ERROR = "internal error: nothing was saved"
 PAGE_TITLE = "nudge: annotate with directions"
 CONCURRENCY_LIMIT = 8  # API requests of one endpoint served at once (several annotators, API clients)
 HELP_HANDLERS = 8  # help calls (/explain, /predict_text) taken from the queue at once; they run one at a time
@@ -121,20 +113,20 @@ class AnnotationApp:
     def page_begin(self, data: dict) -> dict:
         """The tab's query as it opens (or its name changes); an undone answer it shows comes back with it
         (a reload after an undo shows the answer as the undo did)."""
-        token, name = _who(data)
-        outcome = self.tabs.begin(token, name, _text(data.get("previous"), "previous", optional=True))
+        token, name = who(data)
+        outcome = self.tabs.begin(token, name, text_field(data.get("previous"), "previous", optional=True))
         reply = self._shown(outcome)
         query = None if outcome.shown is None else outcome.shown.query
         if query is not None and query.reopens is not None and not query.reopens.is_skip:
             restored = reply["restore"] = self._restored(query.reopens, query)
-            reply["message"] = reply["message"] or _undo_message(query.point_id, restored, query.reopens.sources,
+            reply["message"] = reply["message"] or undo_message(query.point_id, restored, query.reopens.sources,
                                                                  again=True)
         return reply
 
     def page_answer(self, data: dict) -> dict:
-        token, name = _who(data)
+        token, name = who(data)
         directions = [Direction(plane=(arrow.get("a"), arrow.get("b")), target=arrow.get("target"))
-                      for arrow in _list_of_dicts(data.get("arrows"), "arrows")]
+                      for arrow in list_of_dicts(data.get("arrows"), "arrows")]
         towards = data.get("towards")
         if towards is not None:
             if not isinstance(towards, dict):
@@ -142,18 +134,18 @@ class AnnotationApp:
             directions.append(Direction(towards=towards.get("point_id"), target=towards.get("target")))
         if data.get("rewrite") is not None:
             directions.append(Direction(rewrite=data["rewrite"], target=data.get("rewrite_target")))
-        return self._shown(self.tabs.answer(token, name, _point(data), data.get("label"), directions))
+        return self._shown(self.tabs.answer(token, name, point_of(data), data.get("label"), directions))
 
     def page_skip(self, data: dict) -> dict:
-        token, name = _who(data)
-        point = _point(data)
+        token, name = who(data)
+        point = point_of(data)
         reply = self._shown(self.tabs.skip(token, name, point))
         if reply["message"] is None:
             reply["message"] = f"Skipped point {point}: it goes back to the others (u undoes the skip)"
         return reply
 
     def page_undo(self, data: dict) -> dict:
-        token, name = _who(data)
+        token, name = who(data)
         outcome = self.tabs.undo(token, name)
         if outcome is None:
             return {"ok": True, "message": "nothing to undo"}
@@ -166,7 +158,7 @@ class AnnotationApp:
         else:
             restored = self._restored(outcome.undone, query)
             reply["restore"] = restored
-            reply["message"] = _undo_message(query.point_id, restored, outcome.undone.sources)
+            reply["message"] = undo_message(query.point_id, restored, outcome.undone.sources)
         return reply
 
     def _restored(self, undone: Annotation, query: Query) -> dict:
@@ -176,31 +168,31 @@ class AnnotationApp:
                 "rewrite": restored.rewrite, "other_directions": restored.other_directions}
 
     def page_status(self, data: dict) -> dict:
-        token, name = _who(data)
+        token, name = who(data)
         try:
             annotator = self.tabs.seen(token, name)
         except SessionError:
             annotator = None
         status, standings, history = self._session_status()
         standing = None if annotator is None else Team.standing_of(standings, annotator)
-        return {"line": self._status_line(status, standing),
+        return {"line": status_line(status, standing),
                 "history": history, "measured": measured_as(status["evaluation"]["kind"]),
                 "model_version": status["model_version"]}
 
     def page_explain(self, data: dict) -> dict:
         """The word highlights of a pool point's text (the query shown, or an example to move towards)."""
-        point = _point(data)
+        point = point_of(data)
         if not self.service.session.leases.in_pool(point):
             raise SessionError(f"point {point} is not a pool point")
         if not self.service.session.model.is_fitted:  # expected, not a refusal: nothing to log
             return {"ok": True, "highlights": None, "message": "no highlights before the first answers train a model"}
-        with self.help.admitted(self.tabs.requester(_text(data.get("token"), "token"))):
+        with self.help.admitted(self.tabs.requester(text_field(data.get("token"), "token"))):
             return {"ok": True, "highlights": self.explainer.explain_point(point)}
 
     def page_predict(self, data: dict) -> dict:
         """The model's reading of the rewrite being typed for the query shown."""
-        query_id = _text(data.get("query_id"), "query id")
-        with self.help.admitted(self.tabs.requester(_text(data.get("token"), "token"))):
+        query_id = text_field(data.get("query_id"), "query id")
+        with self.help.admitted(self.tabs.requester(text_field(data.get("token"), "token"))):
             return {"ok": True, "reading": self.explainer.predict_text(data.get("text"), query_id)}
 
     def _shown(self, outcome: Outcome) -> dict:
@@ -230,22 +222,10 @@ class AnnotationApp:
         self._status = (time.monotonic(), status, standings, history)
         return status, standings, history
 
-    @staticmethod
-    def _status_line(status: dict, standing: dict | None) -> str:
-        training = "retraining…" if status["retraining"] else "up to date"
-        yours = "enter your name" if standing is None else f"yours {standing['labels']}"
-        if standing is not None and standing["agreement"] is not None:
-            yours += f", {standing['agreement']:.0%} agreeing with others on shared items"
-        problem = "" if status["model_problem"] is None else f" · note: {status['model_problem']}"
-        return (f"Answers {status['n_answers']} ({yours}) · skips {status['n_skips']} · "
-                f"model v{status['model_version']} ({training}) trained on {status['n_labeled']} labels and "
-                f"{status['n_directions']} directions · {accuracy_text(status['evaluation'])} · "
-                f"strategy {status['strategy']} · loss {status['loss'] or 'n/a'}{problem}")
-
     # ------------------------------------------------------------------ the API
     def api_next(self, annotator: str = "", request: gr.Request = None) -> dict:
         """Hand the caller a query: JSON with query_id, point_id, x, text, prediction and projection."""
-        return _api("next", self._first(lambda: self._describe(
+        return api_call("next", self._first(lambda: self._describe(
             self.service.next_query(annotator_name(annotator, request), client=client_address(request))) or {}))
 
     def api_submit(
@@ -268,7 +248,7 @@ class AnnotationApp:
                                 towards=towards, rewrite=rewrite)
             return self._describe(self.service.next_query(name, client=client_address(request))) or {}
 
-        return _api("submit", self._first(answer))
+        return api_call("submit", self._first(answer))
 
     def api_skip(self, query_id: str, annotator: str = "", request: gr.Request = None) -> dict:
         """Pass on a query; returns the next one."""
@@ -277,16 +257,16 @@ class AnnotationApp:
             self.service.skip(query_id, annotator=name)
             return self._describe(self.service.next_query(name, client=client_address(request))) or {}
 
-        return _api("skip", self._first(skip))
+        return api_call("skip", self._first(skip))
 
     def api_undo(self, annotator: str = "", request: gr.Request = None) -> dict:
         """Undo the caller's last answer; returns its point as a query again (empty if nothing to undo)."""
-        return _api("undo", self._first(lambda: self._describe(
+        return api_call("undo", self._first(lambda: self._describe(
             self.service.undo(annotator_name(annotator, request), client=client_address(request))) or {}))
 
     def api_status(self) -> dict:
         """Session counts, model version, retraining flag, accuracy, strategy and loss."""
-        return _api("status", self.service.status)
+        return api_call("status", self.service.status)
 
     def api_explain(self, query_id: str, request: gr.Request = None) -> dict:
         """The words of a query's text with their weight towards each class under the current model:
@@ -300,7 +280,7 @@ class AnnotationApp:
             with self.help.admitted(requester(request)):
                 return self.explainer.explain(query_id)
 
-        return _api("explain", explain)
+        return api_call("explain", explain)
 
     def api_predict_text(self, text: str, query_id: str | None = None, request: gr.Request = None) -> dict:
         """The current model's class probabilities for a text; with a query id, also whether it reads as
@@ -316,7 +296,7 @@ class AnnotationApp:
                 return self.explainer.predict_text(
                     text, None if isinstance(query_id, str) and not query_id.strip() else query_id)
 
-        return _api("predict_text", read)
+        return api_call("predict_text", read)
 
     def api_team(self, request: gr.Request = None) -> dict:
         """The lead's view (the lead's login only): the overlap setting, per annotator their labels, skips,
@@ -326,7 +306,7 @@ class AnnotationApp:
             check_lead(self.lead, login_of(request))
             return self.team.report()
 
-        return _api("team", report)
+        return api_call("team", report)
 
     def api_resolve(self, point_id: int, accept: int | None = None, label: str | None = None,
                     request: gr.Request = None) -> dict:
@@ -336,7 +316,7 @@ class AnnotationApp:
             lead = check_lead(self.lead, login_of(request))
             return self.team.resolve(lead, point_id, accept=accept, label=None if label in (None, "") else label)
 
-        return _api("resolve", self._first(review))
+        return api_call("resolve", self._first(review))
 
     def api_standing(self, annotator: str = "", request: gr.Request = None) -> dict:
         """The caller's own standing: {"labels", "agreement"} (agreement with the others on shared items;
@@ -345,7 +325,7 @@ class AnnotationApp:
             name = annotator_name(annotator, request)
             return Team.standing_of(self.team.standings(), name)
 
-        return _api("standing", own)
+        return api_call("standing", own)
 
     def _first(self, handler: Callable) -> Callable:
         """``handler``, served as an annotation request: help jobs wait while it runs (:class:`AnnotationsFirst`)."""
@@ -367,7 +347,7 @@ class AnnotationApp:
     def build(self) -> gr.Blocks:
         html, css = ((PAGE / name).read_text(encoding="utf-8") for name in ("page.html", "page.css"))
         js = "\n".join((PAGE / name).read_text(encoding="utf-8") for name in PAGE_SCRIPTS)
-        functions = [_page_function(name, handler) for name, handler in (
+        functions = [page_function(name, handler) for name, handler in (
             ("nudge_begin", self._first(self.page_begin)), ("nudge_answer", self._first(self.page_answer)),
             ("nudge_skip", self._first(self.page_skip)), ("nudge_undo", self._first(self.page_undo)),
             ("nudge_status", self.page_status), ("nudge_explain", self.page_explain),
@@ -396,102 +376,6 @@ class AnnotationApp:
         """Stop preparing queries and highlights (the session and its store stay open)."""
         self.tabs.close()
         self.explainer.close()
-
-
-def _page_function(name: str, handler: Callable[[dict], dict]) -> Callable:
-    """A server function for the page: takes the page's JSON, answers JSON (serialised here, fast),
-    with refusals and internal errors as ``{"ok": false, "message": ...}``."""
-    def call(data) -> Response:
-        forget_saved()
-        try:
-            if not isinstance(data, dict):
-                raise SessionError("the page sent a malformed request: reload the page")
-            reply = handler(data)
-        except Exception as error:
-            reply = {"ok": False, "message": _failure(name.removeprefix("nudge_"), error, "reload the page")}
-        return Response(orjson.dumps(reply), media_type="application/json")
-
-    call.__name__ = call.__qualname__ = name
-    return call
-
-
-def accuracy_text(evaluation: dict) -> str:
-    """The status line's accuracy, saying how it was measured: "accuracy 81.0% (cross-validated on 40 answers)"."""
-    if evaluation["accuracy"] is None:
-        return "accuracy n/a"
-    if evaluation["kind"] == "cross-validated":
-        return f"accuracy {evaluation['accuracy']:.1%} (cross-validated on {evaluation['n']} answers)"
-    return f"held-out accuracy {evaluation['accuracy']:.1%} (on {evaluation['n']} test items)"
-
-
-def measured_as(kind: str) -> str:
-    """What the progress plot shows, in words."""
-    return "accuracy cross-validated on the answers" if kind == "cross-validated" else "held-out accuracy"
-
-
-def _api(action: str, call: Callable):
-    """Run an API request: a refusal or an internal error becomes a gr.Error with a plain message."""
-    forget_saved()
-    try:
-        return call()
-    except Exception as error:
-        raise gr.Error(_failure(action, error, "call /next"), print_exception=False) from None
-
-
-def _failure(action: str, error: Exception, remedy: str) -> str:
-    """What a person is told of a request that failed, logged in one line (an internal error with its
-    traceback): its refusal, or "<what it saved>, but ..." once it had committed something."""
-    known, saved = isinstance(error, USER_ERRORS), what_was_saved()
-    if not known:
-        logger.exception("internal error in %s%s", action, "" if saved is None else " (after it was saved)")
-    elif saved is None:
-        logger.warning("refused %s: %s", action, error)
-    else:
-        logger.warning("%s failed after it was saved: %s", action, error)
-    if saved is not None and not isinstance(error, SavedBut):  # a SavedBut says it all
-        failed = "its point could not be handed back" if action == "undo" else "the next query could not be handed out"
-        return saved_but(saved, failed, error if known else None, remedy)
-    return str(error) if known else INTERNAL_ERROR
-
-
-def _undo_message(point_id: int, restored: dict, sources: list[str], *, again: bool = False) -> str:
-    """What the page says of an undone answer brought back (``again``: shown again after a reload)."""
-    words = {"arrow": ("arrow", "arrows"), "towards-example": ("example", "examples"), "rewrite": ("rewrite", "rewrites"),
-             "api": ("direction given over the API", "directions given over the API")}
-    parts = [f"label {restored['label']}"]
-    for source, count in Counter(sources).items():
-        singular, plural = words.get(source, (source, source))
-        parts.append(f"{count} {singular if count == 1 else plural}")
-    note = " (not shown here)" if restored["other_directions"] else ""
-    undid = f"Your undone answer to point {point_id} is back" if again else f"Undid your answer to point {point_id}"
-    return f"{undid} ({', '.join(parts)}{note}): correct it and submit again"
-
-
-def _who(data: dict) -> tuple[str, str]:
-    return _text(data.get("token"), "token"), _text(data.get("name", ""), "name")
-
-
-def _text(value, what: str, *, optional: bool = False) -> str | None:
-    if value is None and optional:
-        return None
-    if not isinstance(value, str):
-        raise SessionError(f"the page sent a malformed {what}: reload the page")
-    return value
-
-
-def _point(data: dict) -> int:
-    point = data.get("point_id")
-    if not isinstance(point, int) or isinstance(point, bool):
-        raise SessionError("the page sent no point id: reload the page")
-    return point
-
-
-def _list_of_dicts(value, what: str) -> list[dict]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-        raise SessionError(f"the page sent malformed {what}: reload the page")
-    return value
 
 
 def launch_app(demo: gr.Blocks, **launch_options) -> gr.Blocks:
