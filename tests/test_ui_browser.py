@@ -524,3 +524,21 @@ def test_the_picture_stays_where_it_is_while_highlights_and_the_status_come(revi
         tops = page.evaluate("() => window.pictureTops")
         while_second = {top for point, top in tops if point == str(second)}
         assert len(while_second) == 1, f"the picture moved while point {second} was shown: {sorted(while_second)}"
+
+
+def test_a_refusal_above_the_picture_does_not_move_it(review_session, launch_ui, context):
+    """On a phone-narrow page a refusal wraps to two lines in the message line above the picture; the
+    picture stays where the person aims (the line keeps two lines' room)."""
+    with launch_ui(review_session) as running:
+        page = open_page(context, running.url)
+        page.set_viewport_size({"width": 360, "height": 1400})
+        shown = shown_point(page)
+        page.evaluate(PICTURE_TOPS)
+        page.keyboard.press("9")  # no class has it
+        page.wait_for_function("() => document.querySelector('#message').textContent.startsWith('no class has the key 9')")
+        message = page.evaluate("""() => { const m = document.querySelector('#message'), style = getComputedStyle(m);
+          return {height: m.scrollHeight - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom),
+                  line: parseFloat(style.lineHeight)}; }""")
+        assert message["height"] >= 1.9 * message["line"]  # it did wrap
+        tops = {top for point, top in page.evaluate("() => window.pictureTops") if point == str(shown)}
+        assert len(tops) == 1, f"the picture moved while point {shown} was shown: {sorted(tops)}"
