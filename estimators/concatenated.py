@@ -15,14 +15,13 @@ occlusion re-embeds with every part (:meth:`embed_uncached`).
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from nudge.estimators.encoders import SentenceEncoder, nudge_cache_dir
+from nudge.estimators.encoders import SentenceEncoder
 
 
 class ConcatenatedEncoder(SentenceEncoder):
@@ -42,19 +41,9 @@ class ConcatenatedEncoder(SentenceEncoder):
                  show_progress: bool | None = None) -> None:
         if len(parts) < 2:
             raise ValueError(f"a concatenation needs at least two encoders, got {len(parts)}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        super().__init__(parts[0].model_path, cache_dir, batch_size, show_progress, dtype=parts[0].dtype, name=name)
         self.parts = tuple(parts)
-        self.name = name
-        self.dtype = parts[0].dtype
-        self.source_identity = None
-        self.model = None  # no folder of its own: a worker builds it by name
-        self.model_path = parts[0].model_path
-        self.cache_dir = nudge_cache_dir("embeddings") if cache_dir is None else cache_dir
-        self.batch_size = batch_size
-        self.show_progress = show_progress
-        self._model: Any = None
-        self._load_lock = threading.Lock()
+        self.model = None  # no folder of its own: a worker builds it by its registered name
 
     def _identity(self) -> str:
         return hashlib.sha256("\0".join(("concatenated", *(part.model_id for part in self.parts))).encode()).hexdigest()
