@@ -191,7 +191,7 @@ def test_round_requests_merge_until_taken_and_closing_wakes_the_taker():
     assert not taker.is_alive() and taken == [False] and requests.closed
 
 
-def test_on_texts_the_direction_objectives_read_pool_standardised_features_and_labels_only_does_not():
+def test_on_texts_the_direction_objectives_read_features_centred_and_scaled_by_one_spread_and_labels_only_does_not():
     from nudge.loop.config.factory import new_estimator, pool_statistics
 
     rng = np.random.default_rng(0)
@@ -201,8 +201,12 @@ def test_on_texts_the_direction_objectives_read_pool_standardised_features_and_l
                     texts=[f"text {i}" for i in range(40)])
     center, scale = pool_statistics(texts)
     np.testing.assert_allclose(center, X[:30].mean(axis=0), rtol=1e-6)
-    np.testing.assert_allclose(scale[:2], X[:30, :2].std(axis=0), rtol=1e-5)
-    assert scale[2] == 1.0
+    # one spread for all features: the root-mean-square of (0.5, 2.0, 0) in expectation; exactly, of the sample's
+    np.testing.assert_allclose(scale, np.sqrt((X[:30].std(axis=0) ** 2).mean()), rtol=1e-5)
+    assert scale.shape == (3,) and 0.9 < scale[0] < 1.4
+    constant = Dataset("flat", np.full((40, 3), 7.0, np.float32), np.arange(40) % 2, ["a", "b"], np.arange(30),
+                       np.arange(30, 40), texts=[f"text {i}" for i in range(40)])
+    assert (pool_statistics(constant)[1] == 1.0).all()
     for loss in ("direction", "gradient-supervision"):
         params = new_estimator(SessionConfig(dataset="texts", loss=loss), texts).get_params()
         assert params["module__hidden"] == () and params["module__center"] is not None

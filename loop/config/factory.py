@@ -15,11 +15,15 @@ from nudge.strategies import estimators_of, make_learner
 # budget once revisions are added as examples (an MLP overfits the near-identical
 # pairs); see bench/tune_direction_loss.py. 2-D sets need the default MLP's bends.
 TEXT_ESTIMATOR = {"module__hidden": ()}
-# The objectives that read directions also see the features standardised by the pool's mean and
-# standard deviation (a fixed first layer, so directions stay in the embedding's units): with e5's
-# embeddings, whose texts all lie close together, it gained 0.5-1.3 points at 20-200 labels with
-# the revisions as examples and 8-14 at 10-20 without, on the CAD dev split; labels only lost 1-2
-# points at 50-200 with it (it overfits the rescaled noise), so "ce" reads the features as they are.
+# The objectives that read directions also see the features centred on the pool's mean and divided
+# by one spread, the pool's root-mean-square standard deviation (a fixed first layer, so directions
+# stay in the embedding's units). e5's texts all lie close together: without the division the
+# direction loss lost 8-14 points at 10-20 labels (CAD dev split). One spread for all features, not
+# one per feature: per feature, the cosine between the input gradient and a direction is taken in a
+# rescaled geometry, and on e5+mpnet the loop's direction loss collapsed with boundary querying (69.1%
+# original at 50 labels, 3 seeds) where one spread gave 90.0 (e5 alone: 88.8 against 87.9);
+# bench/README.md, "Learning quality". Labels only lost 1-2 points at 50-200 with per-feature
+# standardisation (it overfits the rescaled noise), so "ce" reads the features as they are.
 STANDARDISED_OBJECTIVES = ("direction", "gradient-supervision")
 STATISTICS_SAMPLE = 10_000  # pool points the mean and standard deviation are taken over, evenly spread
 
@@ -69,12 +73,14 @@ def training_report(learner) -> dict:
 
 
 def pool_statistics(dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
-    """((n,) mean, (n,) standard deviation) of the pool's features (over at most
-    :data:`STATISTICS_SAMPLE` points, evenly spread; a constant feature gets 1)."""
+    """((n,) mean, (n,) spread) of the pool's features, over at most :data:`STATISTICS_SAMPLE` points,
+    evenly spread. The spread is one number for every feature, the root-mean-square of their standard
+    deviations (1 when every feature is constant): it rescales the features without changing their
+    geometry (see :data:`STANDARDISED_OBJECTIVES`)."""
     pool = dataset.pool[np.linspace(0, len(dataset.pool) - 1, min(len(dataset.pool), STATISTICS_SAMPLE)).astype(int)]
     rows = np.asarray(dataset.X[np.sort(pool)], dtype=np.float64)
-    std = rows.std(axis=0)
-    return rows.mean(axis=0).astype(np.float32), np.where(std > 0, std, 1.0).astype(np.float32)
+    spread = float(np.sqrt(rows.var(axis=0).mean()))
+    return rows.mean(axis=0).astype(np.float32), np.full(rows.shape[1], spread if spread > 0 else 1.0, np.float32)
 
 
 def new_learner(config: SessionConfig, dataset: Dataset):
