@@ -103,7 +103,8 @@ def test_a_rewrite_that_starts_like_a_formula_is_inert_in_csv(tmp_path):
     store = Store(tmp_path / "text.db")
     session = Session.create(store, SessionConfig(dataset="reviews", estimator=SMALL_NET), session_id="text",
                              dataset=dataset, encoder=encoder)
-    rewrites = ["\t=1+1 great great", "-2+3 is a great film", "@SUM(A1) great\r\nsecond line"]
+    # none embeds as any review does (whichever point the model asks about): two "great"s, or 27 characters
+    rewrites = ["\t=1+1 great great", "-2+3 is a great, great film", "@SUM(A1) great\r\nsecond line"]
     for rewrite in rewrites:
         query = session.next_query("ann")
         session.submit(query.query_id, "neg", annotator="ann", rewrite=rewrite)
