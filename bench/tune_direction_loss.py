@@ -11,8 +11,8 @@ for the record; never tune on it.
 Directions are the human ones: E(revision) - E(original); "+aug" also adds
 each revision as a labelled example of the other class (Kaushik et al.), with
 the direction back to its original. "standardised": the network reads the
-features standardised by the pool's mean and standard deviation
-(``nudge.loop.config.factory.pool_statistics``). Logistic regression (scikit-learn, C = 100,
+features centred on the pool's mean and divided by one spread, the root-mean-square of their
+standard deviations (``nudge.loop.config.factory.pool_statistics``; one per feature before 83a5c95). Logistic regression (scikit-learn, C = 100,
 the best of 1, 10, 100, 1000 on dev) is the reference a linear network should
 reach. ``--encoder`` picks the text encoder (default: nudge's default).
 """
