@@ -136,8 +136,8 @@ def sentence_encoder(tmp_path_factory):
 @pytest.fixture
 def review_session(tmp_path, sentence_encoder):
     """A session over 24 short reviews (a text-csv written here, real MiniLM), in a temporary SQLite
-    file, trained in the background on 10 labelled one-line reviews (5 of each class), so the
-    reviews with line breaks are left to ask; closed afterwards."""
+    file, trained in the background on 10 labelled one-line reviews (5 of each class), then refitted
+    from scratch on them, so the reviews with line breaks are left to ask; closed afterwards."""
     from nudge.loop.config.settings import SessionConfig
     from nudge.loop.datasets import load_dataset
     from nudge.loop.session.session import Session
@@ -153,6 +153,9 @@ def review_session(tmp_path, sentence_encoder):
     for point in [*one_line[dataset.y[one_line] == 0][:5], *one_line[dataset.y[one_line] == 1][:5]]:
         session.relabel(int(point), int(dataset.y[point]), annotator="seed")
     assert session.wait_until_trained(timeout=120) and session.model.is_fitted
+    # fitted from scratch on all ten: the background trainer may have warm-started its last model from one
+    # of the first answers alone (one class), which 20 warm epochs need not undo (MiniLM, features / one spread)
+    session.retrain(full=True)
     yield session
     session.close()
     session.store.close()
