@@ -35,8 +35,12 @@ system-deps:
 serve: $(STAMP)
 	$(BIN)/nudge serve $(ARGS)
 
+# On both cores: two pytest-xdist workers; one takes the slow tests of real processes one after another, the
+# other whole files (tests/xdist_schedule.py says how). PYTEST_ARGS="-n 0" runs it in one process.
+XDIST := -n 2 --dist loadfile --no-loadscope-reorder
+
 test: $(STAMP) system-deps
-	GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+	GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 # The quick part for development: no statistical claims, no long real-process runs, no browser.
 test-fast: $(STAMP)

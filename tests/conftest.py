@@ -14,6 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from xdist_schedule import (  # noqa: F401 (hooks: how `make test` shares the tests between its two workers)
+    pytest_collection_modifyitems,
+    pytest_configure,
+    pytest_unconfigure,
+    pytest_xdist_make_scheduler,
+)
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

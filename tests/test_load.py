@@ -94,8 +94,9 @@ def test_twenty_annotators_at_once(tmp_path, record_property):
     lines = []
     for endpoint, values in latencies.items():
         values = np.asarray(values)
-        summary = {"n": len(values), "median": np.median(values), "p95": np.percentile(values, 95),
-                   "max": values.max()}
+        # plain floats: a recorded property travels to pytest-xdist's controller, which cannot send numpy scalars
+        summary = {"n": len(values), "median": float(np.median(values)), "p95": float(np.percentile(values, 95)),
+                   "max": float(values.max())}
         record_property(f"latency{endpoint.replace('/', '_')}", summary)
         lines.append(f"{endpoint}: {summary['n']} calls, median {summary['median']:.3f} s, "
                      f"p95 {summary['p95']:.3f} s, max {summary['max']:.3f} s")

@@ -8,6 +8,7 @@ import sys
 import textwrap
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,6 +24,7 @@ from nudge.loop.errors import SessionError, StoreError
 from nudge.loop.session.opening import SessionPlan, open_session, plan_session
 from nudge.loop.session.session import Session
 from nudge.loop.store.lease_rules import LeaseLimits
+from nudge.loop.store.publication import LEASE_SECONDS
 from nudge.loop.store.schema import queries
 from nudge.loop.store.store import Store
 
@@ -262,6 +264,11 @@ def test_hoarding_from_one_address_leaves_points_for_the_others(tmp_path):
 TEAM_SECONDS = float(os.environ.get("NUDGE_LOAD_SECONDS", "30"))
 TEAM = 30
 SERVE = ("--session", "team", "--n-samples", "3000", "--set", "max_epochs=20", "--warm-epochs", "5")
+# A killed trainer's lease runs out at most LEASE_SECONDS later; a trainer that waits for it tries to take it
+# every third of that (SharedTrainer's heartbeat); then it trains one round and publishes it: ROUND_SECONDS
+# on a busy machine.
+ROUND_SECONDS = 4.0
+RESUMED_SECONDS = LEASE_SECONDS + LEASE_SECONDS / 3 + ROUND_SECONDS
 
 
 def annotate_across(urls: list[str], seconds: float, stop_at: float, served: dict) -> tuple[list, list]:
@@ -322,6 +329,27 @@ def trainer_pid(store: Store) -> int | None:
     return int(row.holder.split(":")[1]) if row is not None and row.expires_at > time.time() else None
 
 
+def cpu_seconds(pid: int) -> float:
+    """The processor time the process ``pid`` has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()  # from the third field on
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # user and system time, in ticks
+
+
+def wait_until_idle(pids: list[int], timeout: float = 180.0) -> None:
+    """Until none of ``pids`` used a tenth of a second of processor time in the last second: how a test
+    sees that the servers' child trainers are up (one imports and opens its session without a pause, then
+    waits for answers). On a busy machine that can take half a minute."""
+    deadline = time.monotonic() + timeout
+    used = {pid: cpu_seconds(pid) for pid in pids}
+    while True:
+        time.sleep(1.0)
+        now = {pid: cpu_seconds(pid) for pid in pids}
+        if all(now[pid] - used[pid] < 0.1 for pid in pids):
+            return
+        assert time.monotonic() < deadline, f"the trainers {pids} were still busy after {timeout:.0f} s"
+        used = now
+
+
 def published_versions(store: Store) -> list[tuple[int, str, float]]:
     from nudge.loop.store.schema import models
 
@@ -341,6 +369,10 @@ def test_a_team_on_several_servers_shares_one_model_and_survives_the_trainer_dyi
     with contextlib.ExitStack() as stack:
         servers = [stack.enter_context(nudge_serve(db, *SERVE, log=tmp_path / f"serve-{i}.log"))
                    for i in range(n_servers)]
+        # the trainer that takes over must be up already: else the test would time its start-up, not the lease
+        trainers = [pid for server in servers for pid in child_processes(server.process.pid)]
+        assert len(trainers) == n_servers
+        wait_until_idle(trainers)
         store = Store(db)
         start = time.monotonic()
         stop_at = start + TEAM_SECONDS
@@ -384,11 +416,14 @@ def test_a_team_on_several_servers_shares_one_model_and_survives_the_trainer_dyi
     assert [t for _, _, t in versions] == sorted(t for _, _, t in versions)
     after = [(v, trainer, t) for v, trainer, t in versions if t > killed["at"]]
     assert after and all(int(trainer.split(":")[1]) != killed["pid"] for _, trainer, _ in after)
-    assert killed["taken_over"] <= 10 and after[0][2] - killed["at"] <= 10, "training did not resume within 10 s"
+    resumed = after[0][2] - killed["at"]
+    assert killed["taken_over"] <= RESUMED_SECONDS and resumed <= RESUMED_SECONDS, (
+        f"lease taken over after {killed['taken_over']:.1f} s, next version after {resumed:.1f} s: "
+        f"not within {RESUMED_SECONDS:.0f} s")
     assert len(served) == n_servers
     print(f"\n{backend}: {n_servers} servers, {TEAM} annotators, {len(acknowledged)} answers in {TEAM_SECONDS:.0f} s "
           f"({dict(served)}); {len(versions)} model versions; trainer killed after {killed['versions']} versions, "
-          f"next version {after[0][2] - killed['at']:.1f} s later (lease taken over after "
+          f"next version {resumed:.1f} s later (lease taken over after "
           f"{killed['taken_over']:.1f} s); {len(failed)} requests to the dead server failed")
 
 
