@@ -1,11 +1,12 @@
-"""How `make test` shares the tests between its two pytest-xdist workers (``-n 2 --dist loadfile``);
-tests/conftest.py takes these hooks in.
+"""How `make test` shares the tests between its two pytest-xdist workers (``-n 2 --dist loadfile
+--no-loadscope-reorder``: units of work in the order collected); tests/conftest.py takes these hooks in.
 
 - The slow tests that are not browser tests (real ``nudge serve`` processes, their trainers, PostgreSQL,
   kill -9, minutes of load) are one unit of work, run one after another by one worker as in a run without
   -n: two of them at once would slow each other down and hold their time bounds with less to spare. That
   unit is about half of the run, so it goes first.
-- Every other test stays with its file (its module's fixtures are made once), for the other worker.
+- Every other test stays with its file (its module's fixtures are made once); the files go to whichever
+  worker is free.
 - Each worker computes with one thread, and so do the processes it starts: two workers of two threads each
   would fight over the two cores.
 
