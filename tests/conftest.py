@@ -185,17 +185,37 @@ class ServerProcess:
         self.process.wait(timeout=30)
 
 
+def stat_fields(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat from the third (the state) on; FileNotFoundError once it is gone."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def cpu_seconds(pid: int) -> float:
+    """The processor time (user + system) process ``pid`` has used so far."""
+    fields = stat_fields(pid)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def child_processes(pid: int) -> list[int]:
     """The processes whose parent is ``pid`` (Linux /proc), e.g. the trainer ``nudge serve`` started."""
     children = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            fields = stat_fields(int(stat.parent.name))
         except OSError:  # gone meanwhile
             continue
         if int(fields[1]) == pid:
             children.append(int(stat.parent.name))
     return children
+
+
+def wait_until(condition, timeout: float = 60.0):
+    """Ask ``condition()`` every 50 ms until it returns something true, and return that."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, "waited too long"
+        time.sleep(0.05)
+    return value
 
 
 @contextmanager

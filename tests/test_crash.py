@@ -11,10 +11,16 @@ import random
 import signal
 import threading
 import time
-from pathlib import Path
 
 import pytest
-from conftest import child_processes, nudge_serve, wait_for
+from conftest import (
+    child_processes,
+    cpu_seconds,
+    nudge_serve,
+    stat_fields,
+    wait_for,
+    wait_until,
+)
 from gradio_client import Client
 from store_helpers import hand_out
 
@@ -43,13 +49,6 @@ def annotate(api: Client, annotator: str, count: int) -> tuple[list[tuple[str, i
     return acknowledged, query
 
 
-def wait_until(condition, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "waited too long"
-        time.sleep(0.05)
-
-
 def kill_and_wait(pids: list[int]) -> None:
     """kill -9 each of ``pids`` (not children of ours) and wait until each is gone or a zombie."""
     for pid in pids:
@@ -61,7 +60,7 @@ def kill_and_wait(pids: list[int]) -> None:
 def gone(pid: int) -> bool:
     """Whether process ``pid`` has ended (gone, or a zombie: it holds no file open any more)."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+        return stat_fields(pid)[0] == "Z"
     except FileNotFoundError:
         return True
 
@@ -118,12 +117,6 @@ def test_kill_9_while_idle(tmp_path):
     check_log(db, acknowledged)
     acknowledged += resume(db, 6, "ann", open_query)
     assert len(check_log(db, acknowledged)) == 7
-
-
-def cpu_seconds(pid: int) -> float:
-    """The CPU time a process has used (user + system, from /proc)."""
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @pytest.mark.parametrize("trainer", ["child", "here"])

@@ -8,11 +8,10 @@ import sys
 import textwrap
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TINY_NET, child_processes, nudge_serve
+from conftest import TINY_NET, child_processes, cpu_seconds, nudge_serve, wait_until
 from gradio_client import Client
 from sqlalchemy import event, select
 
@@ -329,12 +328,6 @@ def trainer_pid(store: Store) -> int | None:
     return int(row.holder.split(":")[1]) if row is not None and row.expires_at > time.time() else None
 
 
-def cpu_seconds(pid: int) -> float:
-    """The processor time the process ``pid`` has used so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()  # from the third field on
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # user and system time, in ticks
-
-
 def wait_until_idle(pids: list[int], timeout: float = 180.0) -> None:
     """Until none of ``pids`` used a tenth of a second of processor time in the last second: how a test
     sees that the servers' child trainers are up (one imports and opens its session without a pause, then
@@ -383,8 +376,7 @@ def test_a_team_on_several_servers_shares_one_model_and_survives_the_trainer_dyi
             while time.monotonic() < start + TEAM_SECONDS / 2 and not (
                     len(served) == n_servers and min(served.values()) >= 3):
                 time.sleep(0.1)
-            while (pid := trainer_pid(store)) is None:  # between two holders (a starved one let its lease run out)
-                time.sleep(0.05)
+            pid = wait_until(lambda: trainer_pid(store))  # between two holders (a starved one let its lease run out)
             victim = next(server for server in servers if pid in child_processes(server.process.pid))
             os.kill(pid, signal.SIGKILL)  # the machine dies: the trainer and its server, kill -9
             victim.kill()  # and waited for: nothing of it runs after this
